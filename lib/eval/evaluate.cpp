@@ -1,0 +1,132 @@
+#include "eval/evaluate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "data/npy.h"
+#include "runtime/executor.h"
+#include "support/log.h"
+#include "support/progress.h"
+
+namespace hq {
+
+OrderedJson EvalResult::toJson() const {
+  OrderedJson j;
+  j["top1"] = top1;
+  j["top5"] = top5;
+  j["count"] = count;
+  j["correct_top1"] = correct1;
+  j["correct_top5"] = correct5;
+  j["seconds"] = seconds;
+  j["images_per_s"] = imagesPerSecond;
+  return j;
+}
+
+namespace {
+
+Status checkModelFitsData(const Graph& graph, const Dataset& dataset) {
+  if (graph.inputs().size() != 1) {
+    return HQ_ERROR(kUnsupported, "evaluation needs a model with one input, this one has {}",
+                    graph.inputs().size());
+  }
+  if (graph.outputs().empty()) return HQ_ERROR(kUnsupported, "the model has no outputs");
+  const Value* in = graph.inputs()[0];
+  Shape sample = dataset.sampleShape();
+  if (in->dtype != DType::kFloat32) {
+    return HQ_ERROR(kUnsupported, "model input '{}' is {}, evaluation feeds float32 images", in->name,
+                    dtypeName(in->dtype));
+  }
+  bool fits = in->hasShape && in->shape.size() == sample.size() + 1;
+  for (size_t d = 0; fits && d < sample.size(); ++d) {
+    if (in->shape[d + 1] >= 0 && in->shape[d + 1] != sample[d]) fits = false;
+  }
+  if (!fits) {
+    return HQ_ERROR(kShape, "data samples are {} ({}) but model input '{}' expects {}",
+                    shapeString(sample), dataset.describe(), in->name, shapeString(in->shape));
+  }
+  if (!dataset.hasLabels()) {
+    return HQ_ERROR(kInvalidArgument, "{} has no labels; accuracy needs labeled data",
+                    dataset.describe());
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const EvalOptions& options) {
+  if (options.batchSize <= 0) {
+    return HQ_ERROR(kInvalidArgument, "batch size must be positive, got {}", options.batchSize);
+  }
+  HQ_RETURN_IF_ERROR(checkModelFitsData(graph, dataset));
+  ExecutorOptions eo;
+  eo.threads = options.threads;
+  eo.kernels.referenceOnly = options.referenceOnly;
+  HQ_ASSIGN_OR_RETURN(auto executor, Executor::create(graph, eo));
+
+  LoaderOptions lo;
+  lo.batchSize = options.batchSize;
+  BatchLoader loader(dataset, lo);
+
+  EvalResult r;
+  Tensor dump;
+  int64_t classes = 0;
+  std::optional<Progress> progress;
+  if (options.progress) progress.emplace(options.progressLabel, dataset.size(), "img");
+  auto start = std::chrono::steady_clock::now();
+  while (true) {
+    HQ_ASSIGN_OR_RETURN(auto batch, loader.next());
+    if (!batch) break;
+    HQ_ASSIGN_OR_RETURN(auto outs, executor->run({batch->images}));
+    const Tensor& logits = outs[0];
+    int64_t n = batch->images.dim(0);
+    if (logits.dtype() != DType::kFloat32 || logits.rank() != 2 || logits.dim(0) != n) {
+      return HQ_ERROR(kShape, "model output '{}' is {} {}, expected float32 [{}, classes]",
+                      graph.outputs()[0]->name, dtypeName(logits.dtype()),
+                      shapeString(logits.shape()), n);
+    }
+    classes = logits.dim(1);
+    const float* p = logits.data<float>();
+    const int64_t* labels = batch->labels.data<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      const float* row = p + i * classes;
+      int64_t label = labels[i];
+      if (label < 0 || label >= classes) {
+        return HQ_ERROR(kData, "label {} of sample {} is outside the model's {} classes", label,
+                        batch->first + i, classes);
+      }
+      float target = row[label];
+      if (std::isnan(target)) {
+        return HQ_ERROR(kData, "model output for sample {} is NaN", batch->first + i);
+      }
+      // Rank of the true class: how many classes score strictly higher (ties count for
+      // the lower index first, as torch.topk on CPU does).
+      int64_t higher = 0;
+      for (int64_t c = 0; c < classes; ++c) {
+        if (row[c] > target || (row[c] == target && c < label)) ++higher;
+      }
+      r.correct1 += higher < 1;
+      r.correct5 += higher < 5;
+    }
+    if (!options.dumpOutputs.empty()) {
+      if (!dump.defined()) dump = Tensor(DType::kFloat32, {dataset.size(), classes});
+      std::memcpy(dump.data<float>() + batch->first * classes, p, logits.nbytes());
+    }
+    r.count += n;
+    if (progress) {
+      progress->setSuffix(fmt::format("Acc@1 {:.3f}", 100.0 * r.correct1 / r.count));
+      progress->advance(n);
+    }
+  }
+  if (progress) progress->finish();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.imagesPerSecond = r.seconds > 0 ? r.count / r.seconds : 0;
+  if (r.count == 0) return HQ_ERROR(kData, "{} has no samples", dataset.describe());
+  r.top1 = 100.0 * r.correct1 / r.count;
+  r.top5 = 100.0 * r.correct5 / r.count;
+  if (!options.dumpOutputs.empty()) HQ_RETURN_IF_ERROR(writeNpy(options.dumpOutputs, dump));
+  return r;
+}
+
+}  // namespace hq

@@ -1,0 +1,39 @@
+// Accuracy of a model on a labeled dataset: top-1, top-5, count and throughput.
+// The same entry point serves float, QDQ and (later) integer models and .hbm files.
+#pragma once
+
+#include <string>
+
+#include "data/dataset.h"
+#include "ir/graph.h"
+#include "support/json.h"
+
+namespace hq {
+
+struct EvalOptions {
+  int64_t batchSize = 256;
+  int threads = 0;             ///< 0 = all cores
+  bool referenceOnly = false;  ///< reference kernels only (slow; the oracle)
+  bool progress = true;        ///< progress bar / lines on stderr
+  std::string progressLabel = "eval";
+  /// Write all logits, [count, classes] float32, to this .npy file.
+  std::string dumpOutputs;
+};
+
+struct EvalResult {
+  int64_t count = 0;
+  int64_t correct1 = 0;
+  int64_t correct5 = 0;
+  double top1 = 0;  ///< percent
+  double top5 = 0;  ///< percent
+  double seconds = 0;
+  double imagesPerSecond = 0;
+
+  OrderedJson toJson() const;
+};
+
+/// Run `graph` (one input NCHW float32, one output [N, classes]) over `dataset`.
+/// Errors: unlabeled data, sample shape that does not fit the model input, NaN outputs.
+Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const EvalOptions& options);
+
+}  // namespace hq

@@ -1,0 +1,11 @@
+// Declarations of the reference kernel of every op in ir/ops.def
+// (defined in runtime/kernels/*.cpp, one family per file).
+#pragma once
+
+#include "runtime/kernel.h"
+
+namespace hq::kernels {
+#define HQ_OP(Name, Attrs) Status ref##Name(const KernelCall& call);
+#include "ir/ops.def"
+#undef HQ_OP
+}  // namespace hq::kernels

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install hq's build and test dependencies from Debian 12 packages (needs root or sudo).
+# Skips apt entirely when everything is already installed.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache git
+  libcli11-dev libonnx-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
+  nlohmann-json3-dev catch2 libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libvalijson-dev
+  libpng-dev libjpeg-dev
+  dataset-fashion-mnist
+)
+# Test-only: the ONNX backend node-test generators (tests/data/onnx-node is regenerated from them).
+if [[ "${HQ_SETUP_TESTS:-0}" == 1 ]]; then
+  PACKAGES+=(python3-onnx python3-numpy)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#PACKAGES[@]} Debian packages already installed"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) != 0 ]]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

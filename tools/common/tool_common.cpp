@@ -1,0 +1,60 @@
+#include "common/tool_common.h"
+
+#include <cstdio>
+#include <exception>
+#include <new>
+
+#include "support/log.h"
+
+namespace hq::tool {
+
+int exitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case ErrorCode::kOk: return 0;
+    case ErrorCode::kInvalidArgument: return 2;
+    case ErrorCode::kNotFound:
+    case ErrorCode::kParse:
+    case ErrorCode::kShape:
+    case ErrorCode::kData: return 3;
+    case ErrorCode::kUnsupported: return 4;
+    case ErrorCode::kIo: return 5;
+    case ErrorCode::kInternal: return 70;
+  }
+  return 70;
+}
+
+void printError(const std::string& tool, const Status& status) {
+  std::string line = tool + ": error: " + status.message();
+  if (verbosity() >= Verbosity::kVerbose && !status.location().empty()) {
+    line += " [" + status.location() + "]";
+  }
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+void applyVerbosity(bool quiet, int verbose) {
+  if (quiet) {
+    setVerbosity(Verbosity::kQuiet);
+  } else if (verbose >= 2) {
+    setVerbosity(Verbosity::kDebug);
+  } else if (verbose == 1) {
+    setVerbosity(Verbosity::kVerbose);
+  } else {
+    setVerbosity(Verbosity::kNormal);
+  }
+}
+
+int runMain(const std::string& tool, const std::function<Status()>& body) {
+  Status status;
+  try {
+    status = body();
+  } catch (const std::bad_alloc&) {
+    status = HQ_ERROR(kIo, "out of memory");
+  } catch (const std::exception& e) {
+    status = HQ_ERROR(kInternal, "unexpected failure: {}", e.what());
+  }
+  if (status.isOk()) return 0;
+  printError(tool, status);
+  return exitCodeFor(status);
+}
+
+}  // namespace hq::tool
