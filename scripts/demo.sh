@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's first command: install dependencies, build, and run the pipeline on the
+# bundled model (models/fmnist_cnn.float.onnx) with Fashion-MNIST from Debian's
+# dataset-fashion-mnist, printing accuracy at each stage as the seed does.
+# Stages that later issues add (calib, qat, convert, check, compile, perf, viz) join here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "build: cmake + make (log in build.log) ..."
+if ! bash scripts/build.sh > build.log 2>&1; then
+  tail -n 40 build.log
+  echo "build failed; full log in build.log" >&2
+  exit 1
+fi
+echo "build: done, tools in build/bin/"
+
+BIN=build/bin
+MODEL=models/fmnist_cnn.float.onnx
+OUT=${HQ_DEMO_OUT:-out/demo}
+mkdir -p "$OUT"
+
+echo
+echo "== hq pipeline on $MODEL, Fashion-MNIST test set (10,000 images) =="
+echo "Reports go to $OUT/."
+echo
+$BIN/hq-eval "$MODEL" --data fashion-mnist-test --label "Float model" --report "$OUT/float.eval.json"

@@ -1,0 +1,128 @@
+// hq-eval as a user runs it: real model, real data, and every kind of bad input.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/tool_runner.h"
+
+using hq::testing::lineCount;
+using hq::testing::runTool;
+using hq::testing::scratchDir;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string kModel = std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float.onnx";
+const bool kHaveFashion = fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+
+void writeText(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+/// The error contract: exit code, exactly one line on stderr containing `needle`, no stdout.
+void requireCleanError(const hq::testing::ToolResult& r, int code, const std::string& needle) {
+  INFO("stderr: " << r.err);
+  CHECK(r.exitCode == code);
+  CHECK(lineCount(r.err) == 1);
+  CHECK(r.err.find(needle) != std::string::npos);
+  CHECK(r.err.rfind("hq-eval: error: ", 0) == 0);
+  CHECK(r.out.empty());
+}
+}  // namespace
+
+TEST_CASE("hq-eval scores the bundled model like PyTorch (85.73%)") {
+  if (!kHaveFashion) {
+    WARN("dataset-fashion-mnist not installed; skipped");
+    return;
+  }
+  auto dir = scratchDir("eval_ok");
+  auto r = runTool("hq-eval", kModel + " --data fashion-mnist-test --json --quiet --report " +
+                                  (dir / "r.json").string());
+  INFO(r.err);
+  REQUIRE(r.exitCode == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["count"] == 10000);
+  // PyTorch's float top-1 on this model (../shared/models/README.md): 85.73%.
+  CHECK(j["top1"].get<double>() == Approx(85.73).margin(0.02));
+  CHECK(j["top5"].get<double>() > j["top1"].get<double>());
+  CHECK(j["images_per_s"].get<double>() > 0);
+  CHECK(nlohmann::json::parse(std::ifstream(dir / "r.json")) == j);
+}
+
+TEST_CASE("hq-eval --limit and the human-readable line") {
+  if (!kHaveFashion) return;
+  auto r = runTool("hq-eval", kModel + " --data fashion-mnist-test --limit 300 --label Float -q");
+  REQUIRE(r.exitCode == 0);
+  CHECK(r.out.rfind("Float: evaluation Acc@1 ", 0) == 0);
+  CHECK(r.out.find("(300 images") != std::string::npos);
+  CHECK(r.err.empty());  // --quiet
+}
+
+TEST_CASE("hq-eval rejects bad input with one clear line and writes nothing") {
+  auto dir = scratchDir("eval_bad");
+  std::string report = (dir / "report.json").string();
+  std::string data = " --data fashion-mnist-test --report " + report;
+
+  SECTION("missing model file") {
+    requireCleanError(runTool("hq-eval", (dir / "nope.onnx").string() + data), 3, "nope.onnx");
+  }
+  SECTION("garbage model file") {
+    writeText(dir / "garbage.onnx", "this is not a protobuf \x01\x02\x03 at all");
+    requireCleanError(runTool("hq-eval", (dir / "garbage.onnx").string() + data), 3, "garbage.onnx");
+  }
+  SECTION("truncated model file") {
+    std::ifstream in(kModel, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    writeText(dir / "truncated.onnx", bytes.substr(0, bytes.size() / 2));
+    requireCleanError(runTool("hq-eval", (dir / "truncated.onnx").string() + data), 3,
+                      "truncated.onnx");
+  }
+  SECTION("dataset spec that fails its schema names the JSON path") {
+    writeText(dir / "spec.json",
+              R"({"format_version": 1, "source": {"kind": "idx", "images": "a.gz", "labels": "b.gz"},
+                  "steps": [{"op": "normalize", "offset": 128, "scale": "big"}]})");
+    requireCleanError(runTool("hq-eval", kModel + " --data " + (dir / "spec.json").string() +
+                                             " --report " + report),
+                      3, "/steps/0");
+  }
+  SECTION("dataset spec that is not JSON") {
+    writeText(dir / "spec.json", "{\"source\": ");
+    requireCleanError(runTool("hq-eval", kModel + " --data " + (dir / "spec.json").string()), 3,
+                      "spec.json:");
+  }
+  SECTION("image size that does not match the model input") {
+    if (!kHaveFashion) return;
+    requireCleanError(
+        runTool("hq-eval", kModel + " --data fashion-mnist-test-32 --report " + report), 3,
+        "expects");
+  }
+  SECTION("corrupted .gz data file") {
+    std::ifstream in("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", std::ios::binary);
+    if (!in) return;
+    std::string gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string images = gz;  // labels file as images: also wrong, but corrupt it instead:
+    for (size_t i = 40; i < gz.size() && i < 400; i += 7) gz[i] = static_cast<char>(gz[i] ^ 0x5a);
+    writeText(dir / "labels.gz", gz);
+    writeText(dir / "spec.json",
+              R"({"format_version": 1, "source": {"kind": "idx",
+                  "images": "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                  "labels": "labels.gz"},
+                  "steps": [{"op": "normalize", "offset": 128, "scale": 0.0078125}]})");
+    requireCleanError(runTool("hq-eval", kModel + " --data " + (dir / "spec.json").string() +
+                                             " --report " + report),
+                      3, "labels.gz");
+  }
+  SECTION("bad option value") {
+    auto r = runTool("hq-eval", kModel + " --data fashion-mnist-test --batch 0");
+    CHECK(r.exitCode == 2);
+    CHECK(lineCount(r.err) == 1);
+    CHECK(r.err.find("--batch") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+  CHECK_FALSE(fs::exists(report));
+  for (auto& e : fs::directory_iterator(dir)) {
+    CHECK(e.path().string().find(".tmp.") == std::string::npos);
+  }
+}
