@@ -18,14 +18,16 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 
 import numpy as np
 
 # numpy 1.24 removed these aliases; onnx 1.12's generators still use them.
 for _name, _type in (("float", float), ("int", int), ("bool", bool), ("object", object),
                      ("str", str), ("complex", complex)):
-    if not hasattr(np, _name):
+    if _name not in np.__dict__:
         setattr(np, _name, _type)
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 import onnx  # noqa: E402  (after the aliases)
 from onnx.backend.test import cmd_tools  # noqa: E402
@@ -63,7 +65,7 @@ def main():
         cmd_tools.generate_data(argparse.Namespace(output=tmp, op_type=None))
         node_dir = os.path.join(tmp, "node")
         cases = sorted(os.listdir(node_dir))
-        kept, excluded = [], collections.Counter()
+        kept, excluded, per_op = [], collections.Counter(), collections.Counter()
         for case in cases:
             model = onnx.load(os.path.join(node_dir, case, "model.onnx"))
             used = graph_ops(model.graph)
@@ -79,6 +81,7 @@ def main():
                     excluded["(no listed op)"] += 1
             else:
                 kept.append(case)
+                per_op.update(t for _, t in used)
 
         if os.path.exists(args.out):
             shutil.rmtree(args.out)
@@ -96,6 +99,8 @@ def main():
         if not k.startswith("("):
             print(f"  {n:3d}  {k}")
     print(f"excluded {excluded['(no listed op)']} cases without any listed op")
+    print("kept cases per listed op: " +
+          ", ".join(f"{op} {per_op[op]}" for op in sorted(ops)))
     return 0
 
 
