@@ -7,7 +7,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "runtime/kernels/dnnl_common.h"
+#include "runtime/kernels/dnnl_kernels.h"
 #include "runtime/memory_planner.h"
+#include "runtime/passes/fused_conv.h"
+#include "runtime/passes/passes.h"
 #include "support/log.h"
 
 namespace hq {
@@ -102,14 +106,59 @@ Status foldConstants(Graph& graph) {
   return Status::ok();
 }
 
+namespace {
+
+// View ops: the output is the input's data under another shape (aliased when the executor
+// may, i.e. outside referenceOnly mode and when the output need not be a fresh tensor).
+bool isViewOp(const Node& n) {
+  if (!n.domain.empty() || n.outputs.size() != 1 || !n.input(0)) return false;
+  const std::string& op = n.opType;
+  if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
+      op == "Identity") {
+    return true;
+  }
+  if (op == "Dropout") {
+    // Inference-mode Dropout (no training_mode input, or a constant false one).
+    const Value* t = n.input(2);
+    return !t || (t->isConstant() && t->constant.numel() == 1 && t->constant.toInt64()[0] == 0);
+  }
+  return false;
+}
+
+// Union-find over value slots that share one arena buffer.
+struct AliasSets {
+  std::vector<int> parent;
+  explicit AliasSets(size_t n) : parent(n) {
+    for (size_t i = 0; i < n; ++i) parent[i] = static_cast<int>(i);
+  }
+  int find(int x) {
+    while (parent[static_cast<size_t>(x)] != x) {
+      x = parent[static_cast<size_t>(x)] = parent[static_cast<size_t>(parent[static_cast<size_t>(x)])];
+    }
+    return x;
+  }
+};
+
+}  // namespace
+
 struct Executor::Plan {
+  /// One step of the plan: a kernel with its call bound to slots, or an aliasing view.
+  struct Step {
+    std::unique_ptr<PreparedKernel> kernel;  ///< nullptr for a view
+    KernelCall call;
+    int viewIn = -1, viewOut = -1;
+  };
   std::unique_ptr<Graph> graph;
-  std::vector<Node*> nodes;
-  std::vector<std::unique_ptr<PreparedKernel>> kernels;
-  /// Tensors of intermediate values (views into the arena) and constants.
-  std::unordered_map<const Value*, Tensor> tensors;
-  /// Values that get a fresh buffer per run (graph outputs and kept values).
-  std::vector<const Value*> fresh;
+  /// The tensor of every value, by slot; KernelCalls point into this (never resized).
+  std::vector<Tensor> slots;
+  std::vector<Step> steps;
+  std::vector<int> inputSlots;
+  /// Slots that get a fresh buffer per run (graph outputs and kept values).
+  std::vector<std::pair<int, const Value*>> freshSlots;
+  std::vector<int> outputSlots;
+  std::vector<bool> outputFresh;
+  std::vector<std::pair<std::string, int>> keptSlots;
+  std::vector<std::string> kernelNames;
   std::shared_ptr<void> arena;
   size_t arenaBytes = 0;
 };
@@ -138,11 +187,7 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Graph& graph,
 size_t Executor::arenaBytes() const { return last_ ? last_->arenaBytes : 0; }
 
 std::vector<std::string> Executor::kernelNames() const {
-  std::vector<std::string> out;
-  if (last_) {
-    for (const auto& k : last_->kernels) out.push_back(k->name());
-  }
-  return out;
+  return last_ ? last_->kernelNames : std::vector<std::string>{};
 }
 
 Expected<Executor::Plan*> Executor::planFor(const std::vector<Tensor>& inputs) {
@@ -171,7 +216,14 @@ Expected<Executor::Plan*> Executor::planFor(const std::vector<Tensor>& inputs) {
   }
   auto it = plans_.find(key);
   if (it != plans_.end()) return it->second.get();
+  HQ_ASSIGN_OR_RETURN(auto plan, buildPlan(inputs));
+  Plan* raw = plan.get();
+  plans_[key] = std::move(plan);
+  return raw;
+}
 
+Expected<std::unique_ptr<Executor::Plan>> Executor::buildPlan(const std::vector<Tensor>& inputs) {
+  const bool fast = !options_.kernels.referenceOnly;
   auto plan = std::make_unique<Plan>();
   plan->graph = graph_->clone();
   Graph& g = *plan->graph;
@@ -181,90 +233,208 @@ Expected<Executor::Plan*> Executor::planFor(const std::vector<Tensor>& inputs) {
   }
   // Concrete shapes everywhere, shape chains folded to constants.
   HQ_RETURN_IF_ERROR(foldConstants(g));
-  plan->nodes = g.nodes();
 
-  std::unordered_set<const Value*> keep;
-  for (const auto& name : options_.keep) keep.insert(g.findValue(name));
-  for (const Value* o : g.outputs()) keep.insert(o);
+  passes::PassContext pass_ctx;
+  for (const auto& name : options_.keep) pass_ctx.protect.insert(g.findValue(name));
+  for (const Value* o : g.outputs()) pass_ctx.protect.insert(o);
+  if (fast) {
+    std::vector<std::pair<std::string, int>> counts;
+    HQ_RETURN_IF_ERROR(passes::runInferencePasses(g, pass_ctx, &counts));
+    for (const auto& [name, n] : counts) logVerbose("  pass {}: {} rewrite(s)", name, n);
+  }
+  const std::unordered_set<const Value*>& keep = pass_ctx.protect;
+  std::vector<Node*> nodes = g.nodes();
 
-  // Liveness of intermediates: produced at step i, last read at step j.
-  std::unordered_map<const Value*, int> first, last;
-  for (size_t i = 0; i < plan->nodes.size(); ++i) {
-    const Node* n = plan->nodes[i];
-    for (const Value* v : n->inputs) {
-      if (v) last[v] = static_cast<int>(i);
+  // Slots: one per value.
+  std::vector<Value*> values = g.values();
+  std::unordered_map<const Value*, int> slot_of;
+  for (size_t i = 0; i < values.size(); ++i) slot_of[values[i]] = static_cast<int>(i);
+  plan->slots.resize(values.size());
+  auto slot = [&](const Value* v) { return v ? slot_of.at(v) : -1; };
+
+  // Liveness of values: produced at step i, last read at step j.
+  std::vector<int> first(values.size(), -1), last(values.size(), -1);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const Value* v : nodes[i]->inputs) {
+      if (v) last[static_cast<size_t>(slot(v))] = static_cast<int>(i);
     }
-    for (const Value* v : n->outputs) {
-      if (v) first[v] = last[v] = static_cast<int>(i);
+    for (const Value* v : nodes[i]->outputs) {
+      if (v) first[static_cast<size_t>(slot(v))] = last[static_cast<size_t>(slot(v))] = static_cast<int>(i);
     }
   }
-  MemoryPlanner planner;
-  std::vector<std::pair<const Value*, int>> arena_values;
-  for (const Node* n : plan->nodes) {
+
+  // Kernels (or views) per node.
+  std::vector<dnnl_rt::DnnlKernel*> dnnl_of(nodes.size(), nullptr);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node* n = nodes[i];
     for (const Value* v : n->outputs) {
-      if (!v) continue;
-      if (!fullyKnown(v)) {
+      if (v && !fullyKnown(v)) {
         return HQ_ERROR(kShape, "node {}: the shape of output '{}' is not known after inference",
                         n->describe(), v->name);
       }
-      if (keep.count(v)) {
-        plan->fresh.push_back(v);
-        continue;
-      }
-      size_t bytes = static_cast<size_t>(shapeNumel(v->shape)) * dtypeSize(v->dtype);
-      arena_values.push_back({v, planner.addBuffer(bytes, first[v], last[v])});
     }
+    KernelCall call{*n, {}, {}};
+    for (const Value* v : n->inputs) call.inputs.push_back(v ? &plan->slots[slot(v)] : nullptr);
+    for (const Value* v : n->outputs) call.outputs.push_back(v ? &plan->slots[slot(v)] : nullptr);
+    Plan::Step step{nullptr, call};
+    if (fast && isViewOp(*n) && !keep.count(n->outputs[0])) {
+      step.viewIn = slot(n->input(0));
+      step.viewOut = slot(n->outputs[0]);
+      plan->kernelNames.push_back("view");
+    } else {
+      if (passes::isFusedConv(*n)) {
+        step.kernel = dnnl_rt::makeConv(*n, infosOf(*n), outputInfosOf(*n));
+        if (!step.kernel) step.kernel = passes::makeReferenceFusedConv();
+      } else {
+        HQ_ASSIGN_OR_RETURN(step.kernel,
+                            prepareKernel(*n, infosOf(*n), outputInfosOf(*n), options_.kernels));
+      }
+      dnnl_of[i] = dynamic_cast<dnnl_rt::DnnlKernel*>(step.kernel.get());
+      plan->kernelNames.push_back(step.kernel->name());
+    }
+    logVerbose("  {} -> {}", n->describe(), plan->kernelNames.back());
+    plan->steps.push_back(std::move(step));
+  }
+
+  // Layouts: a value may stay in a oneDNN blocked layout when every reader is a oneDNN
+  // kernel that accepts one there, and it is no output or kept value.
+  std::unordered_map<const Node*, size_t> index_of;
+  for (size_t i = 0; i < nodes.size(); ++i) index_of[nodes[i]] = i;
+  std::vector<dnnl::memory::desc> desc(values.size());  // zero desc = plain
+  auto blocked_ok = [&](const Value* v) {
+    if (!v || keep.count(v)) return false;
+    std::vector<Node*> users = g.consumers(v);
+    if (users.empty()) return false;
+    for (const Node* u : users) {
+      dnnl_rt::DnnlKernel* k = dnnl_of[index_of.at(u)];
+      for (size_t p = 0; p < u->inputs.size(); ++p) {
+        if (u->inputs[p] == v && (!k || !k->acceptsBlocked(p))) return false;
+      }
+    }
+    return true;
+  };
+  for (size_t i = 0; fast && i < nodes.size(); ++i) {
+    dnnl_rt::DnnlKernel* k = dnnl_of[i];
+    if (!k) continue;
+    const Node* n = nodes[i];
+    std::vector<dnnl::memory::desc> in;
+    for (const Value* v : n->inputs) {
+      if (!v || v->dtype != DType::kFloat32) {
+        in.emplace_back();
+      } else {
+        const dnnl::memory::desc& d = desc[static_cast<size_t>(slot(v))];
+        in.push_back(d.data.ndims ? d : dnnl_rt::plainDesc(v->shape));
+      }
+    }
+    std::vector<bool> ok;
+    for (const Value* v : n->outputs) ok.push_back(blocked_ok(v));
+    HQ_RETURN_IF_ERROR(k->configure(in, ok).addContext(n->describe()));
+    for (size_t o = 0; o < n->outputs.size(); ++o) {
+      const Value* v = n->outputs[o];
+      if (v && o < k->outputDescs().size() && !dnnl_rt::isPlain(k->outputDescs()[o])) {
+        desc[static_cast<size_t>(slot(v))] = k->outputDescs()[o];
+      }
+    }
+  }
+
+  // Arena buffers: values of one alias set (views, in-place residual sums) share one.
+  auto is_arena = [&](const Value* v) {
+    return v && v->producer && !keep.count(v) && !v->isConstant();
+  };
+  std::vector<size_t> bytes(values.size(), 0);
+  for (const Value* v : values) {
+    if (!is_arena(v)) continue;
+    size_t b = static_cast<size_t>(shapeNumel(v->shape)) * dtypeSize(v->dtype);
+    const dnnl::memory::desc& d = desc[static_cast<size_t>(slot(v))];
+    bytes[static_cast<size_t>(slot(v))] = std::max(b, d.data.ndims ? d.get_size() : size_t{0});
+  }
+  AliasSets sets(values.size());
+  std::vector<int> set_last(last);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node* n = nodes[i];
+    const Plan::Step& step = plan->steps[i];
+    int from = -1, to = -1;
+    if (step.viewIn >= 0 && is_arena(n->input(0))) {
+      from = step.viewIn;
+      to = step.viewOut;
+    } else if (dnnl_of[i] && dnnl_of[i]->inPlaceInput() >= 0) {
+      const Value* r = n->input(static_cast<size_t>(dnnl_of[i]->inPlaceInput()));
+      const Value* y = n->outputs[0];
+      int rs = slot(r), ys = slot(y);
+      bool same_layout = rs >= 0 && ys >= 0 && bytes[static_cast<size_t>(rs)] == bytes[static_cast<size_t>(ys)] &&
+                         desc[static_cast<size_t>(rs)] == desc[static_cast<size_t>(ys)];
+      if (is_arena(r) && is_arena(y) && same_layout &&
+          set_last[static_cast<size_t>(sets.find(rs))] == static_cast<int>(i)) {
+        from = rs;
+        to = ys;
+      }
+    }
+    if (from < 0) continue;
+    int root = sets.find(from);
+    sets.parent[static_cast<size_t>(to)] = root;
+    set_last[static_cast<size_t>(root)] = std::max(set_last[static_cast<size_t>(root)], last[static_cast<size_t>(to)]);
+    bytes[static_cast<size_t>(root)] = std::max(bytes[static_cast<size_t>(root)], bytes[static_cast<size_t>(to)]);
+  }
+  MemoryPlanner planner;
+  std::vector<int> buffer_of(values.size(), -1);
+  for (const Value* v : values) {
+    int s = slot(v);
+    if (!is_arena(v) || sets.find(s) != s) continue;
+    buffer_of[static_cast<size_t>(s)] =
+        planner.addBuffer(bytes[static_cast<size_t>(s)], first[static_cast<size_t>(s)], set_last[static_cast<size_t>(s)]);
   }
   planner.plan();
   plan->arenaBytes = planner.arenaBytes();
   void* mem = std::aligned_alloc(64, std::max<size_t>(64, (plan->arenaBytes + 63) / 64 * 64));
   if (!mem) return HQ_ERROR(kIo, "cannot allocate {} bytes for intermediates", plan->arenaBytes);
   plan->arena = std::shared_ptr<void>(mem, [](void* p) { std::free(p); });
-  for (const auto& [v, id] : arena_values) {
-    plan->tensors[v] = Tensor::shared(v->dtype, v->shape, plan->arena,
-                                      static_cast<char*>(mem) + planner.offset(id));
+  for (const Value* v : values) {
+    int s = slot(v);
+    if (v->isConstant()) {
+      plan->slots[static_cast<size_t>(s)] = v->constant;
+    } else if (is_arena(v)) {
+      int b = buffer_of[static_cast<size_t>(sets.find(s))];
+      plan->slots[static_cast<size_t>(s)] = Tensor::shared(v->dtype, v->shape, plan->arena,
+                                        static_cast<char*>(mem) + planner.offset(b));
+    } else if (v->producer) {
+      plan->freshSlots.push_back({s, v});
+    }
   }
-  for (const Value* v : g.values()) {
-    if (v->isConstant()) plan->tensors[v] = v->constant;
+  for (const Value* v : g.inputs()) plan->inputSlots.push_back(slot(v));
+  for (const Value* o : g.outputs()) {
+    plan->outputSlots.push_back(slot(o));
+    plan->outputFresh.push_back(is_arena(o) || (o->producer && !o->isConstant()));
   }
-  for (const Node* n : plan->nodes) {
-    HQ_ASSIGN_OR_RETURN(auto k, prepareKernel(*n, infosOf(*n), outputInfosOf(*n), options_.kernels));
-    logVerbose("  {} -> {}", n->describe(), k->name());
-    plan->kernels.push_back(std::move(k));
+  for (const auto& name : options_.keep) {
+    if (const Value* v = g.findValue(name)) plan->keptSlots.push_back({name, slot(v)});
   }
-  Plan* raw = plan.get();
-  plans_[key] = std::move(plan);
-  return raw;
+  return plan;
 }
 
 Expected<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs) {
   if (options_.threads > 0) omp_set_num_threads(options_.threads);
   HQ_ASSIGN_OR_RETURN(Plan * plan, planFor(inputs));
   last_ = plan;
-  Graph& g = *plan->graph;
-  for (size_t i = 0; i < inputs.size(); ++i) plan->tensors[g.inputs()[i]] = inputs[i];
-  for (const Value* v : plan->fresh) plan->tensors[v] = Tensor(v->dtype, v->shape);
-
-  for (size_t i = 0; i < plan->nodes.size(); ++i) {
-    const Node* n = plan->nodes[i];
-    KernelCall call{*n, {}, {}};
-    for (const Value* v : n->inputs) call.inputs.push_back(v ? &plan->tensors.at(v) : nullptr);
-    for (const Value* v : n->outputs) call.outputs.push_back(v ? &plan->tensors.at(v) : nullptr);
-    HQ_RETURN_IF_ERROR(plan->kernels[i]->run(call));
+  std::vector<Tensor>& slots = plan->slots;
+  for (size_t i = 0; i < inputs.size(); ++i) slots[static_cast<size_t>(plan->inputSlots[i])] = inputs[i];
+  for (const auto& [s, v] : plan->freshSlots) slots[static_cast<size_t>(s)] = Tensor(v->dtype, v->shape);
+  for (Plan::Step& step : plan->steps) {
+    if (!step.kernel) {
+      const Tensor& in = slots[static_cast<size_t>(step.viewIn)];
+      slots[static_cast<size_t>(step.viewOut)] = in.reshaped(step.call.node.outputs[0]->shape);
+      continue;
+    }
+    HQ_RETURN_IF_ERROR(step.kernel->run(step.call));
   }
   std::vector<Tensor> outs;
-  for (const Value* o : g.outputs()) {
-    const Tensor& t = plan->tensors.at(o);
+  for (size_t i = 0; i < plan->outputSlots.size(); ++i) {
+    const Tensor& t = slots[static_cast<size_t>(plan->outputSlots[i])];
     // Fresh outputs are the caller's now; an input or constant passed through is copied.
-    bool fresh = std::find(plan->fresh.begin(), plan->fresh.end(), o) != plan->fresh.end();
-    outs.push_back(fresh ? t : t.clone());
+    outs.push_back(plan->outputFresh[i] ? t : t.clone());
   }
   kept_.clear();
-  for (const auto& name : options_.keep) {
-    const Value* v = g.findValue(name);
-    if (v && plan->tensors.count(v)) kept_[name] = plan->tensors.at(v);
-  }
-  for (size_t i = 0; i < inputs.size(); ++i) plan->tensors.erase(g.inputs()[i]);
+  for (const auto& [name, s] : plan->keptSlots) kept_[name] = slots[static_cast<size_t>(s)];
+  for (int s : plan->inputSlots) slots[static_cast<size_t>(s)] = Tensor();
   return outs;
 }
 

@@ -45,6 +45,7 @@ class Executor {
   struct Plan;
   Executor() = default;
   Expected<Plan*> planFor(const std::vector<Tensor>& inputs);
+  Expected<std::unique_ptr<Plan>> buildPlan(const std::vector<Tensor>& inputs);
 
   std::unique_ptr<Graph> graph_;
   ExecutorOptions options_;
