@@ -1,8 +1,10 @@
-// ONNX -> Graph. Reads a ModelProto (opset 11-17 as PyTorch exports it) into the IR:
-// initializers and Constant nodes become constants, value infos give dtypes and shapes
-// (dynamic dims stay -1 with their dim_param names), metadata is kept.
-// Rejected with a message naming the node/op/attribute: external data, unknown ops,
-// unsupported attributes, graph attributes (If/Loop), malformed protobuf.
+// ONNX -> Graph. Reads a ModelProto (IR version 3-8, default-domain opset 11-17, as PyTorch
+// exports it) into the IR: initializers and Constant nodes become constants, value infos
+// give dtypes and shapes (dynamic dims stay -1 with their dim_param names), unnamed nodes
+// get deterministic names ("Conv_3": op type and position in the file), metadata is kept.
+// Rejected with a message naming the file and the node/op/attribute: external data, unknown
+// ops, unsupported attributes, graph attributes (If/Loop), sparse initializers, unsupported
+// dtypes, dangling inputs, IR version or opset out of range, malformed protobuf.
 #pragma once
 
 #include <memory>
@@ -12,10 +14,20 @@
 
 namespace hq {
 
+/// Oldest and newest versions the importer accepts.
+constexpr int64_t kOnnxMinIrVersion = 3;
+constexpr int64_t kOnnxMaxIrVersion = 8;
+constexpr int64_t kOnnxMinOpset = 11;
+constexpr int64_t kOnnxMaxOpset = 17;
+
 struct ImportOptions {
-  /// Run the inference simplifications (ir/passes: Identity/Dropout removal, training-mode
-  /// BatchNormalization to inference, shape chains rewritten) and shape inference.
+  /// Run the inference simplifications (ir/passes/passes.def: Identity/Dropout removal,
+  /// training-mode BatchNormalization to inference, shape chains rewritten, dead code
+  /// removed) and then shape inference, so every value has a dtype and shape. With false,
+  /// the graph is exactly what the file says (plus Constant nodes turned into constants).
   bool simplify = true;
+  /// Highest pass opt level to run when simplify is on (see passes.def).
+  int optLevel = 1;
 };
 
 Expected<std::unique_ptr<Graph>> importOnnxFile(const std::string& path,
