@@ -121,7 +121,8 @@ Status buildModel(const Graph& graph, onnx::ModelProto* model) {
     }
     HQ_RETURN_IF_ERROR(valueInfoToProto(*v, true, gp->add_output()));
   }
-  for (const Value* v : graph.constants()) tensorToProto(v->constant, v->name, gp->add_initializer());
+  for (const Value* v : graph.constants())
+    tensorToProto(v->constant, v->name, gp->add_initializer());
 
   for (const Node* n : graph.nodes()) {
     onnx::NodeProto* np = gp->add_node();
@@ -130,7 +131,8 @@ Status buildModel(const Graph& graph, onnx::ModelProto* model) {
     if (!n->domain.empty()) np->set_domain(n->domain);
     for (const Value* in : n->inputs) np->add_input(in ? in->name : "");
     for (const Value* out : n->outputs) np->add_output(out ? out->name : "");
-    for (const auto& [name, attr] : n->attrs.all()) attributeToProto(name, attr, np->add_attribute());
+    for (const auto& [name, attr] : n->attrs.all())
+      attributeToProto(name, attr, np->add_attribute());
   }
   // value_info: what is known of every intermediate value (graph outputs are typed above).
   for (const Node* n : graph.nodes()) {

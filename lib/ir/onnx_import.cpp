@@ -83,9 +83,18 @@ Expected<Tensor> tensorFromProto(const onnx::TensorProto& tp, const std::string&
   const char* field_name = "int32_data";
   int have = tp.int32_data_size();
   switch (dtype) {
-    case DType::kFloat32: field_name = "float_data"; have = tp.float_data_size(); break;
-    case DType::kFloat64: field_name = "double_data"; have = tp.double_data_size(); break;
-    case DType::kInt64: field_name = "int64_data"; have = tp.int64_data_size(); break;
+    case DType::kFloat32:
+      field_name = "float_data";
+      have = tp.float_data_size();
+      break;
+    case DType::kFloat64:
+      field_name = "double_data";
+      have = tp.double_data_size();
+      break;
+    case DType::kInt64:
+      field_name = "int64_data";
+      have = tp.int64_data_size();
+      break;
     default: break;
   }
   if (have != numel) {
@@ -120,8 +129,8 @@ Status applyType(const onnx::TypeProto& type, Value* v, const std::string& where
   if (type.value_case() == onnx::TypeProto::VALUE_NOT_SET) return Status::ok();
   if (!type.has_tensor_type()) {
     return HQ_ERROR(kUnsupported, "{}: only tensor types are supported (found a {} type)", where,
-                    type.has_sequence_type() ? "sequence"
-                    : type.has_map_type()    ? "map"
+                    type.has_sequence_type()   ? "sequence"
+                    : type.has_map_type()      ? "map"
                     : type.has_optional_type() ? "optional"
                                                : "non-tensor");
   }
@@ -157,20 +166,30 @@ Status applyType(const onnx::TypeProto& type, Value* v, const std::string& where
 /// AttributeProto -> Attribute. `where` is "node X 'n': attribute 'a'".
 Expected<Attribute> attributeFromProto(const onnx::AttributeProto& a, const std::string& where) {
   if (!a.ref_attr_name().empty()) {
-    return HQ_ERROR(kUnsupported, "{} refers to function attribute '{}'; functions are not supported",
-                    where, a.ref_attr_name());
+    return HQ_ERROR(kUnsupported,
+                    "{} refers to function attribute '{}'; functions are not supported", where,
+                    a.ref_attr_name());
   }
   auto type = a.type();
   if (type == onnx::AttributeProto::UNDEFINED) {  // very old files: infer from the fields set
-    if (a.has_g() || a.graphs_size()) type = onnx::AttributeProto::GRAPH;
-    else if (a.has_t()) type = onnx::AttributeProto::TENSOR;
-    else if (a.has_f()) type = onnx::AttributeProto::FLOAT;
-    else if (a.has_i()) type = onnx::AttributeProto::INT;
-    else if (a.has_s()) type = onnx::AttributeProto::STRING;
-    else if (a.floats_size()) type = onnx::AttributeProto::FLOATS;
-    else if (a.ints_size()) type = onnx::AttributeProto::INTS;
-    else if (a.strings_size()) type = onnx::AttributeProto::STRINGS;
-    else return HQ_ERROR(kParse, "{} has no type and no value", where);
+    if (a.has_g() || a.graphs_size())
+      type = onnx::AttributeProto::GRAPH;
+    else if (a.has_t())
+      type = onnx::AttributeProto::TENSOR;
+    else if (a.has_f())
+      type = onnx::AttributeProto::FLOAT;
+    else if (a.has_i())
+      type = onnx::AttributeProto::INT;
+    else if (a.has_s())
+      type = onnx::AttributeProto::STRING;
+    else if (a.floats_size())
+      type = onnx::AttributeProto::FLOATS;
+    else if (a.ints_size())
+      type = onnx::AttributeProto::INTS;
+    else if (a.strings_size())
+      type = onnx::AttributeProto::STRINGS;
+    else
+      return HQ_ERROR(kParse, "{} has no type and no value", where);
   }
   switch (type) {
     case onnx::AttributeProto::FLOAT: return Attribute::ofFloat(a.f());
@@ -220,8 +239,8 @@ Expected<Tensor> constantNodeValue(const onnx::NodeProto& np, const std::string&
     std::vector<int64_t> v(a.ints().begin(), a.ints().end());
     return Tensor::fromVector<int64_t>({static_cast<int64_t>(v.size())}, v);
   }
-  return HQ_ERROR(kUnsupported, "{} is not supported (expected value, value_float(s) or value_int(s))",
-                  where);
+  return HQ_ERROR(kUnsupported,
+                  "{} is not supported (expected value, value_float(s) or value_int(s))", where);
 }
 
 /// Builds one Graph from one ModelProto; errors are returned without the file prefix.
@@ -288,8 +307,10 @@ class Importer {
     for (const auto& op : model.opset_import()) {
       if (op.domain().empty() || op.domain() == "ai.onnx") {
         if (op.version() < kOnnxMinOpset || op.version() > kOnnxMaxOpset) {
-          return HQ_ERROR(kUnsupported, "opset {} of the default ONNX domain is not supported "
-                          "(expected {}..{})", op.version(), kOnnxMinOpset, kOnnxMaxOpset);
+          return HQ_ERROR(kUnsupported,
+                          "opset {} of the default ONNX domain is not supported "
+                          "(expected {}..{})",
+                          op.version(), kOnnxMinOpset, kOnnxMaxOpset);
         }
         g_.opsetVersion = op.version();
         have_default = true;
@@ -346,7 +367,8 @@ class Importer {
         continue;
       }
       std::vector<Value*> outs;
-      for (const std::string& out : np.output()) outs.push_back(out.empty() ? nullptr : g_.addValue(out));
+      for (const std::string& out : np.output())
+        outs.push_back(out.empty() ? nullptr : g_.addValue(out));
       made[static_cast<size_t>(i)] = g_.addNode(np.op_type(), name, {}, outs, {}, domain);
     }
     for (int i = 0; i < gp.node_size(); ++i) {

@@ -81,10 +81,11 @@ TEST_CASE("round trip keeps every dtype, metadata and dim names", "[onnx][export
   CHECK((*back)->metadata.at("author") == "hq tests");
   CHECK((*back)->inputs()[0]->dimParams == std::vector<std::string>{"batch", ""});
   CHECK((*back)->findValue("f16_typed")->constant.dtype() == DType::kFloat16);
+  CHECK((*back)->extraOpsets.at("com.example.hq") == 2);
+  CHECK((*back)->inputs().size() == 1);
 }
 
-TEST_CASE("export gives unknown output dims a dim_param and needs output ranks",
-          "[onnx][export]") {
+TEST_CASE("export gives unknown output dims a dim_param and needs output ranks", "[onnx][export]") {
   Graph g;
   g.opsetVersion = 13;
   Value* x = g.addValue("x", DType::kFloat32, {-1, 3}, true);

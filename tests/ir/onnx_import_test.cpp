@@ -135,8 +135,8 @@ TEST_CASE("import every dtype, Constant forms, metadata and node names", "[onnx]
   const Graph& g = **r;
   CHECK(g.docString == "dtype test model");
   CHECK(g.producerName == "make_bad_models.py");
-  CHECK(g.metadata == std::map<std::string, std::string>{{"author", "hq tests"},
-                                                          {"purpose", "dtypes"}});
+  CHECK(g.metadata ==
+        std::map<std::string, std::string>{{"author", "hq tests"}, {"purpose", "dtypes"}});
   auto c = [&](const char* name) -> const Tensor& {
     const Value* v = g.findValue(name);
     INFO(name);
@@ -170,6 +170,10 @@ TEST_CASE("import every dtype, Constant forms, metadata and node names", "[onnx]
     CHECK(bits[1] == 0xC000);  // -2.0
   }
   CHECK(c("w").shape() == Shape{2, 3});  // unused initializers are kept without simplify
+  REQUIRE(g.inputs().size() == 1);       // 'w' is listed as an input too, but is a constant
+  CHECK(g.inputs()[0]->name == "x");
+  CHECK(g.extraOpsets == std::map<std::string, int64_t>{{"com.example.hq", 2}});
+  CHECK(g.opsetVersion == 13);
 
   CHECK(c("c_float").rank() == 0);
   CHECK(c("c_float").data<float>()[0] == 0.5f);

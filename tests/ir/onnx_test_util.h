@@ -32,8 +32,8 @@ inline size_t countOps(const Graph& g, const std::string& op) {
 
 inline bool sameAttribute(const Attribute& a, const Attribute& b) {
   return a.kind == b.kind && a.i == b.i && a.f == b.f && a.s == b.s && a.ints == b.ints &&
-         a.floats == b.floats && a.strings == b.strings &&
-         (a.t.defined() == b.t.defined()) && (!a.t.defined() || a.t.equals(b.t));
+         a.floats == b.floats && a.strings == b.strings && (a.t.defined() == b.t.defined()) &&
+         (!a.t.defined() || a.t.equals(b.t));
 }
 
 inline void checkSameValue(const Value* a, const Value* b) {

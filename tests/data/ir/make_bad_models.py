@@ -115,6 +115,8 @@ m = model(nodes, [fvi("x", ["batch", 4])], [fvi("y", ["batch", 4])], inits, doc_
 m.doc_string = "dtype test model"
 helper.set_model_props(m, {"author": "hq tests", "purpose": "dtypes"})
 m.graph.value_info.append(fvi("r", ["batch", 4]))
+m.graph.input.append(fvi("w", [2, 3]))  # an initializer listed as input: a constant
+m.opset_import.append(helper.make_operatorsetid("com.example.hq", 2))
 save(m, "dtypes.onnx")
 
 # x.view(x.size(0), -1) as PyTorch 1.13 exports it at opset 13.
