@@ -60,8 +60,8 @@ TEST_CASE("conv 3x3 with padding, hand-computed", "[conv]") {
   REQUIRE(y.isOk());
   // Sums of the 3x3 neighbourhoods of 0..24 (zero outside).
   checkClose((*y)[0],
-             f32({1, 1, 5, 5}, {12, 21, 27, 33, 24, 33, 54, 63, 72, 51, 63, 99, 108, 117, 81,
-                                93, 144, 153, 162, 111, 72, 111, 117, 123, 84}),
+             f32({1, 1, 5, 5}, {12,  21, 27, 33,  24,  33,  54,  63, 72,  51,  63,  99, 108,
+                                117, 81, 93, 144, 153, 162, 111, 72, 111, 117, 123, 84}),
              0);
   // Stride 2, no padding: the centres (1,1), (1,3), (3,1), (3,3).
   auto y2 = runOp("Conv", attrs({{"strides", ints({2, 2})}}), {&x, &w});
@@ -141,14 +141,15 @@ TEST_CASE("conv shape inference propagates unknown dims", "[conv]") {
   REQUIRE(r2.isOk());
   CHECK((*r2)[0].shape == Shape{-1, 4, -1});
   // SAME_UPPER with dynamic spatial size stays unknown; known sizes give ceil(in / s).
-  auto r3 = inferOp("Conv", attrs({{"auto_pad", Attribute::ofString("SAME_UPPER")},
-                                   {"strides", ints({2, 3})}}),
-                    {info({1, 2, 7, -1}), info({4, 2, 3, 3})});
+  auto r3 = inferOp(
+      "Conv", attrs({{"auto_pad", Attribute::ofString("SAME_UPPER")}, {"strides", ints({2, 3})}}),
+      {info({1, 2, 7, -1}), info({4, 2, 3, 3})});
   REQUIRE(r3.isOk());
   CHECK((*r3)[0].shape == Shape{1, 4, 4, -1});
   // ConvTranspose: C_out = W dim 1 * group, dynamic batch.
-  auto r4 = inferOp("ConvTranspose", attrs({{"group", Attribute::ofInt(2)}, {"strides", ints({2, 2})}}),
-                    {info({-1, 4, 5, 5}), info({4, 3, 3, 3})});
+  auto r4 =
+      inferOp("ConvTranspose", attrs({{"group", Attribute::ofInt(2)}, {"strides", ints({2, 2})}}),
+              {info({-1, 4, 5, 5}), info({4, 3, 3, 3})});
   REQUIRE(r4.isOk());
   CHECK((*r4)[0].shape == Shape{-1, 6, 11, 11});
   auto r5 = inferOp("MatMul", {}, {info({-1, 1, 3, 4}), info({5, 4, 2})});
@@ -176,9 +177,11 @@ TEST_CASE("conv shape errors name the problem", "[conv]") {
   expectInferError("Conv", attrs({{"auto_pad", Attribute::ofString("SAME")}}),
                    {info({1, 3, 8, 8}), info({4, 3, 3, 3})}, ErrorCode::kUnsupported, "auto_pad");
   expectInferError("Conv", attrs({{"strides", ints({1, 1, 1})}}),
-                   {info({1, 3, 8, 8}), info({4, 3, 3, 3})}, ErrorCode::kInvalidArgument, "strides");
+                   {info({1, 3, 8, 8}), info({4, 3, 3, 3})}, ErrorCode::kInvalidArgument,
+                   "strides");
   expectInferError("Conv", attrs({{"strides", ints({1, 0})}}),
-                   {info({1, 3, 8, 8}), info({4, 3, 3, 3})}, ErrorCode::kInvalidArgument, "strides");
+                   {info({1, 3, 8, 8}), info({4, 3, 3, 3})}, ErrorCode::kInvalidArgument,
+                   "strides");
   expectInferError("Conv", attrs({{"strides", Attribute::ofInt(2)}}),
                    {info({1, 3, 8, 8}), info({4, 3, 3, 3})}, ErrorCode::kInvalidArgument,
                    "'strides' must be a list of ints");

@@ -29,7 +29,8 @@ inline Expected<std::vector<Tensor>> runOp(const std::string& op, const Attribut
       ins.push_back(nullptr);
       continue;
     }
-    ins.push_back(g.addValue("in" + std::to_string(i), inputs[i]->dtype(), inputs[i]->shape(), true));
+    ins.push_back(
+        g.addValue("in" + std::to_string(i), inputs[i]->dtype(), inputs[i]->shape(), true));
   }
   std::vector<Value*> outs;
   for (size_t i = 0; i < num_outputs; ++i) outs.push_back(g.addValue("out" + std::to_string(i)));
@@ -99,7 +100,7 @@ inline Tensor parseTensor(std::istringstream& ss) {
   for (auto& d : shape) ss >> d;
   std::string colon;
   ss >> colon;
-  const DType dt = kind == "f32" ? DType::kFloat32
+  const DType dt = kind == "f32"   ? DType::kFloat32
                    : kind == "i64" ? DType::kInt64
                    : kind == "u8"  ? DType::kUInt8
                                    : DType::kInt8;

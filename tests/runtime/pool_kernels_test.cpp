@@ -49,15 +49,15 @@ TEST_CASE("max pool 1-D floor and ceil mode, hand-computed", "[pool]") {
   auto y = runOp("MaxPool", attrs({{"kernel_shape", ints({2})}, {"strides", ints({2})}}), {&x});
   REQUIRE(y.isOk());
   checkClose((*y)[0], f32({1, 1, 2}, {3, 5}), 0);
-  auto yc = runOp("MaxPool",
-                  attrs({{"kernel_shape", ints({2})}, {"strides", ints({2})}, {"ceil_mode", one(1)}}),
-                  {&x});
+  auto yc = runOp(
+      "MaxPool",
+      attrs({{"kernel_shape", ints({2})}, {"strides", ints({2})}, {"ceil_mode", one(1)}}), {&x});
   REQUIRE(yc.isOk());
   checkClose((*yc)[0], f32({1, 1, 3}, {3, 5, 4}), 0);
   // Indices: flattened positions in X.
-  auto yi = runOp("MaxPool",
-                  attrs({{"kernel_shape", ints({2})}, {"strides", ints({2})}, {"ceil_mode", one(1)}}),
-                  {&x}, 2);
+  auto yi = runOp(
+      "MaxPool",
+      attrs({{"kernel_shape", ints({2})}, {"strides", ints({2})}, {"ceil_mode", one(1)}}), {&x}, 2);
   REQUIRE(yi.isOk());
   checkClose((*yi)[1], Tensor::fromVector<int64_t>({1, 1, 3}, {1, 3, 4}), 0);
 }
@@ -77,7 +77,9 @@ TEST_CASE("average pool count_include_pad both ways, hand-computed", "[pool]") {
   // which there is none): it averages the one real element either way.
   Tensor x5 = f32({1, 1, 5}, {1, 2, 3, 4, 5});
   auto c = runOp("AveragePool",
-                 attrs({{"kernel_shape", ints({2})}, {"strides", ints({2})}, {"ceil_mode", one(1)},
+                 attrs({{"kernel_shape", ints({2})},
+                        {"strides", ints({2})},
+                        {"ceil_mode", one(1)},
                         {"count_include_pad", one(1)}}),
                  {&x5});
   REQUIRE(c.isOk());
@@ -95,8 +97,10 @@ TEST_CASE("global pools, hand-computed", "[pool]") {
 }
 
 TEST_CASE("pool shape inference propagates unknown dims", "[pool]") {
-  auto r = inferOp("MaxPool", attrs({{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})},
-                                     {"pads", ints({1, 1, 1, 1})}}),
+  auto r = inferOp("MaxPool",
+                   attrs({{"kernel_shape", ints({3, 3})},
+                          {"strides", ints({2, 2})},
+                          {"pads", ints({1, 1, 1, 1})}}),
                    {info({-1, 64, 112, -1})});
   REQUIRE(r.isOk());
   CHECK((*r)[0].shape == Shape{-1, 64, 56, -1});
@@ -111,8 +115,10 @@ TEST_CASE("pool shape inference propagates unknown dims", "[pool]") {
   auto r4 = inferOp("GlobalMaxPool", {}, {unknown});
   REQUIRE(r4.isOk());
   CHECK_FALSE((*r4)[0].hasShape);
-  auto r5 = inferOp("MaxPool", attrs({{"kernel_shape", ints({2})}, {"auto_pad", Attribute::ofString("SAME_LOWER")},
-                                      {"strides", ints({2})}}),
+  auto r5 = inferOp("MaxPool",
+                    attrs({{"kernel_shape", ints({2})},
+                           {"auto_pad", Attribute::ofString("SAME_LOWER")},
+                           {"strides", ints({2})}}),
                     {info({2, 3, 9}, DType::kUInt8)}, 2);
   REQUIRE(r5.isOk());
   CHECK((*r5)[0].shape == Shape{2, 3, 5});
@@ -143,6 +149,6 @@ TEST_CASE("pool shape errors name the problem", "[pool]") {
   expectInferError("AveragePool", attrs({{"kernel_shape", ints({2})}}), {info({4, 8})},
                    ErrorCode::kShape, "rank");
   expectInferError("GlobalAveragePool", {}, {info({4, 8})}, ErrorCode::kShape, "rank");
-  expectInferError("GlobalMaxPool", {}, {info({1, 2, 3, 3}, DType::kInt8)},
-                   ErrorCode::kUnsupported, "int8");
+  expectInferError("GlobalMaxPool", {}, {info({1, 2, 3, 3}, DType::kInt8)}, ErrorCode::kUnsupported,
+                   "int8");
 }

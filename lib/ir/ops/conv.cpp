@@ -17,7 +17,8 @@ Status requireFloat32(const InferContext& ctx, size_t i, const char* what) {
   DType t = ctx.input(i).dtype;
   if (t != DType::kFloat32) {
     return ctx.error(ErrorCode::kUnsupported,
-                     "input {} ({}) has dtype {}; only float32 is supported", i, what, dtypeName(t));
+                     "input {} ({}) has dtype {}; only float32 is supported", i, what,
+                     dtypeName(t));
   }
   return Status::ok();
 }
@@ -56,8 +57,10 @@ Status convCommon(InferContext& ctx, Shape* x_shape, std::vector<int64_t>* kerne
   *kernel = spatialDims(w);
   for (size_t i = 0; i < ks.size(); ++i) {
     if (known((*kernel)[i]) && (*kernel)[i] != ks[i]) {
-      return ctx.error(ErrorCode::kShape, "attribute 'kernel_shape' ({} on spatial axis {}) "
-                       "does not match weight W of shape {}", ks[i], i, shapeString(w));
+      return ctx.error(ErrorCode::kShape,
+                       "attribute 'kernel_shape' ({} on spatial axis {}) "
+                       "does not match weight W of shape {}",
+                       ks[i], i, shapeString(w));
     }
     (*kernel)[i] = ks[i];
   }
@@ -97,8 +100,8 @@ Status inferConv(InferContext& ctx) {
   const int64_t group = ctx.attrs().getInt("group", 1);
   const int64_t c_out = w[0];
   if (known(c_out) && c_out % group != 0) {
-    return ctx.error(ErrorCode::kShape, "output channels {} (W dim 0) are not divisible by group {}",
-                     c_out, group);
+    return ctx.error(ErrorCode::kShape,
+                     "output channels {} (W dim 0) are not divisible by group {}", c_out, group);
   }
   if (known(x[1]) && known(w[1]) && x[1] != w[1] * group) {
     return ctx.error(ErrorCode::kShape,
@@ -150,8 +153,8 @@ Status inferGemm(InferContext& ctx) {
   (void)alpha;
   (void)beta;
   if ((trans_a != 0 && trans_a != 1) || (trans_b != 0 && trans_b != 1)) {
-    return ctx.error(ErrorCode::kInvalidArgument, "attributes transA = {}, transB = {}; expected 0 or 1",
-                     trans_a, trans_b);
+    return ctx.error(ErrorCode::kInvalidArgument,
+                     "attributes transA = {}, transB = {}; expected 0 or 1", trans_a, trans_b);
   }
   const Shape& a = ctx.input(0).shape;
   const Shape& b = ctx.input(1).shape;
@@ -162,9 +165,10 @@ Status inferGemm(InferContext& ctx) {
   const int64_t m = a[trans_a ? 1 : 0], k = a[trans_a ? 0 : 1];
   const int64_t kb = b[trans_b ? 1 : 0], n = b[trans_b ? 0 : 1];
   if (known(k) && known(kb) && k != kb) {
-    return ctx.error(ErrorCode::kShape,
-                     "inner dimensions differ: A {} (transA={}) has K={}, B {} (transB={}) has K={}",
-                     shapeString(a), trans_a, k, shapeString(b), trans_b, kb);
+    return ctx.error(
+        ErrorCode::kShape,
+        "inner dimensions differ: A {} (transA={}) has K={}, B {} (transB={}) has K={}",
+        shapeString(a), trans_a, k, shapeString(b), trans_b, kb);
   }
   if (ctx.hasInput(2)) {
     HQ_RETURN_IF_ERROR(requireFloat32(ctx, 2, "C"));
@@ -222,7 +226,8 @@ Status inferBatchNormalization(InferContext& ctx) {
   HQ_ASSIGN_OR_RETURN(int64_t spatial, intAttr(ctx.node(), "spatial", 1));
   (void)momentum;
   if (epsilon < 0) {
-    return ctx.error(ErrorCode::kInvalidArgument, "attribute 'epsilon' = {}, expected >= 0", epsilon);
+    return ctx.error(ErrorCode::kInvalidArgument, "attribute 'epsilon' = {}, expected >= 0",
+                     epsilon);
   }
   if (training != 0 && training != 1) {
     return ctx.error(ErrorCode::kInvalidArgument, "attribute 'training_mode' = {}, expected 0 or 1",
@@ -244,8 +249,9 @@ Status inferBatchNormalization(InferContext& ctx) {
     HQ_RETURN_IF_ERROR(ctx.requireInput(i));
     const Shape& p = ctx.input(i).shape;
     if (p.size() != 1 || (known(p[0]) && known(channels) && p[0] != channels)) {
-      return ctx.error(ErrorCode::kShape, "input {} ({}) has shape {}, expected [{}] (channels of X)",
-                       i, names[i], shapeString(p), channels);
+      return ctx.error(ErrorCode::kShape,
+                       "input {} ({}) has shape {}, expected [{}] (channels of X)", i, names[i],
+                       shapeString(p), channels);
     }
     if (!known(channels)) channels = p[0];
   }

@@ -26,7 +26,8 @@ Expected<Shape> poolInput(const InferContext& ctx, bool allow_int8, size_t fallb
     return Shape(fallback_rank, -1);
   }
   if (x.shape.size() < 3) {
-    return ctx.error(ErrorCode::kShape, "input X has shape {}; expected rank >= 3 (N, C, spatial...)",
+    return ctx.error(ErrorCode::kShape,
+                     "input X has shape {}; expected rank >= 3 (N, C, spatial...)",
                      shapeString(x.shape));
   }
   if (x.shape.size() > 5) {

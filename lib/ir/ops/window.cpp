@@ -47,7 +47,8 @@ Expected<std::vector<int64_t>> intsAttr(const Node& node, const char* name,
   }
   for (size_t i = 0; i < a->ints.size(); ++i) {
     if (a->ints[i] < min_value) {
-      return HQ_ERROR(kInvalidArgument, "{}: attribute '{}' = {} has value {} at index {}, expected >= {}",
+      return HQ_ERROR(kInvalidArgument,
+                      "{}: attribute '{}' = {} has value {} at index {}, expected >= {}",
                       node.describe(), name, joinInts(a->ints), a->ints[i], i, min_value);
     }
   }
@@ -186,7 +187,8 @@ Expected<Window> transposeWindow(const Node& node, const std::vector<int64_t>& s
     if (in < 0) continue;
     const int64_t out = s * (in - 1) + out_pad[i] + extent - w.padBegin[i] - w.padEnd[i];
     if (out <= 0) {
-      return HQ_ERROR(kShape, "{}: output size {} on spatial axis {} is not positive (pads {} and {})",
+      return HQ_ERROR(kShape,
+                      "{}: output size {} on spatial axis {} is not positive (pads {} and {})",
                       node.describe(), out, i, w.padBegin[i], w.padEnd[i]);
     }
     w.output[i] = out;

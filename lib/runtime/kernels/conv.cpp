@@ -40,7 +40,8 @@ Status checkOutShape(const KernelCall& call, const Shape& expected) {
 /// Shape checks shared by Conv and ConvTranspose, then the resolved 3-D window.
 Expected<Window3d> convWindow(const KernelCall& call, bool transpose, int64_t* group) {
   HQ_RETURN_IF_ERROR(requireF32(call));
-  if (!call.has(0) || !call.has(1)) return call.error(ErrorCode::kShape, "inputs X and W are required");
+  if (!call.has(0) || !call.has(1))
+    return call.error(ErrorCode::kShape, "inputs X and W are required");
   const Tensor& x = call.in(0);
   const Tensor& w = call.in(1);
   if (w.rank() < 3 || w.rank() > 5 || x.rank() != w.rank()) {
@@ -61,7 +62,8 @@ Expected<Window3d> convWindow(const KernelCall& call, bool transpose, int64_t* g
   if (transpose) {
     HQ_ASSIGN_OR_RETURN(win, ops::transposeWindow(call.node, in, kernel));
   } else {
-    HQ_ASSIGN_OR_RETURN(win, ops::forwardWindow(call.node, in, kernel, ops::ForwardWindowOptions{}));
+    HQ_ASSIGN_OR_RETURN(win,
+                        ops::forwardWindow(call.node, in, kernel, ops::ForwardWindowOptions{}));
   }
   const int64_t c_out = transpose ? w.dim(1) * g : w.dim(0);
   if (call.has(2) && (call.in(2).rank() != 1 || call.in(2).dim(0) != c_out)) {
@@ -211,26 +213,27 @@ Status refGemm(const KernelCall& call) {
   const float* ad = a.data<float>();
   const float* bd = b.data<float>();
   float* yd = call.out(0).data<float>();
-  // A(m, k) at m * a_sm + k * a_sk; B(k, n) at k * b_sk + n * b_sn.
+  // transB: copy B^T once so the inner loop runs along contiguous rows of [K, N].
+  std::vector<float> b_t;
+  if (trans_b) {
+    b_t.resize(static_cast<size_t>(k_size * n_size));
+    for (int64_t n = 0; n < n_size; ++n) {
+      for (int64_t k = 0; k < k_size; ++k)
+        b_t[static_cast<size_t>(k * n_size + n)] = bd[n * k_size + k];
+    }
+    bd = b_t.data();
+  }
+  // A(m, k) is at m * a_sm + k * a_sk.
   const int64_t a_sm = trans_a ? 1 : k_size, a_sk = trans_a ? m_size : 1;
 
 #pragma omp parallel for schedule(static)
   for (int64_t m = 0; m < m_size; ++m) {
     float* yr = yd + m * n_size;
-    if (!trans_b) {
-      for (int64_t n = 0; n < n_size; ++n) yr[n] = 0.0f;
-      for (int64_t k = 0; k < k_size; ++k) {
-        const float av = ad[m * a_sm + k * a_sk];
-        const float* br = bd + k * n_size;
-        for (int64_t n = 0; n < n_size; ++n) yr[n] += av * br[n];
-      }
-    } else {
-      for (int64_t n = 0; n < n_size; ++n) {
-        const float* br = bd + n * k_size;
-        float acc = 0.0f;
-        for (int64_t k = 0; k < k_size; ++k) acc += ad[m * a_sm + k * a_sk] * br[k];
-        yr[n] = acc;
-      }
+    for (int64_t n = 0; n < n_size; ++n) yr[n] = 0.0f;
+    for (int64_t k = 0; k < k_size; ++k) {
+      const float av = ad[m * a_sm + k * a_sk];
+      const float* br = bd + k * n_size;
+      for (int64_t n = 0; n < n_size; ++n) yr[n] += av * br[n];
     }
     for (int64_t n = 0; n < n_size; ++n) {
       yr[n] = alpha * yr[n] + (cd ? beta * cd[m * c_sm + n * c_sn] : 0.0f);

@@ -16,8 +16,10 @@ Expected<Window3d> poolWindow(const KernelCall& call, bool is_max) {
   const Tensor& x = call.in(0);
   HQ_ASSIGN_OR_RETURN(auto kernel, ops::intsAttr(call.node, "kernel_shape", {}, 0, 1));
   if (x.rank() < 3 || x.rank() > 5 || static_cast<int64_t>(kernel.size()) != x.rank() - 2) {
-    return call.error(ErrorCode::kShape, "X {} must have rank 3 to 5 with one kernel_shape value "
-                      "per spatial dim (got {})", shapeString(x.shape()), kernel.size());
+    return call.error(ErrorCode::kShape,
+                      "X {} must have rank 3 to 5 with one kernel_shape value "
+                      "per spatial dim (got {})",
+                      shapeString(x.shape()), kernel.size());
   }
   ops::ForwardWindowOptions opts;
   HQ_ASSIGN_OR_RETURN(int64_t ceil_mode, ops::intAttr(call.node, "ceil_mode", 0));
@@ -79,9 +81,8 @@ void maxPool(const Tensor& x, Tensor& y, Tensor* indices, const Window3d& g, boo
             // column-major (first spatial dim fastest).
             int64_t spatial = -1;
             if (best_at[0] >= 0) {
-              spatial = column_major
-                            ? best_at[0] + (best_at[1] + best_at[2] * g.in[1]) * g.in[0]
-                            : (best_at[0] * g.in[1] + best_at[1]) * g.in[2] + best_at[2];
+              spatial = column_major ? best_at[0] + (best_at[1] + best_at[2] * g.in[1]) * g.in[0]
+                                     : (best_at[0] * g.in[1] + best_at[1]) * g.in[2] + best_at[2];
             }
             id_out[nc * out_plane + o] = spatial < 0 ? -1 : nc * in_plane + spatial;
           }
@@ -144,7 +145,8 @@ Status refMaxPool(const KernelCall& call) {
     case DType::kUInt8: maxPool<uint8_t>(x, call.out(0), indices, g, column_major); break;
     case DType::kInt8: maxPool<int8_t>(x, call.out(0), indices, g, column_major); break;
     default:
-      return call.error(ErrorCode::kUnsupported, "input X has dtype {}; supported: float32, uint8, int8",
+      return call.error(ErrorCode::kUnsupported,
+                        "input X has dtype {}; supported: float32, uint8, int8",
                         dtypeName(x.dtype()));
   }
   return Status::ok();
@@ -194,11 +196,12 @@ Status refAveragePool(const KernelCall& call) {
               for (int64_t iw = w0; iw < w1; ++iw) sum += xr[iw];
             }
           }
-          const int64_t count = include_pad
-                                    ? dp * hp * wp
-                                    : std::max<int64_t>(0, d1 - d0) * std::max<int64_t>(0, h1 - h0) *
-                                          std::max<int64_t>(0, w1 - w0);
-          yp[(od * g.out[1] + oh) * g.out[2] + ow] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
+          const int64_t count = include_pad ? dp * hp * wp
+                                            : std::max<int64_t>(0, d1 - d0) *
+                                                  std::max<int64_t>(0, h1 - h0) *
+                                                  std::max<int64_t>(0, w1 - w0);
+          yp[(od * g.out[1] + oh) * g.out[2] + ow] =
+              count > 0 ? sum / static_cast<float>(count) : 0.0f;
         }
       }
     }
