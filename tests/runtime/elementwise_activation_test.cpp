@@ -18,7 +18,8 @@ TEST_CASE("Relu zeroes negatives for float and int32", "[elementwise]") {
 
 TEST_CASE("Clip bounds from attributes (opset < 11)", "[elementwise]") {
   Tensor x = floats({4}, {-2.0f, -0.5f, 0.5f, 3.0f});
-  auto r = runOp("Clip", {&x}, attrs({{"min", Attribute::ofFloat(-1)}, {"max", Attribute::ofFloat(1)}}));
+  auto r =
+      runOp("Clip", {&x}, attrs({{"min", Attribute::ofFloat(-1)}, {"max", Attribute::ofFloat(1)}}));
   REQUIRE(r.isOk());
   checkClose((*r)[0], {4}, {-1, -0.5f, 0.5f, 1});
 }
@@ -149,7 +150,8 @@ TEST_CASE("Softmax is stable for large inputs and sums to one", "[elementwise]")
   Tensor x = floats({2, 3}, {1000, 1001, 1002, -5, -5, -5});
   auto r = runOp("Softmax", {&x});
   REQUIRE(r.isOk());
-  checkClose((*r)[0], {2, 3}, {0.09003057f, 0.24472847f, 0.66524096f, 1 / 3.0f, 1 / 3.0f, 1 / 3.0f});
+  checkClose((*r)[0], {2, 3},
+             {0.09003057f, 0.24472847f, 0.66524096f, 1 / 3.0f, 1 / 3.0f, 1 / 3.0f});
 }
 
 TEST_CASE("Activation shape functions: dtype and axis checks", "[elementwise]") {
@@ -158,7 +160,8 @@ TEST_CASE("Activation shape functions: dtype and axis checks", "[elementwise]") 
   CHECK(u8.status().code() == ErrorCode::kUnsupported);
   CHECK_THAT(u8.status().message(), Catch::Contains("uint8"));
 
-  auto sm = inferOp("Softmax", {info(DType::kFloat32, {4, 5})}, attrs({{"axis", Attribute::ofInt(2)}}));
+  auto sm =
+      inferOp("Softmax", {info(DType::kFloat32, {4, 5})}, attrs({{"axis", Attribute::ofInt(2)}}));
   REQUIRE(!sm.isOk());
   CHECK_THAT(sm.status().message(), Catch::Contains("axis 2 is out of range for rank 2"));
 

@@ -27,7 +27,8 @@ struct OneNode {
       bool here = present.empty() || present[i];
       ins.push_back(here ? graph.addValue("in" + std::to_string(i)) : nullptr);
     }
-    for (size_t i = 0; i < num_outputs; ++i) outs.push_back(graph.addValue("out" + std::to_string(i)));
+    for (size_t i = 0; i < num_outputs; ++i)
+      outs.push_back(graph.addValue("out" + std::to_string(i)));
     node = graph.addNode(op, "n", ins, outs, std::move(attrs));
   }
 };
@@ -62,7 +63,9 @@ inline ValueInfo info(DType t, Shape s, const Tensor* constant = nullptr) {
   return v;
 }
 
-inline Tensor floats(Shape s, std::vector<float> v) { return Tensor::fromVector<float>(std::move(s), v); }
+inline Tensor floats(Shape s, std::vector<float> v) {
+  return Tensor::fromVector<float>(std::move(s), v);
+}
 inline Tensor int64s(Shape s, std::vector<int64_t> v) {
   return Tensor::fromVector<int64_t>(std::move(s), v);
 }

@@ -72,9 +72,12 @@ TEST_CASE("Slice matches numpy (negative steps, clamping, negative axes)", "[ten
     checkClose((*r)[0], g.outShape, g.output, 0, 0);
     // int32 parameters give the same result.
     std::vector<int32_t> s32, e32;
-    for (int64_t v : g.starts) s32.push_back(static_cast<int32_t>(std::clamp<int64_t>(v, INT32_MIN, INT32_MAX)));
-    for (int64_t v : g.ends) e32.push_back(static_cast<int32_t>(std::clamp<int64_t>(v, INT32_MIN, INT32_MAX)));
-    Tensor s32t = Tensor::fromVector<int32_t>({n}, s32), e32t = Tensor::fromVector<int32_t>({n}, e32);
+    for (int64_t v : g.starts)
+      s32.push_back(static_cast<int32_t>(std::clamp<int64_t>(v, INT32_MIN, INT32_MAX)));
+    for (int64_t v : g.ends)
+      e32.push_back(static_cast<int32_t>(std::clamp<int64_t>(v, INT32_MIN, INT32_MAX)));
+    Tensor s32t = Tensor::fromVector<int32_t>({n}, s32),
+           e32t = Tensor::fromVector<int32_t>({n}, e32);
     auto r32 = runOp("Slice", {&x, &s32t, &e32t, &axes, &steps});
     REQUIRE(r32.isOk());
     checkClose((*r32)[0], g.outShape, g.output, 0, 0);
@@ -122,8 +125,9 @@ TEST_CASE("Resize matches the ONNX reference interpolation", "[tensor_ops][golde
     Tensor scales = floats({static_cast<int64_t>(g.scales.size())}, g.scales);
     Tensor sizes = int64s({static_cast<int64_t>(g.sizes.size())}, g.sizes);
     // opset 13 form: scales XOR sizes; roi only when cropping.
-    auto r = g.sizes.empty() ? runOp("Resize", {&x, g.roi.empty() ? nullptr : &roi, &scales}, a)
-                             : runOp("Resize", {&x, g.roi.empty() ? nullptr : &roi, nullptr, &sizes}, a);
+    auto r = g.sizes.empty()
+                 ? runOp("Resize", {&x, g.roi.empty() ? nullptr : &roi, &scales}, a)
+                 : runOp("Resize", {&x, g.roi.empty() ? nullptr : &roi, nullptr, &sizes}, a);
     REQUIRE(r.isOk());
     checkClose((*r)[0], g.outShape, g.output, 1e-5, 1e-5);
     if (!g.sizes.empty()) {

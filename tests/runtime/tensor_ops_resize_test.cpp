@@ -21,7 +21,8 @@ TEST_CASE("Resize bilinear half_pixel x2 by hand", "[tensor_ops][resize]") {
   // clamped to the edges: 0, 1, 3, 4.
   Tensor x = floats({1, 1, 1, 2}, {0, 4});
   Tensor scales = floats({4}, {1, 1, 1, 2});
-  auto r = runOp("Resize", {&x, nullptr, &scales}, attrs({{"mode", Attribute::ofString("linear")}}));
+  auto r =
+      runOp("Resize", {&x, nullptr, &scales}, attrs({{"mode", Attribute::ofString("linear")}}));
   REQUIRE(r.isOk());
   checkClose((*r)[0], {1, 1, 1, 4}, {0, 1, 3, 4});
 }
@@ -29,9 +30,9 @@ TEST_CASE("Resize bilinear half_pixel x2 by hand", "[tensor_ops][resize]") {
 TEST_CASE("Resize with opset-18 axes resizes only the listed axes", "[tensor_ops][resize]") {
   Tensor x = floats({1, 2, 1, 2}, {0, 4, 10, 20});
   Tensor scales = floats({2}, {2, 2});
-  auto r = runOp("Resize", {&x, nullptr, &scales},
-                 attrs({{"mode", Attribute::ofString("linear")},
-                        {"axes", Attribute::ofInts({2, -1})}}));
+  auto r =
+      runOp("Resize", {&x, nullptr, &scales},
+            attrs({{"mode", Attribute::ofString("linear")}, {"axes", Attribute::ofInts({2, -1})}}));
   REQUIRE(r.isOk());
   checkClose((*r)[0], {1, 2, 2, 4},
              {0, 1, 3, 4, 0, 1, 3, 4, 10, 12.5f, 17.5f, 20, 10, 12.5f, 17.5f, 20});
@@ -42,15 +43,13 @@ TEST_CASE("Resize keep_aspect_ratio_policy picks one scale", "[tensor_ops][resiz
   Tensor sizes = int64s({2}, {4, 4});
   Attributes a = attrs({{"axes", Attribute::ofInts({2, 3})},
                         {"keep_aspect_ratio_policy", Attribute::ofString("not_larger")}});
-  auto shape = inferOp("Resize", {info(DType::kFloat32, {1, 1, 2, 4}), {}, {},
-                                  info(DType::kInt64, {2}, &sizes)},
-                       a);
+  auto shape = inferOp(
+      "Resize", {info(DType::kFloat32, {1, 1, 2, 4}), {}, {}, info(DType::kInt64, {2}, &sizes)}, a);
   REQUIRE(shape.isOk());
   CHECK((*shape)[0].shape == Shape{1, 1, 2, 4});  // scale min(4/2, 4/4) = 1
   a.set("keep_aspect_ratio_policy", Attribute::ofString("not_smaller"));
-  auto big = inferOp("Resize", {info(DType::kFloat32, {1, 1, 2, 4}), {}, {},
-                                info(DType::kInt64, {2}, &sizes)},
-                     a);
+  auto big = inferOp(
+      "Resize", {info(DType::kFloat32, {1, 1, 2, 4}), {}, {}, info(DType::kInt64, {2}, &sizes)}, a);
   REQUIRE(big.isOk());
   CHECK((*big)[0].shape == Shape{1, 1, 4, 8});  // scale max(2, 1) = 2
   auto r = runOp("Resize", {&x, nullptr, nullptr, &sizes}, a);
@@ -62,13 +61,13 @@ TEST_CASE("Resize keep_aspect_ratio_policy picks one scale", "[tensor_ops][resiz
 
 TEST_CASE("Resize shape inference", "[tensor_ops][resize]") {
   Tensor scales = floats({4}, {1, 1, 2, 0.5f});
-  auto known = inferOp("Resize", {info(DType::kFloat32, {-1, 3, 10, 9}), {},
-                                  info(DType::kFloat32, {4}, &scales)});
+  auto known = inferOp(
+      "Resize", {info(DType::kFloat32, {-1, 3, 10, 9}), {}, info(DType::kFloat32, {4}, &scales)});
   REQUIRE(known.isOk());
   CHECK((*known)[0].shape == Shape{-1, 3, 20, 4});  // floor(9 * 0.5) = 4, batch stays dynamic
 
-  auto unknown = inferOp("Resize", {info(DType::kFloat32, {1, 3, 10, 10}), {},
-                                    info(DType::kFloat32, {4})});
+  auto unknown =
+      inferOp("Resize", {info(DType::kFloat32, {1, 3, 10, 10}), {}, info(DType::kFloat32, {4})});
   REQUIRE(unknown.isOk());
   CHECK((*unknown)[0].shape == Shape{-1, -1, -1, -1});
 }
@@ -81,14 +80,15 @@ TEST_CASE("Resize rejects unsupported attributes and bad parameters", "[tensor_o
   CHECK(aa.status().code() == ErrorCode::kUnsupported);
   CHECK_THAT(aa.status().message(), Catch::Contains("antialias=1"));
 
-  auto mode = runOp("Resize", {&x, nullptr, &scales}, attrs({{"mode", Attribute::ofString("area")}}));
+  auto mode =
+      runOp("Resize", {&x, nullptr, &scales}, attrs({{"mode", Attribute::ofString("area")}}));
   REQUIRE(!mode.isOk());
   CHECK(mode.status().code() == ErrorCode::kUnsupported);
   CHECK_THAT(mode.status().message(), Catch::Contains("mode='area'"));
 
-  auto coord = runOp("Resize", {&x, nullptr, &scales},
-                     attrs({{"coordinate_transformation_mode",
-                             Attribute::ofString("tf_half_pixel_for_nn")}}));
+  auto coord = runOp(
+      "Resize", {&x, nullptr, &scales},
+      attrs({{"coordinate_transformation_mode", Attribute::ofString("tf_half_pixel_for_nn")}}));
   REQUIRE(!coord.isOk());
   CHECK_THAT(coord.status().message(), Catch::Contains("tf_half_pixel_for_nn"));
 
@@ -113,8 +113,9 @@ TEST_CASE("Upsample nearest (scales input) and linear (scales attribute)", "[ten
 
   // Linear, asymmetric: x_in = x_out / 2 -> 0, 0.5, 1, 1.5 (clamped to 1).
   Tensor y = floats({1, 1, 1, 2}, {0, 4});
-  auto l = runOp("Upsample", {&y}, attrs({{"mode", Attribute::ofString("linear")},
-                                          {"scales", Attribute::ofFloats({1, 1, 1, 2})}}));
+  auto l = runOp("Upsample", {&y},
+                 attrs({{"mode", Attribute::ofString("linear")},
+                        {"scales", Attribute::ofFloats({1, 1, 1, 2})}}));
   REQUIRE(l.isOk());
   checkClose((*l)[0], {1, 1, 1, 4}, {0, 2, 4, 4});
 

@@ -28,7 +28,8 @@ TEST_CASE("Concat shape inference: dynamic batch and mismatches", "[tensor_ops]"
                      axis1);
   REQUIRE(!bad.isOk());
   CHECK_THAT(bad.status().message(), Catch::Contains("[1, 5, 7]") && Catch::Contains("[1, 3, 8]"));
-  auto axis = inferOp("Concat", {info(DType::kFloat32, {1, 3})}, attrs({{"axis", Attribute::ofInt(2)}}));
+  auto axis =
+      inferOp("Concat", {info(DType::kFloat32, {1, 3})}, attrs({{"axis", Attribute::ofInt(2)}}));
   REQUIRE(!axis.isOk());
   CHECK_THAT(axis.status().message(), Catch::Contains("axis 2 is out of range for rank 2"));
 }
@@ -54,34 +55,39 @@ TEST_CASE("Split by attribute, by input, equally and unevenly", "[tensor_ops]") 
   checkClose((*eq)[1], {1, 5}, {5, 6, 7, 8, 9});
 
   // opset 18: 5 into 3 parts -> 2, 2, 1.
-  auto uneven = runOp("Split", {&x},
-                      attrs({{"axis", Attribute::ofInt(1)}, {"num_outputs", Attribute::ofInt(3)}}), 3);
+  auto uneven =
+      runOp("Split", {&x},
+            attrs({{"axis", Attribute::ofInt(1)}, {"num_outputs", Attribute::ofInt(3)}}), 3);
   REQUIRE(uneven.isOk());
   checkClose((*uneven)[2], {2, 1}, {4, 9});
 }
 
 TEST_CASE("Split errors and unknown split sizes", "[tensor_ops]") {
   Tensor split = int64s({2}, {2, 2});
-  auto sum = inferOp("Split", {info(DType::kFloat32, {5}), info(DType::kInt64, {2}, &split)}, {}, 2);
+  auto sum =
+      inferOp("Split", {info(DType::kFloat32, {5}), info(DType::kInt64, {2}, &split)}, {}, 2);
   REQUIRE(!sum.isOk());
   CHECK_THAT(sum.status().message(), Catch::Contains("sums to 4") && Catch::Contains("size 5"));
-  auto n = inferOp("Split", {info(DType::kFloat32, {5})}, attrs({{"num_outputs", Attribute::ofInt(3)}}), 2);
+  auto n = inferOp("Split", {info(DType::kFloat32, {5})},
+                   attrs({{"num_outputs", Attribute::ofInt(3)}}), 2);
   REQUIRE(!n.isOk());
   CHECK_THAT(n.status().message(), Catch::Contains("num_outputs=3"));
   auto dyn = inferOp("Split", {info(DType::kFloat32, {-1, 6}), info(DType::kInt64, {2})},
                      attrs({{"axis", Attribute::ofInt(1)}}), 2);
   REQUIRE(dyn.isOk());
   CHECK((*dyn)[0].shape == Shape{-1, -1});
-  auto eq = inferOp("Split", {info(DType::kFloat32, {-1, 6})}, attrs({{"axis", Attribute::ofInt(1)}}), 3);
+  auto eq =
+      inferOp("Split", {info(DType::kFloat32, {-1, 6})}, attrs({{"axis", Attribute::ofInt(1)}}), 3);
   REQUIRE(eq.isOk());
   CHECK((*eq)[2].shape == Shape{-1, 2});
 }
 
 TEST_CASE("Slice: attribute form (opset < 10), defaults, INT64 ends", "[tensor_ops]") {
   Tensor x = floats({2, 4}, {0, 1, 2, 3, 4, 5, 6, 7});
-  auto r = runOp("Slice", {&x}, attrs({{"starts", Attribute::ofInts({1})},
-                                       {"ends", Attribute::ofInts({std::numeric_limits<int64_t>::max()})},
-                                       {"axes", Attribute::ofInts({1})}}));
+  auto r = runOp("Slice", {&x},
+                 attrs({{"starts", Attribute::ofInts({1})},
+                        {"ends", Attribute::ofInts({std::numeric_limits<int64_t>::max()})},
+                        {"axes", Attribute::ofInts({1})}}));
   REQUIRE(r.isOk());
   checkClose((*r)[0], {2, 3}, {1, 2, 3, 5, 6, 7});
   // No axes, no steps: the first axes, step 1.
@@ -114,8 +120,9 @@ TEST_CASE("Slice errors and unknown parameters", "[tensor_ops]") {
   REQUIRE(unknown.isOk());
   CHECK((*unknown)[0].shape == Shape{-1, 3, -1, 32});
   Tensor st = int64s({1}, {1}), en = int64s({1}, {3});
-  auto batch = inferOp("Slice", {info(DType::kFloat32, {-1, 3, 32, 32}), info(DType::kInt64, {1}, &st),
-                                 info(DType::kInt64, {1}, &en), info(DType::kInt64, {1}, &axes)});
+  auto batch =
+      inferOp("Slice", {info(DType::kFloat32, {-1, 3, 32, 32}), info(DType::kInt64, {1}, &st),
+                        info(DType::kInt64, {1}, &en), info(DType::kInt64, {1}, &axes)});
   REQUIRE(batch.isOk());
   CHECK((*batch)[0].shape == Shape{-1, 3, 2, 32});
 }
@@ -124,13 +131,16 @@ TEST_CASE("Flatten at any axis keeps a dynamic batch", "[tensor_ops]") {
   auto r = inferOp("Flatten", {info(DType::kFloat32, {-1, 3, 4, 4})});
   REQUIRE(r.isOk());
   CHECK((*r)[0].shape == Shape{-1, 48});
-  auto r0 = inferOp("Flatten", {info(DType::kFloat32, {2, 3, 4})}, attrs({{"axis", Attribute::ofInt(0)}}));
+  auto r0 = inferOp("Flatten", {info(DType::kFloat32, {2, 3, 4})},
+                    attrs({{"axis", Attribute::ofInt(0)}}));
   REQUIRE(r0.isOk());
   CHECK((*r0)[0].shape == Shape{1, 24});
-  auto rn = inferOp("Flatten", {info(DType::kFloat32, {2, 3, 4})}, attrs({{"axis", Attribute::ofInt(-1)}}));
+  auto rn = inferOp("Flatten", {info(DType::kFloat32, {2, 3, 4})},
+                    attrs({{"axis", Attribute::ofInt(-1)}}));
   REQUIRE(rn.isOk());
   CHECK((*rn)[0].shape == Shape{6, 4});
-  auto bad = inferOp("Flatten", {info(DType::kFloat32, {2, 3})}, attrs({{"axis", Attribute::ofInt(3)}}));
+  auto bad =
+      inferOp("Flatten", {info(DType::kFloat32, {2, 3})}, attrs({{"axis", Attribute::ofInt(3)}}));
   REQUIRE(!bad.isOk());
   Tensor x = floats({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
   auto k = runOp("Flatten", {&x}, attrs({{"axis", Attribute::ofInt(2)}}));
@@ -142,8 +152,10 @@ TEST_CASE("Reshape: 0 copies, -1 infers, allowzero, dynamic batch", "[tensor_ops
   Tensor x = floats({2, 3, 4}, std::vector<float>(24, 1.0f));
   auto shapeOf = [&](std::vector<int64_t> target, Shape in, int64_t allowzero = 0) {
     Tensor t = int64s({static_cast<int64_t>(target.size())}, target);
-    auto r = inferOp("Reshape", {info(DType::kFloat32, in), info(DType::kInt64, {static_cast<int64_t>(target.size())}, &t)},
-                     attrs({{"allowzero", Attribute::ofInt(allowzero)}}));
+    auto r = inferOp(
+        "Reshape",
+        {info(DType::kFloat32, in), info(DType::kInt64, {static_cast<int64_t>(target.size())}, &t)},
+        attrs({{"allowzero", Attribute::ofInt(allowzero)}}));
     REQUIRE(r.isOk());
     return (*r)[0].shape;
   };
@@ -176,10 +188,12 @@ TEST_CASE("Reshape: 0 copies, -1 infers, allowzero, dynamic batch", "[tensor_ops
 }
 
 TEST_CASE("Transpose validates perm", "[tensor_ops]") {
-  auto r = inferOp("Transpose", {info(DType::kFloat32, {-1, 3, 4})}, attrs({{"perm", Attribute::ofInts({0, 2, 1})}}));
+  auto r = inferOp("Transpose", {info(DType::kFloat32, {-1, 3, 4})},
+                   attrs({{"perm", Attribute::ofInts({0, 2, 1})}}));
   REQUIRE(r.isOk());
   CHECK((*r)[0].shape == Shape{-1, 4, 3});
-  auto bad = inferOp("Transpose", {info(DType::kFloat32, {2, 3, 4})}, attrs({{"perm", Attribute::ofInts({0, 0, 1})}}));
+  auto bad = inferOp("Transpose", {info(DType::kFloat32, {2, 3, 4})},
+                     attrs({{"perm", Attribute::ofInts({0, 0, 1})}}));
   REQUIRE(!bad.isOk());
   CHECK_THAT(bad.status().message(), Catch::Contains("[0, 0, 1]"));
   Tensor x = Tensor::fromVector<int64_t>({2, 2}, {1, 2, 3, 4});
@@ -189,7 +203,8 @@ TEST_CASE("Transpose validates perm", "[tensor_ops]") {
 }
 
 TEST_CASE("Squeeze and Unsqueeze with axes as attribute or input", "[tensor_ops]") {
-  auto sq = inferOp("Squeeze", {info(DType::kFloat32, {1, 3, 1, 2})}, attrs({{"axes", Attribute::ofInts({-2})}}));
+  auto sq = inferOp("Squeeze", {info(DType::kFloat32, {1, 3, 1, 2})},
+                    attrs({{"axes", Attribute::ofInts({-2})}}));
   REQUIRE(sq.isOk());
   CHECK((*sq)[0].shape == Shape{1, 3, 2});
   auto all = inferOp("Squeeze", {info(DType::kFloat32, {1, 3, 1, 2})});
@@ -201,10 +216,12 @@ TEST_CASE("Squeeze and Unsqueeze with axes as attribute or input", "[tensor_ops]
   CHECK_THAT(bad.status().message(), Catch::Contains("cannot squeeze axis 1 of size 3"));
 
   Tensor uaxes = int64s({2}, {-1, 0});
-  auto un = inferOp("Unsqueeze", {info(DType::kFloat32, {-1, 3}), info(DType::kInt64, {2}, &uaxes)});
+  auto un =
+      inferOp("Unsqueeze", {info(DType::kFloat32, {-1, 3}), info(DType::kInt64, {2}, &uaxes)});
   REQUIRE(un.isOk());
   CHECK((*un)[0].shape == Shape{1, -1, 3, 1});
-  auto una = inferOp("Unsqueeze", {info(DType::kFloat32, {3})}, attrs({{"axes", Attribute::ofInts({1, 1})}}));
+  auto una = inferOp("Unsqueeze", {info(DType::kFloat32, {3})},
+                     attrs({{"axes", Attribute::ofInts({1, 1})}}));
   REQUIRE(!una.isOk());
   CHECK_THAT(una.status().message(), Catch::Contains("duplicate"));
   auto unk = inferOp("Unsqueeze", {info(DType::kFloat32, {3}), info(DType::kInt64, {2})});
@@ -222,10 +239,12 @@ TEST_CASE("Shape with start and end (clamped)", "[tensor_ops]") {
   auto all = runOp("Shape", {&x});
   REQUIRE(all.isOk());
   CHECK(values<int64_t>((*all)[0]) == std::vector<int64_t>{2, 3, 4});
-  auto part = runOp("Shape", {&x}, attrs({{"start", Attribute::ofInt(-2)}, {"end", Attribute::ofInt(10)}}));
+  auto part =
+      runOp("Shape", {&x}, attrs({{"start", Attribute::ofInt(-2)}, {"end", Attribute::ofInt(10)}}));
   REQUIRE(part.isOk());
   CHECK(values<int64_t>((*part)[0]) == std::vector<int64_t>{3, 4});
-  auto none = runOp("Shape", {&x}, attrs({{"start", Attribute::ofInt(2)}, {"end", Attribute::ofInt(1)}}));
+  auto none =
+      runOp("Shape", {&x}, attrs({{"start", Attribute::ofInt(2)}, {"end", Attribute::ofInt(1)}}));
   REQUIRE(none.isOk());
   CHECK((*none)[0].numel() == 0);
 }
@@ -305,4 +324,29 @@ TEST_CASE("Identity, Dropout (inference) and Constant", "[tensor_ops]") {
   CHECK(values<int64_t>((*ci)[0]) == std::vector<int64_t>{3});
   auto none = runOp("Constant", {});
   REQUIRE(!none.isOk());
+}
+
+TEST_CASE("Cast to and from float16 rounds to nearest even", "[tensor_ops]") {
+  // Bits from numpy: np.array(x, np.float32).astype(np.float16).view(np.uint16).
+  const float third = 1.0f / 3.0f;
+  Tensor x = floats({12}, {1.0f, 65504.0f, 65520.0f, third, std::ldexp(1.0f, -24),
+                           std::ldexp(1.0f, -25), 3 * std::ldexp(1.0f, -25), -2.0f,
+                           1 + std::ldexp(1.0f, -11), 1 + 3 * std::ldexp(1.0f, -11), 0.1f, 1e-6f});
+  auto r = runOp("Cast", {&x}, attrs({{"to", Attribute::ofInt(10)}}));
+  REQUIRE(r.isOk());
+  REQUIRE((*r)[0].dtype() == DType::kFloat16);
+  const uint16_t* h = static_cast<const uint16_t*>((*r)[0].raw());
+  CHECK(std::vector<uint16_t>(h, h + 12) == std::vector<uint16_t>{0x3c00, 0x7bff, 0x7c00, 0x3555,
+                                                                  0x1, 0x0, 0x2, 0xc000, 0x3c00,
+                                                                  0x3c02, 0x2e66, 0x11});
+
+  Tensor half(DType::kFloat16, {4});
+  uint16_t* hb = static_cast<uint16_t*>(half.raw());
+  hb[0] = 0x3c00;
+  hb[1] = 0x0001;
+  hb[2] = 0xfbff;
+  hb[3] = 0x3555;
+  auto back = runOp("Cast", {&half}, attrs({{"to", Attribute::ofInt(1)}}));
+  REQUIRE(back.isOk());
+  checkClose((*back)[0], {4}, {1.0f, 5.960464477539063e-08f, -65504.0f, 0.333251953125f}, 0, 0);
 }

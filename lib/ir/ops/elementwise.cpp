@@ -9,11 +9,13 @@ bool isFloat(DType t) { return t == DType::kFloat32 || t == DType::kFloat64; }
 
 bool isInteger(DType t) {
   switch (t) {
-    case DType::kInt8: case DType::kUInt8: case DType::kInt16: case DType::kUInt16:
-    case DType::kInt32: case DType::kInt64:
-      return true;
-    default:
-      return false;
+    case DType::kInt8:
+    case DType::kUInt8:
+    case DType::kInt16:
+    case DType::kUInt16:
+    case DType::kInt32:
+    case DType::kInt64: return true;
+    default: return false;
   }
 }
 

@@ -226,8 +226,8 @@ Status requireFloatInput(InferContext& ctx) {
   HQ_RETURN_IF_ERROR(ctx.requireInput(0));
   DType t = ctx.input(0).dtype;
   if (t != DType::kFloat32 && t != DType::kFloat64) {
-    return ctx.error(ErrorCode::kUnsupported, "input dtype {} is not supported (float32 or float64)",
-                     dtypeName(t));
+    return ctx.error(ErrorCode::kUnsupported,
+                     "input dtype {} is not supported (float32 or float64)", dtypeName(t));
   }
   return Status::ok();
 }

@@ -12,7 +12,13 @@
 namespace hq::ops {
 
 enum class ResizeMode { kNearest, kLinear, kCubic };
-enum class CoordTransform { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfCropAndResize };
+enum class CoordTransform {
+  kHalfPixel,
+  kPytorchHalfPixel,
+  kAlignCorners,
+  kAsymmetric,
+  kTfCropAndResize
+};
 enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 
 /// Everything needed to map output coordinates to input coordinates, per data axis.

@@ -317,7 +317,8 @@ Status inferReshape(InferContext& ctx) {
     HQ_RETURN_IF_ERROR(ctx.requireInput(1));
     const ValueInfo& s = ctx.input(1);
     if (s.dtype != DType::kInt64) {
-      return ctx.error(ErrorCode::kShape, "input 'shape' must be int64, got {}", dtypeName(s.dtype));
+      return ctx.error(ErrorCode::kShape, "input 'shape' must be int64, got {}",
+                       dtypeName(s.dtype));
     }
     if (s.shape.size() != 1) {
       return ctx.error(ErrorCode::kShape, "input 'shape' must be 1-D, got shape {}",
@@ -372,7 +373,10 @@ Status inferReshape(InferContext& ctx) {
   bool in_known = true;
   for (size_t i = 0; i < x.shape.size(); ++i) {
     if (copied[i]) continue;
-    if (x.shape[i] < 0) in_known = false; else in_rest *= x.shape[i];
+    if (x.shape[i] < 0)
+      in_known = false;
+    else
+      in_rest *= x.shape[i];
   }
   for (size_t i = 0; i < out.size(); ++i) {
     if ((i < copied.size() && copied[i]) || static_cast<int64_t>(i) == infer_at) continue;
@@ -434,7 +438,8 @@ Status inferSqueeze(InferContext& ctx) {
     if (axes.count < 0) {
       ctx.setOutputUnknownRank(0, x.dtype);
     } else {
-      ctx.setOutput(0, x.dtype, Shape(static_cast<size_t>(std::max<int64_t>(0, rank - axes.count)), -1));
+      ctx.setOutput(0, x.dtype,
+                    Shape(static_cast<size_t>(std::max<int64_t>(0, rank - axes.count)), -1));
     }
     return Status::ok();
   } else {
@@ -514,12 +519,17 @@ Status inferGather(InferContext& ctx) {
 namespace {
 bool castable(DType t) {
   switch (t) {
-    case DType::kFloat32: case DType::kFloat64: case DType::kInt8: case DType::kUInt8:
-    case DType::kInt16: case DType::kUInt16: case DType::kInt32: case DType::kInt64:
-    case DType::kBool:
-      return true;
-    default:
-      return false;
+    case DType::kFloat16:
+    case DType::kFloat32:
+    case DType::kFloat64:
+    case DType::kInt8:
+    case DType::kUInt8:
+    case DType::kInt16:
+    case DType::kUInt16:
+    case DType::kInt32:
+    case DType::kInt64:
+    case DType::kBool: return true;
+    default: return false;
   }
 }
 }  // namespace

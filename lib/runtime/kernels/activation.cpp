@@ -137,9 +137,8 @@ Status refHardSigmoid(const KernelCall& call) {
 Status refHardSwish(const KernelCall& call) {
   return floatOnly(call, [&](auto tag) {
     using T = decltype(tag);
-    unaryApply<T>(call.in(0), call.out(0), [](T v) {
-      return v * std::max(T(0), std::min(T(1), v / T(6) + T(0.5)));
-    });
+    unaryApply<T>(call.in(0), call.out(0),
+                  [](T v) { return v * std::max(T(0), std::min(T(1), v / T(6) + T(0.5))); });
   });
 }
 

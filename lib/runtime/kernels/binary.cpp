@@ -58,12 +58,16 @@ struct Arith {
   // Integer arithmetic in the unsigned type wraps like numpy instead of being UB.
   using U = std::make_unsigned_t<std::conditional_t<std::is_integral_v<T>, T, int>>;
   static T add(T x, T y) {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<U>(x) + static_cast<U>(y));
-    else return x + y;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(static_cast<U>(x) + static_cast<U>(y));
+    else
+      return x + y;
   }
   static T sub(T x, T y) {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<U>(x) - static_cast<U>(y));
-    else return x - y;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(static_cast<U>(x) - static_cast<U>(y));
+    else
+      return x - y;
   }
   static T mul(T x, T y) {
     if constexpr (std::is_integral_v<T>) {
@@ -104,15 +108,21 @@ Status runBinary(const KernelCall& call, BinaryOp op) {
     const T* pb = b.data<T>();
     T* po = out.data<T>();
     switch (op) {
-      case BinaryOp::kAdd: broadcastApply(loops, pa, pb, po, [](T x, T y) { return Arith<T>::add(x, y); }); break;
-      case BinaryOp::kSub: broadcastApply(loops, pa, pb, po, [](T x, T y) { return Arith<T>::sub(x, y); }); break;
-      case BinaryOp::kMul: broadcastApply(loops, pa, pb, po, [](T x, T y) { return Arith<T>::mul(x, y); }); break;
+      case BinaryOp::kAdd:
+        broadcastApply(loops, pa, pb, po, [](T x, T y) { return Arith<T>::add(x, y); });
+        break;
+      case BinaryOp::kSub:
+        broadcastApply(loops, pa, pb, po, [](T x, T y) { return Arith<T>::sub(x, y); });
+        break;
+      case BinaryOp::kMul:
+        broadcastApply(loops, pa, pb, po, [](T x, T y) { return Arith<T>::mul(x, y); });
+        break;
       case BinaryOp::kDiv:
         if constexpr (std::is_integral_v<T>) {
           for (int64_t i = 0; i < b.numel(); ++i) {
             if (pb[i] == 0) {
-              status = call.error(ErrorCode::kData, "integer division by zero (divisor element {})",
-                                  i);
+              status =
+                  call.error(ErrorCode::kData, "integer division by zero (divisor element {})", i);
               return;
             }
           }

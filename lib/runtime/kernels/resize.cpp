@@ -34,14 +34,10 @@ double sourceCoord(const ResizeParams& p, size_t d, int64_t x, int64_t in_len) {
   const double xf = static_cast<double>(x);
   const double in = static_cast<double>(in_len);
   switch (p.coord) {
-    case CoordTransform::kHalfPixel:
-      return (xf + 0.5) / scale - 0.5;
-    case CoordTransform::kPytorchHalfPixel:
-      return out_len == 1.0 ? -0.5 : (xf + 0.5) / scale - 0.5;
-    case CoordTransform::kAlignCorners:
-      return out_len == 1.0 ? 0.0 : xf * (in - 1) / (out_len - 1);
-    case CoordTransform::kAsymmetric:
-      return xf / scale;
+    case CoordTransform::kHalfPixel: return (xf + 0.5) / scale - 0.5;
+    case CoordTransform::kPytorchHalfPixel: return out_len == 1.0 ? -0.5 : (xf + 0.5) / scale - 0.5;
+    case CoordTransform::kAlignCorners: return out_len == 1.0 ? 0.0 : xf * (in - 1) / (out_len - 1);
+    case CoordTransform::kAsymmetric: return xf / scale;
     case CoordTransform::kTfCropAndResize: {
       const double span = (p.roiEnd[d] - p.roiStart[d]) * (in - 1);
       const double x_ori = out_len == 1.0 ? span / 2 : xf * span / (out_len - 1);
@@ -116,8 +112,10 @@ AxisTaps axisTaps(const ResizeParams& p, size_t d, int64_t in_len, int64_t out_l
       int ones = 0;
       for (int64_t k = 0; k < t.taps; ++k) {
         const double wk = t.weight[x * t.taps + k];
-        if (wk == 1.0) ++ones;
-        else if (wk != 0.0) single = false;
+        if (wk == 1.0)
+          ++ones;
+        else if (wk != 0.0)
+          single = false;
       }
       single = single && (ones == 1 || t.outside[x]);
     }
@@ -197,7 +195,8 @@ void interpolate(const ResizeParams& p, const Tensor& x, Tensor& y) {
         for (size_t c = 0; c < offs.size(); ++c) {
           for (int64_t k = 0; k < last.taps; ++k) {
             const double w = last.weight[j * last.taps + k];
-            if (w != 0.0) sum += ws[c] * w * static_cast<double>(in[offs[c] + last.idx[j * last.taps + k]]);
+            if (w != 0.0)
+              sum += ws[c] * w * static_cast<double>(in[offs[c] + last.idx[j * last.taps + k]]);
           }
         }
         dst[j] = static_cast<T>(sum);
@@ -223,8 +222,7 @@ Status runInterpolation(const KernelCall& call, const ResizeParams& p) {
     case DType::kFloat32: interpolate<float>(p, x, y); return Status::ok();
     case DType::kFloat64: interpolate<double>(p, x, y); return Status::ok();
     default:
-      return call.error(ErrorCode::kUnsupported, "dtype {} is not supported",
-                        dtypeName(x.dtype()));
+      return call.error(ErrorCode::kUnsupported, "dtype {} is not supported", dtypeName(x.dtype()));
   }
 }
 
@@ -237,8 +235,8 @@ const Tensor* optionalInput(const KernelCall& call, size_t i) {
 Status refResize(const KernelCall& call) {
   const Tensor* roi = optionalInput(call, 1);
   HQ_ASSIGN_OR_RETURN(ResizeParams p,
-                      ops::resolveResize(call.node, call.in(0).shape(), roi,
-                                         optionalInput(call, 2), optionalInput(call, 3)));
+                      ops::resolveResize(call.node, call.in(0).shape(), roi, optionalInput(call, 2),
+                                         optionalInput(call, 3)));
   if (p.coord == CoordTransform::kTfCropAndResize && (!roi || roi->numel() == 0)) {
     return call.error(ErrorCode::kShape,
                       "coordinate_transformation_mode='tf_crop_and_resize' needs the roi input");

@@ -238,8 +238,8 @@ Status refGather(const KernelCall& call) {
   std::vector<int64_t> idx = indices.toInt64();
   for (size_t i = 0; i < idx.size(); ++i) {
     if (idx[i] < -dim || idx[i] >= dim) {
-      return call.error(ErrorCode::kData, "index {} (element {}) is out of range [{}, {})",
-                        idx[i], i, -dim, dim);
+      return call.error(ErrorCode::kData, "index {} (element {}) is out of range [{}, {})", idx[i],
+                        i, -dim, dim);
     }
     if (idx[i] < 0) idx[i] += dim;
   }
