@@ -123,3 +123,15 @@ TEST_CASE("Upsample nearest (scales input) and linear (scales attribute)", "[ten
   REQUIRE(!bad.isOk());
   CHECK_THAT(bad.status().message(), Catch::Contains("2 values for a rank-4 input"));
 }
+
+TEST_CASE("Resize with two inputs is opset 10's Resize(X, scales)", "[tensor_ops][resize]") {
+  Tensor x = floats({1, 1, 1, 2}, {0, 4});
+  Tensor scales = floats({4}, {1, 1, 1, 2});
+  // Asymmetric like Upsample: x_in = x_out / 2 -> 0, 0.5, 1, 1.5 (clamped).
+  auto l = runOp("Resize", {&x, &scales}, attrs({{"mode", Attribute::ofString("linear")}}));
+  REQUIRE(l.isOk());
+  checkClose((*l)[0], {1, 1, 1, 4}, {0, 2, 4, 4});
+  auto n = runOp("Resize", {&x, &scales});
+  REQUIRE(n.isOk());
+  checkClose((*n)[0], {1, 1, 1, 4}, {0, 0, 4, 4});
+}

@@ -76,6 +76,9 @@ Status parseResizeAttributes(const Node& node, ResizeParams* p) {
 
 Expected<ResizeParams> resolveResize(const Node& node, const Shape& in, const Tensor* roi,
                                      const Tensor* scales, const Tensor* sizes) {
+  // Opset 10 had two inputs (X, scales) and Upsample's semantics; from opset 11 on a
+  // valid node has scales or sizes after roi, so two inputs mean opset 10.
+  if (node.inputs.size() == 2) return resolveUpsample(node, in, roi);
   ResizeParams p;
   HQ_RETURN_IF_ERROR(parseResizeAttributes(node, &p));
   const int64_t rank = static_cast<int64_t>(in.size());
@@ -253,6 +256,7 @@ Status inferResize(InferContext& ctx) {
   const Tensor* roi = constantOrNull(ctx, 1, &roi_unknown);
   const Tensor* scales = constantOrNull(ctx, 2, &unknown);
   const Tensor* sizes = constantOrNull(ctx, 3, &unknown);
+  if (ctx.numInputs() == 2) unknown = unknown || roi_unknown;  // opset 10: input 1 is scales
   if (unknown) {
     // Scales or sizes computed at run time: same rank, dims unknown on the resized axes.
     Shape out(x.shape.size(), -1);

@@ -46,7 +46,8 @@ struct ResizeParams {
 Status parseResizeAttributes(const Node& node, ResizeParams* params);
 
 /// Resolve a Resize node against input shape `in`: `roi`, `scales`, `sizes` are its
-/// inputs 1-3 (nullptr when absent; empty scales count as absent).
+/// inputs 1-3 (nullptr when absent; empty scales count as absent). A node with two
+/// inputs is opset 10's Resize(X, scales), resolved like Upsample.
 Expected<ResizeParams> resolveResize(const Node& node, const Shape& in, const Tensor* roi,
                                      const Tensor* scales, const Tensor* sizes);
 
