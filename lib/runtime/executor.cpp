@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <unordered_map>
 #include <unordered_set>
@@ -159,6 +160,7 @@ struct Executor::Plan {
   std::vector<bool> outputFresh;
   std::vector<std::pair<std::string, int>> keptSlots;
   std::vector<std::string> kernelNames;
+  std::vector<StepProfile> profile;
   std::shared_ptr<void> arena;
   size_t arenaBytes = 0;
 };
@@ -185,6 +187,10 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Graph& graph,
 }
 
 size_t Executor::arenaBytes() const { return last_ ? last_->arenaBytes : 0; }
+
+std::vector<StepProfile> Executor::profile() const {
+  return last_ && options_.profile ? last_->profile : std::vector<StepProfile>{};
+}
 
 std::vector<std::string> Executor::kernelNames() const {
   return last_ ? last_->kernelNames : std::vector<std::string>{};
@@ -293,6 +299,7 @@ Expected<std::unique_ptr<Executor::Plan>> Executor::buildPlan(const std::vector<
       plan->kernelNames.push_back(step.kernel->name());
     }
     logVerbose("  {} -> {}", n->describe(), plan->kernelNames.back());
+    plan->profile.push_back({n->describe(), plan->kernelNames.back(), 0.0, 0});
     plan->steps.push_back(std::move(step));
   }
 
@@ -363,7 +370,16 @@ Expected<std::unique_ptr<Executor::Plan>> Executor::buildPlan(const std::vector<
       int rs = slot(r), ys = slot(y);
       bool same_layout = rs >= 0 && ys >= 0 && bytes[static_cast<size_t>(rs)] == bytes[static_cast<size_t>(ys)] &&
                          desc[static_cast<size_t>(rs)] == desc[static_cast<size_t>(ys)];
-      if (is_arena(r) && is_arena(y) && same_layout &&
+      // The residual buffer is overwritten: nothing else of this node may read it.
+      bool only_reader = true;
+      for (size_t p = 0; p < n->inputs.size(); ++p) {
+        const Value* in = n->inputs[p];
+        if (in && in != r && is_arena(in) && sets.find(slot(in)) == sets.find(rs)) {
+          only_reader = false;
+        }
+        if (in == r && p != static_cast<size_t>(dnnl_of[i]->inPlaceInput())) only_reader = false;
+      }
+      if (is_arena(r) && is_arena(y) && same_layout && only_reader &&
           set_last[static_cast<size_t>(sets.find(rs))] == static_cast<int>(i)) {
         from = rs;
         to = ys;
@@ -418,13 +434,21 @@ Expected<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs) {
   std::vector<Tensor>& slots = plan->slots;
   for (size_t i = 0; i < inputs.size(); ++i) slots[static_cast<size_t>(plan->inputSlots[i])] = inputs[i];
   for (const auto& [s, v] : plan->freshSlots) slots[static_cast<size_t>(s)] = Tensor(v->dtype, v->shape);
-  for (Plan::Step& step : plan->steps) {
+  for (size_t i = 0; i < plan->steps.size(); ++i) {
+    Plan::Step& step = plan->steps[i];
+    auto start = options_.profile ? std::chrono::steady_clock::now()
+                                  : std::chrono::steady_clock::time_point();
     if (!step.kernel) {
       const Tensor& in = slots[static_cast<size_t>(step.viewIn)];
       slots[static_cast<size_t>(step.viewOut)] = in.reshaped(step.call.node.outputs[0]->shape);
-      continue;
+    } else {
+      HQ_RETURN_IF_ERROR(step.kernel->run(step.call));
     }
-    HQ_RETURN_IF_ERROR(step.kernel->run(step.call));
+    if (options_.profile) {
+      StepProfile& p = plan->profile[i];
+      p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ++p.runs;
+    }
   }
   std::vector<Tensor> outs;
   for (size_t i = 0; i < plan->outputSlots.size(); ++i) {

@@ -20,6 +20,16 @@ struct ExecutorOptions {
   int threads = 0;
   /// Names of intermediate values to keep and return from run() (for --dump-tensors).
   std::vector<std::string> keep;
+  /// Time every step of run() (for benches); see Executor::profile().
+  bool profile = false;
+};
+
+/// Accumulated time of one plan step (with ExecutorOptions::profile).
+struct StepProfile {
+  std::string node;    ///< node description, e.g. "Conv 'conv1'"
+  std::string kernel;  ///< kernel name, e.g. "dnnl:conv+Relu"
+  double seconds = 0;  ///< summed over runs of the most recent plan
+  int64_t runs = 0;
 };
 
 class Executor {
@@ -40,6 +50,8 @@ class Executor {
   size_t arenaBytes() const;
   /// Names of the kernels chosen per node in the most recent plan, in node order.
   std::vector<std::string> kernelNames() const;
+  /// Per-step times of the most recent plan (empty unless options.profile).
+  std::vector<StepProfile> profile() const;
 
  private:
   struct Plan;

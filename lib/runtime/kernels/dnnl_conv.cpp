@@ -79,6 +79,7 @@ class DnnlConv : public DnnlKernel {
 
  protected:
   void build(const std::vector<memory::desc>& in, const std::vector<bool>& blocked_ok) override {
+    srcReorder_ = dstReorder_ = resReorder_ = Reorder();
     memory::dims x = toDims(xShape_), y = toDims(yShape_);
     memory::dims w = toDims(wShape_);
     if (geom_.groups > 1) {
