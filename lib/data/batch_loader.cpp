@@ -1,8 +1,8 @@
 // BatchLoader: a background thread fills up to `prefetch` batches ahead of the consumer.
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <numeric>
@@ -80,9 +80,7 @@ struct BatchLoader::Impl {
     std::vector<Status> status(static_cast<size_t>(k));
     std::vector<std::thread> threads;
     for (int t = 0; t < k; ++t) {
-      threads.emplace_back([&, t] {
-        status[t] = fill(batch, first, n * t / k, n * (t + 1) / k);
-      });
+      threads.emplace_back([&, t] { status[t] = fill(batch, first, n * t / k, n * (t + 1) / k); });
     }
     for (auto& th : threads) th.join();
     for (auto& s : status) HQ_RETURN_IF_ERROR(s);
@@ -132,8 +130,8 @@ BatchLoader::BatchLoader(Dataset& dataset, const LoaderOptions& options)
   }
   m.bufferBytes = static_cast<size_t>(std::max<int64_t>(0, shapeNumel(dataset.sampleShape()))) *
                   static_cast<size_t>(options.batchSize) * sizeof(float);
-  m.numBatches = options.dropLast ? n / options.batchSize
-                                  : (n + options.batchSize - 1) / options.batchSize;
+  m.numBatches =
+      options.dropLast ? n / options.batchSize : (n + options.batchSize - 1) / options.batchSize;
   m.workers = options.workers > 0 ? options.workers
               : dataset.costlySamples()
                   ? static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u))

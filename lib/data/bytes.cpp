@@ -32,10 +32,10 @@ Expected<Bytes> mapDescriptor(int fd, size_t size, const std::string& what) {
     return b;
   }
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (p == MAP_FAILED) return HQ_ERROR(kIo, "{}: cannot map {} bytes: {}", what, size, std::strerror(errno));
-  b.owner = std::shared_ptr<const void>(p, [size](const void* q) {
-    ::munmap(const_cast<void*>(q), size);
-  });
+  if (p == MAP_FAILED)
+    return HQ_ERROR(kIo, "{}: cannot map {} bytes: {}", what, size, std::strerror(errno));
+  b.owner = std::shared_ptr<const void>(
+      p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); });
   b.data = static_cast<const uint8_t*>(p);
   b.size = size;
   return b;
@@ -186,8 +186,10 @@ Status inflateAll(const Bytes& in, int window_bits, const std::string& what, Spi
   inflateEnd(&zs);
   HQ_RETURN_IF_ERROR(status);
   if (!ended) {
-    return HQ_ERROR(kParse, "{}: truncated: the compressed stream ends early, after {} "
-                    "compressed and {} decompressed bytes", what, in.size, out->total());
+    return HQ_ERROR(kParse,
+                    "{}: truncated: the compressed stream ends early, after {} "
+                    "compressed and {} decompressed bytes",
+                    what, in.size, out->total());
   }
   return Status::ok();
 }
@@ -220,8 +222,10 @@ bool isGzip(const Bytes& bytes) {
 
 Expected<Bytes> gunzip(const Bytes& gz, const std::string& what, size_t in_memory_limit) {
   if (gz.size < 18 || !isGzip(gz)) {
-    return HQ_ERROR(kParse, "{}: not a gzip file (expected the 1f 8b magic and at least 18 bytes, "
-                    "found {} bytes)", what, gz.size);
+    return HQ_ERROR(kParse,
+                    "{}: not a gzip file (expected the 1f 8b magic and at least 18 bytes, "
+                    "found {} bytes)",
+                    what, gz.size);
   }
   // ISIZE (last 4 bytes, little-endian) is the size mod 2^32: a hint for memory vs temp file.
   const uint8_t* t = gz.data + gz.size - 4;
@@ -243,8 +247,10 @@ Expected<Bytes> inflateRaw(const Bytes& deflated, uint64_t expected_size, uint32
   HQ_ASSIGN_OR_RETURN(Bytes b, out.finish());
   uint32_t crc = crc32Of(b.data, b.size);
   if (crc != expected_crc) {
-    return HQ_ERROR(kParse, "{}: CRC-32 mismatch (the data is corrupted): computed {:08x}, the "
-                    "archive says {:08x}", what, crc, expected_crc);
+    return HQ_ERROR(kParse,
+                    "{}: CRC-32 mismatch (the data is corrupted): computed {:08x}, the "
+                    "archive says {:08x}",
+                    what, crc, expected_crc);
   }
   return b;
 }

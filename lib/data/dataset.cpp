@@ -76,7 +76,8 @@ class SpecDataset : public Dataset {
     }
     HQ_RETURN_IF_ERROR(applySteps(spec_.steps, &image, &scratch, spec_.name));
     if (image.shape() != sampleShape_) {
-      return HQ_ERROR(kShape, "{}: image {} of {} becomes {} after the steps, but the first image "
+      return HQ_ERROR(kShape,
+                      "{}: image {} of {} becomes {} after the steps, but the first image "
                       "became {}; add resize/center_crop steps that give every image one size",
                       spec_.name, source_index, source_->describe(), shapeString(image.shape()),
                       shapeString(sampleShape_));
@@ -111,19 +112,21 @@ class SpecDataset : public Dataset {
     const std::string what = spec_.name;
     HQ_ASSIGN_OR_RETURN(sampleShape_, stepsOutputShape(spec_.steps, source_->imageShape(), what));
     if (!spec_.augment.empty()) {
-      HQ_ASSIGN_OR_RETURN(Shape augmented, stepsOutputShape(spec_.augment, source_->imageShape(), what));
+      HQ_ASSIGN_OR_RETURN(Shape augmented,
+                          stepsOutputShape(spec_.augment, source_->imageShape(), what));
       if (augmented != source_->imageShape()) {
-        return HQ_ERROR(kShape, "{}: augment turns {} images into {}; augmentation must keep the "
-                        "image shape so that training and evaluation samples agree", what,
-                        shapeString(source_->imageShape()), shapeString(augmented));
+        return HQ_ERROR(kShape,
+                        "{}: augment turns {} images into {}; augmentation must keep the "
+                        "image shape so that training and evaluation samples agree",
+                        what, shapeString(source_->imageShape()), shapeString(augmented));
       }
     }
     int64_t n = source_->size();
     if (spec_.hasSubset) {
       const SubsetSpec& sub = spec_.subset;
       if (sub.start + sub.count > n) {
-        return HQ_ERROR(kInvalidArgument, "{}: subset takes samples {}..{} but {} has only {}", what,
-                        sub.start, sub.start + sub.count - 1, source_->describe(), n);
+        return HQ_ERROR(kInvalidArgument, "{}: subset takes samples {}..{} but {} has only {}",
+                        what, sub.start, sub.start + sub.count - 1, source_->describe(), n);
       }
       if (sub.permute) {
         std::vector<int64_t> perm = permutation(n, sub.permutationSeed);
@@ -195,7 +198,8 @@ Expected<std::unique_ptr<Dataset>> openDataset(const std::string& spec_path,
     return openDatasetFromJson(text, dir, spec_path, options);
   }
   if (const std::string* text = embeddedFile(kBuiltinPrefix + spec_path + ".json")) {
-    return openDatasetFromJson(*text, "", std::string(kBuiltinPrefix) + spec_path + ".json", options);
+    return openDatasetFromJson(*text, "", std::string(kBuiltinPrefix) + spec_path + ".json",
+                               options);
   }
   std::string names;
   for (const auto& n : builtinDatasetNames()) names += (names.empty() ? "" : ", ") + n;

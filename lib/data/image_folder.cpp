@@ -70,8 +70,8 @@ void jpegErrorExit(j_common_ptr cinfo) {
 void jpegSilence(j_common_ptr, int) {}
 
 // Plain C-style decode: no C++ objects are created between setjmp and a longjmp.
-bool decodeJpegRaw(const std::string& bytes, int channels, std::vector<uint8_t>* pixels,
-                   int64_t* h, int64_t* w, char* message) {
+bool decodeJpegRaw(const std::string& bytes, int channels, std::vector<uint8_t>* pixels, int64_t* h,
+                   int64_t* w, char* message) {
   jpeg_decompress_struct cinfo;
   JpegError err;
   cinfo.err = jpeg_std_error(&err.mgr);
@@ -146,8 +146,10 @@ class ImageFolderSource : public ImageSource {
 Expected<std::unique_ptr<ImageSource>> openImageFolderSource(const SourceSpec& spec) {
   std::error_code ec;
   if (!fs::is_directory(spec.path, ec)) {
-    return HQ_ERROR(kNotFound, "{}: no such folder (an image_folder source is a folder with one "
-                    "subfolder of images per class)", spec.path);
+    return HQ_ERROR(kNotFound,
+                    "{}: no such folder (an image_folder source is a folder with one "
+                    "subfolder of images per class)",
+                    spec.path);
   }
   auto src = std::make_unique<ImageFolderSource>();
   src->root_ = spec.path;
@@ -158,8 +160,9 @@ Expected<std::unique_ptr<ImageSource>> openImageFolderSource(const SourceSpec& s
     if (!name.empty() && name[0] != '.' && e.is_directory(ec)) class_dirs.push_back(e.path());
   }
   if (ec) return HQ_ERROR(kIo, "{}: cannot list the folder: {}", spec.path, ec.message());
-  std::sort(class_dirs.begin(), class_dirs.end(),
-            [](const fs::path& a, const fs::path& b) { return a.filename().string() < b.filename().string(); });
+  std::sort(class_dirs.begin(), class_dirs.end(), [](const fs::path& a, const fs::path& b) {
+    return a.filename().string() < b.filename().string();
+  });
   for (const fs::path& dir : class_dirs) {
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(dir, ec)) {

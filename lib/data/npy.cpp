@@ -50,11 +50,11 @@ std::string encodeNpy(const Tensor& t) {
 
 Status writeNpy(const std::string& path, const Tensor& t) {
   if (!npyDescr(t.dtype())) {
-    return HQ_ERROR(kUnsupported, "{}: cannot write {} tensors as .npy", path, dtypeName(t.dtype()));
+    return HQ_ERROR(kUnsupported, "{}: cannot write {} tensors as .npy", path,
+                    dtypeName(t.dtype()));
   }
   return writeFileAtomic(path, encodeNpy(t));
 }
-
 
 namespace {
 
@@ -126,8 +126,8 @@ Expected<NpyHeader> parseNpyHeader(const uint8_t* data, size_t size, const std::
                  static_cast<size_t>(data[10]) << 16 | static_cast<size_t>(data[11]) << 24;
     prefix = 12;
   } else {
-    return HQ_ERROR(kUnsupported, "{}: .npy format version {}.{} (expected 1.0, 2.0 or 3.0)",
-                    what, major, data[7]);
+    return HQ_ERROR(kUnsupported, "{}: .npy format version {}.{} (expected 1.0, 2.0 or 3.0)", what,
+                    major, data[7]);
   }
   if (prefix + header_len > size) {
     return HQ_ERROR(kParse, "{}: truncated .npy header ({} bytes announced, {} in the file)", what,
@@ -142,12 +142,16 @@ Expected<NpyHeader> parseNpyHeader(const uint8_t* data, size_t size, const std::
   NpyHeader out;
   out.dtype = dtypeFromDescr(descr);
   if (out.dtype == DType::kUndefined) {
-    return HQ_ERROR(kUnsupported, "{}: .npy dtype '{}' is not supported (little-endian bool, "
-                    "int8..int64, uint8, uint16, float16/32/64)", what, descr);
+    return HQ_ERROR(kUnsupported,
+                    "{}: .npy dtype '{}' is not supported (little-endian bool, "
+                    "int8..int64, uint8, uint16, float16/32/64)",
+                    what, descr);
   }
   if (fortran != "False") {
-    return HQ_ERROR(kUnsupported, "{}: .npy array is in Fortran order; save it in C order "
-                    "(np.ascontiguousarray)", what);
+    return HQ_ERROR(kUnsupported,
+                    "{}: .npy array is in Fortran order; save it in C order "
+                    "(np.ascontiguousarray)",
+                    what);
   }
   size_t p = 0;
   while (p < shape_text.size()) {

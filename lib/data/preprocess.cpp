@@ -20,7 +20,8 @@ Status stepShape(const Step& s, int64_t* c, int64_t* h, int64_t* w, bool* hwc,
     case StepOp::kPad:
       *h += s.padTop + s.padBottom;
       *w += s.padLeft + s.padRight;
-      if (s.padEdge && (*h == 0 || *w == 0)) return stepError(s, what, "edge padding of an empty image");
+      if (s.padEdge && (*h == 0 || *w == 0))
+        return stepError(s, what, "edge padding of an empty image");
       return Status::ok();
     case StepOp::kResize:
       *h = s.height;
@@ -30,8 +31,10 @@ Status stepShape(const Step& s, int64_t* c, int64_t* h, int64_t* w, bool* hwc,
     case StepOp::kRandomCrop: {
       int64_t ph = *h + s.padTop + s.padBottom, pw = *w + s.padLeft + s.padRight;
       if (s.height > ph || s.width > pw) {
-        return stepError(s, what, fmt::format("crop {}x{} is larger than the {}x{} image{}", s.height,
-                                              s.width, ph, pw, s.op == StepOp::kRandomCrop ? " (after padding)" : ""));
+        return stepError(
+            s, what,
+            fmt::format("crop {}x{} is larger than the {}x{} image{}", s.height, s.width, ph, pw,
+                        s.op == StepOp::kRandomCrop ? " (after padding)" : ""));
       }
       *h = s.height;
       *w = s.width;
@@ -45,22 +48,22 @@ Status stepShape(const Step& s, int64_t* c, int64_t* h, int64_t* w, bool* hwc,
       return Status::ok();
     case StepOp::kNormalize:
       if (s.offset.size() != 1 && static_cast<int64_t>(s.offset.size()) != *c) {
-        return stepError(s, what, fmt::format("{} offsets for a {}-channel image (give 1 or {})",
-                                              s.offset.size(), *c, *c));
+        return stepError(s, what,
+                         fmt::format("{} offsets for a {}-channel image (give 1 or {})",
+                                     s.offset.size(), *c, *c));
       }
       if (s.scale.size() != 1 && static_cast<int64_t>(s.scale.size()) != *c) {
-        return stepError(s, what, fmt::format("{} scales for a {}-channel image (give 1 or {})",
-                                              s.scale.size(), *c, *c));
+        return stepError(
+            s, what,
+            fmt::format("{} scales for a {}-channel image (give 1 or {})", s.scale.size(), *c, *c));
       }
       return Status::ok();
     case StepOp::kRgbToCenteredYuv444:
-      if (*c != 3) return stepError(s, what, fmt::format("needs a 3-channel RGB image, got {} channels", *c));
+      if (*c != 3)
+        return stepError(s, what, fmt::format("needs a 3-channel RGB image, got {} channels", *c));
       return Status::ok();
-    case StepOp::kLayout:
-      *hwc = s.toHwc;
-      return Status::ok();
-    case StepOp::kRandomHFlip:
-      return Status::ok();
+    case StepOp::kLayout: *hwc = s.toHwc; return Status::ok();
+    case StepOp::kRandomHFlip: return Status::ok();
   }
   return Status::ok();
 }
@@ -101,8 +104,8 @@ void cropImage(const Image& in, int64_t top, int64_t left, int64_t h, int64_t w,
 
 // Source coordinate of output pixel `d` (half-pixel centers), as torch's
 // interpolate(align_corners=False) without antialiasing: negative values clamp to 0.
-void linearTaps(int64_t out_size, int64_t in_size, std::vector<int64_t>* i0, std::vector<int64_t>* i1,
-                std::vector<float>* frac) {
+void linearTaps(int64_t out_size, int64_t in_size, std::vector<int64_t>* i0,
+                std::vector<int64_t>* i1, std::vector<float>* frac) {
   i0->resize(static_cast<size_t>(out_size));
   i1->resize(static_cast<size_t>(out_size));
   frac->resize(static_cast<size_t>(out_size));
@@ -121,8 +124,12 @@ void resizeImage(const Image& in, int64_t h, int64_t w, bool nearest, Image* out
   if (nearest) {
     // torch 'nearest': src = floor(dst * in / out).
     std::vector<int64_t> ys(static_cast<size_t>(h)), xs(static_cast<size_t>(w));
-    for (int64_t y = 0; y < h; ++y) ys[y] = std::min(in.h - 1, static_cast<int64_t>(std::floor(y * (static_cast<double>(in.h) / h))));
-    for (int64_t x = 0; x < w; ++x) xs[x] = std::min(in.w - 1, static_cast<int64_t>(std::floor(x * (static_cast<double>(in.w) / w))));
+    for (int64_t y = 0; y < h; ++y)
+      ys[y] =
+          std::min(in.h - 1, static_cast<int64_t>(std::floor(y * (static_cast<double>(in.h) / h))));
+    for (int64_t x = 0; x < w; ++x)
+      xs[x] =
+          std::min(in.w - 1, static_cast<int64_t>(std::floor(x * (static_cast<double>(in.w) / w))));
     for (int64_t c = 0; c < in.c; ++c) {
       for (int64_t y = 0; y < h; ++y) {
         const float* srow = in.data.data() + (c * in.h + ys[y]) * in.w;
@@ -170,7 +177,8 @@ void hflip(Image* img) {
   }
 }
 
-Status applyOne(const Step& s, SplitMix64* rng, Image* img, Image* scratch, const std::string& what) {
+Status applyOne(const Step& s, SplitMix64* rng, Image* img, Image* scratch,
+                const std::string& what) {
   int64_t c = img->c, h = img->h, w = img->w;
   bool hwc = img->hwc;
   HQ_RETURN_IF_ERROR(stepShape(s, &c, &h, &w, &hwc, what));
@@ -195,8 +203,10 @@ Status applyOne(const Step& s, SplitMix64* rng, Image* img, Image* scratch, cons
         padImage(*img, s.padTop, s.padBottom, s.padLeft, s.padRight, s.padEdge, s.fill, scratch);
         std::swap(*img, *scratch);
       }
-      auto top = static_cast<int64_t>(rng->uniformBelow(static_cast<uint64_t>(src->h - s.height + 1)));
-      auto left = static_cast<int64_t>(rng->uniformBelow(static_cast<uint64_t>(src->w - s.width + 1)));
+      auto top =
+          static_cast<int64_t>(rng->uniformBelow(static_cast<uint64_t>(src->h - s.height + 1)));
+      auto left =
+          static_cast<int64_t>(rng->uniformBelow(static_cast<uint64_t>(src->w - s.width + 1)));
       cropImage(*img, top, left, s.height, s.width, scratch);
       std::swap(*img, *scratch);
       break;
@@ -229,7 +239,8 @@ Status applyOne(const Step& s, SplitMix64* rng, Image* img, Image* scratch, cons
       float* r = img->data.data();
       float* g = r + plane;
       float* b = g + plane;
-      for (int64_t i = 0; i < plane; ++i) rgbToCenteredYuv(r[i], g[i], b[i], s.fullSwing, &r[i], &g[i], &b[i]);
+      for (int64_t i = 0; i < plane; ++i)
+        rgbToCenteredYuv(r[i], g[i], b[i], s.fullSwing, &r[i], &g[i], &b[i]);
       break;
     }
     case StepOp::kLayout:
@@ -270,7 +281,8 @@ Expected<Shape> stepsOutputShape(const std::vector<Step>& steps, const Shape& in
   return hwc ? Shape{h, w, c} : Shape{c, h, w};
 }
 
-Status applySteps(const std::vector<Step>& steps, Image* image, Image* scratch, const std::string& what) {
+Status applySteps(const std::vector<Step>& steps, Image* image, Image* scratch,
+                  const std::string& what) {
   for (const Step& s : steps) HQ_RETURN_IF_ERROR(applyOne(s, nullptr, image, scratch, what));
   return Status::ok();
 }

@@ -31,15 +31,15 @@ struct Image {
 };
 
 enum class StepOp {
-  kPad,                 ///< constant or edge padding (pixels on each side)
-  kResize,              ///< bilinear (half-pixel centers, no antialias) or nearest
-  kCenterCrop,          ///< crop of size [h, w] at offset floor((H-h)/2), floor((W-w)/2)
-  kReplicateChannels,   ///< 1 channel -> `channels` copies
-  kNormalize,           ///< y = (x - offset[c]) * scale[c]
-  kRgbToCenteredYuv444, ///< BT.601 YUV444 minus 128 (the seed's rgb2centered_yuv)
-  kLayout,              ///< final CHW -> HWC transpose ("to": "NHWC"); "NCHW" keeps CHW
-  kRandomCrop,          ///< augment: pad, then crop [h, w] at a random offset
-  kRandomHFlip,         ///< augment: mirror left-right with probability p
+  kPad,                  ///< constant or edge padding (pixels on each side)
+  kResize,               ///< bilinear (half-pixel centers, no antialias) or nearest
+  kCenterCrop,           ///< crop of size [h, w] at offset floor((H-h)/2), floor((W-w)/2)
+  kReplicateChannels,    ///< 1 channel -> `channels` copies
+  kNormalize,            ///< y = (x - offset[c]) * scale[c]
+  kRgbToCenteredYuv444,  ///< BT.601 YUV444 minus 128 (the seed's rgb2centered_yuv)
+  kLayout,               ///< final CHW -> HWC transpose ("to": "NHWC"); "NCHW" keeps CHW
+  kRandomCrop,           ///< augment: pad, then crop [h, w] at a random offset
+  kRandomHFlip,          ///< augment: mirror left-right with probability p
 };
 
 struct Step {
@@ -47,11 +47,11 @@ struct Step {
   std::string path;  ///< JSON path of the step in the spec, e.g. "/steps/2", for messages
   std::string name;  ///< the spec's op name, e.g. "center_crop"
   int64_t padTop = 0, padBottom = 0, padLeft = 0, padRight = 0;  ///< pixels
-  bool padEdge = false;  ///< replicate the border instead of `fill`
-  float fill = 0;        ///< padding value, in the units of the image at this step
-  int64_t height = 0, width = 0;  ///< output size of resize / center_crop / random_crop
-  bool nearest = false;           ///< resize method
-  int64_t channels = 0;           ///< replicate_channels
+  bool padEdge = false;              ///< replicate the border instead of `fill`
+  float fill = 0;                    ///< padding value, in the units of the image at this step
+  int64_t height = 0, width = 0;     ///< output size of resize / center_crop / random_crop
+  bool nearest = false;              ///< resize method
+  int64_t channels = 0;              ///< replicate_channels
   std::vector<float> offset, scale;  ///< normalize: one value, or one per channel
   bool fullSwing = false;            ///< yuv: full swing (0..255) instead of studio
   bool toHwc = false;                ///< layout
@@ -60,10 +60,12 @@ struct Step {
 
 /// The sample shape after `steps` for a CHW `input` shape; errors name the step's JSON path
 /// and say what does not fit (e.g. a crop larger than the image).
-Expected<Shape> stepsOutputShape(const std::vector<Step>& steps, const Shape& input, const std::string& what);
+Expected<Shape> stepsOutputShape(const std::vector<Step>& steps, const Shape& input,
+                                 const std::string& what);
 
 /// Apply deterministic `steps` in order; `scratch` is reused between calls.
-Status applySteps(const std::vector<Step>& steps, Image* image, Image* scratch, const std::string& what);
+Status applySteps(const std::vector<Step>& steps, Image* image, Image* scratch,
+                  const std::string& what);
 
 /// Apply augmentation `ops` in order, drawing from `rng`.
 Status applyAugment(const std::vector<Step>& ops, SplitMix64* rng, Image* image, Image* scratch,

@@ -11,19 +11,38 @@ int64_t LabelArray::at(int64_t i) const {
   switch (dtype) {
     case DType::kUInt8: return p[0];
     case DType::kInt8: return static_cast<int8_t>(p[0]);
-    case DType::kUInt16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
-    case DType::kInt16: { int16_t v; std::memcpy(&v, p, 2); return v; }
-    case DType::kInt32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case DType::kInt64: { int64_t v; std::memcpy(&v, p, 8); return v; }
+    case DType::kUInt16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case DType::kInt16: {
+      int16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case DType::kInt32: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::kInt64: {
+      int64_t v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
     default: return -1;
   }
 }
 
 Expected<int64_t> LabelArray::scan(const std::string& what) const {
   switch (dtype) {
-    case DType::kUInt8: case DType::kInt8: case DType::kUInt16: case DType::kInt16:
-    case DType::kInt32: case DType::kInt64:
-      break;
+    case DType::kUInt8:
+    case DType::kInt8:
+    case DType::kUInt16:
+    case DType::kInt16:
+    case DType::kInt32:
+    case DType::kInt64: break;
     default:
       return HQ_ERROR(kUnsupported, "{}: labels must be integers (uint8..int64), found {}", what,
                       dtypeName(dtype));
@@ -62,8 +81,10 @@ Expected<IdxFile> readIdx(const std::string& path, size_t in_memory_limit, int w
   }
   int rank = d[3];
   if (d[2] != 0x08) {
-    return HQ_ERROR(kUnsupported, "{}: IDX element type 0x{:02x}; only unsigned bytes (0x08) are "
-                    "supported", path, d[2]);
+    return HQ_ERROR(kUnsupported,
+                    "{}: IDX element type 0x{:02x}; only unsigned bytes (0x08) are "
+                    "supported",
+                    path, d[2]);
   }
   if (rank != want_rank) {
     return HQ_ERROR(kParse, "{}: IDX file has {} dimension(s), expected {} for {}", path, rank,
@@ -80,7 +101,8 @@ Expected<IdxFile> readIdx(const std::string& path, size_t in_memory_limit, int w
                  static_cast<uint32_t>(p[2]) << 8 | p[3];
     f.dims.push_back(v);
     total *= v;
-    if (total > (uint64_t{1} << 48)) return HQ_ERROR(kParse, "{}: IDX dims are implausibly large", path);
+    if (total > (uint64_t{1} << 48))
+      return HQ_ERROR(kParse, "{}: IDX dims are implausibly large", path);
   }
   size_t have = f.bytes.size - f.dataOffset;
   if (have != total) {
@@ -157,7 +179,8 @@ Expected<std::unique_ptr<ImageSource>> openIdxSource(const SourceSpec& spec) {
       return HQ_ERROR(kShape, "{}: {} labels, but {} has {} images", spec.labels, labels.dims[0],
                       spec.images, src->n_);
     }
-    src->labels_.bytes = labels.bytes.slice(labels.dataOffset, labels.bytes.size - labels.dataOffset);
+    src->labels_.bytes =
+        labels.bytes.slice(labels.dataOffset, labels.bytes.size - labels.dataOffset);
     src->labels_.dtype = DType::kUInt8;
     src->labels_.count = src->n_;
     HQ_ASSIGN_OR_RETURN(src->classes_, src->labels_.scan(spec.labels));
@@ -171,15 +194,19 @@ Expected<std::unique_ptr<ImageSource>> openCifar10Source(const SourceSpec& spec)
   for (const std::string& path : spec.files) {
     HQ_ASSIGN_OR_RETURN(Bytes b, mapFile(path));
     if (b.size == 0 || b.size % kCifarRecord != 0) {
-      return HQ_ERROR(kParse, "{}: {} bytes is not a whole number of CIFAR-10 records (1 label "
-                      "byte + 3072 pixel bytes = {} bytes each)", path, b.size, kCifarRecord);
+      return HQ_ERROR(kParse,
+                      "{}: {} bytes is not a whole number of CIFAR-10 records (1 label "
+                      "byte + 3072 pixel bytes = {} bytes each)",
+                      path, b.size, kCifarRecord);
     }
     int64_t records = static_cast<int64_t>(b.size) / kCifarRecord;
     for (int64_t r = 0; r < records; ++r) {
       uint8_t label = b.data[r * kCifarRecord];
       if (label >= 10) {
-        return HQ_ERROR(kData, "{}: record {} has label {}, CIFAR-10 labels are 0..9 (is this a "
-                        "CIFAR-100 file?)", path, r, label);
+        return HQ_ERROR(kData,
+                        "{}: record {} has label {}, CIFAR-10 labels are 0..9 (is this a "
+                        "CIFAR-100 file?)",
+                        path, r, label);
       }
     }
     src->files_.push_back(b);

@@ -90,7 +90,8 @@ Expected<DatasetSpec> readSpec(const Json& doc, const std::string& base_dir,
   if (spec.name.empty()) spec.name = std::filesystem::path(what).stem().string();
   spec.description = doc.value("description", std::string());
   spec.hint = doc.value("hint", std::string());
-  if (doc.contains("class_names")) spec.classNames = doc["class_names"].get<std::vector<std::string>>();
+  if (doc.contains("class_names"))
+    spec.classNames = doc["class_names"].get<std::vector<std::string>>();
 
   const Json& src = doc["source"];
   SourceSpec& s = spec.source;
@@ -103,7 +104,8 @@ Expected<DatasetSpec> readSpec(const Json& doc, const std::string& base_dir,
     s.path = resolvePath(base_dir, src["path"].get<std::string>());
     s.channels = src.value("channels", int64_t{3});
   } else if (s.kind == "cifar10") {
-    for (const auto& f : src["files"]) s.files.push_back(resolvePath(base_dir, f.get<std::string>()));
+    for (const auto& f : src["files"])
+      s.files.push_back(resolvePath(base_dir, f.get<std::string>()));
   } else {
     s.images = resolvePath(base_dir, src["images"].get<std::string>());
     if (src.contains("labels")) s.labels = resolvePath(base_dir, src["labels"].get<std::string>());
@@ -137,16 +139,58 @@ Expected<DatasetSpec> readSpec(const Json& doc, const std::string& base_dir,
   return spec;
 }
 
+const char* const kStepOps[] = {
+    "pad",   "resize", "center_crop", "replicate_channels", "normalize", "rgb_to_centered_yuv444",
+    "layout"};
+const char* const kAugmentOps[] = {"random_crop", "random_hflip"};
+const char* const kSourceKinds[] = {"idx", "cifar10", "npy", "npz", "image_folder"};
+
+template <size_t N>
+Status checkName(const Json& obj, const char* key, const char* const (&allowed)[N],
+                 const std::string& path, const char* role, const std::string& what) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string()) return Status::ok();
+  std::string name = obj[key].get<std::string>();
+  std::string list;
+  for (const char* a : allowed) {
+    if (name == a) return Status::ok();
+    list += (list.empty() ? "" : ", ") + std::string(a);
+  }
+  return HQ_ERROR(kParse, "{}: at {}/{}: unknown {} '{}' (expected one of: {})", what, path, key,
+                  role, name, list);
+}
+
+// Friendlier messages than the schema's for the commonest mistake: a misspelled name.
+Status checkNames(const Json& doc, const std::string& what) {
+  if (!doc.is_object()) return Status::ok();
+  if (doc.contains("source")) {
+    HQ_RETURN_IF_ERROR(
+        checkName(doc["source"], "kind", kSourceKinds, "/source", "source kind", what));
+  }
+  for (const char* list : {"steps", "augment"}) {
+    if (!doc.contains(list) || !doc[list].is_array()) continue;
+    bool steps = std::string(list) == "steps";
+    for (size_t i = 0; i < doc[list].size(); ++i) {
+      std::string path = "/" + std::string(list) + "/" + std::to_string(i);
+      HQ_RETURN_IF_ERROR(
+          steps ? checkName(doc[list][i], "op", kStepOps, path, "step op", what)
+                : checkName(doc[list][i], "op", kAugmentOps, path, "augment op", what));
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Expected<DatasetSpec> parseDatasetSpec(const Json& doc, const std::string& base_dir,
                                        const std::string& what) {
+  HQ_RETURN_IF_ERROR(checkNames(doc, what));
   HQ_RETURN_IF_ERROR(validateJson(doc, "dataset.schema.json", what));
   try {
     return readSpec(doc, base_dir, what);
   } catch (const nlohmann::json::exception& e) {
     // The schema should have caught this: the schema and this reader disagree.
-    return HQ_ERROR(kInternal, "{}: spec passed the schema but could not be read: {}", what, e.what());
+    return HQ_ERROR(kInternal, "{}: spec passed the schema but could not be read: {}", what,
+                    e.what());
   }
 }
 

@@ -37,15 +37,25 @@ Status applyZip64Extra(const uint8_t* extra, size_t len, ZipArchive::Entry* e, b
         return HQ_ERROR(kParse, "{}: member '{}': zip64 extra field has {} bytes, expected {}",
                         what, e->name, n, need);
       }
-      if (size_sat) { e->uncompressedSize = le64(q); q += 8; }
-      if (csize_sat) { e->compressedSize = le64(q); q += 8; }
-      if (offset_sat) { e->localHeaderOffset = le64(q); }
+      if (size_sat) {
+        e->uncompressedSize = le64(q);
+        q += 8;
+      }
+      if (csize_sat) {
+        e->compressedSize = le64(q);
+        q += 8;
+      }
+      if (offset_sat) {
+        e->localHeaderOffset = le64(q);
+      }
       return Status::ok();
     }
     pos += 4 + n;
   }
-  return HQ_ERROR(kParse, "{}: member '{}' has 32-bit size fields saturated but no zip64 extra "
-                  "field", what, e->name);
+  return HQ_ERROR(kParse,
+                  "{}: member '{}' has 32-bit size fields saturated but no zip64 extra "
+                  "field",
+                  what, e->name);
 }
 
 }  // namespace
@@ -75,8 +85,10 @@ Expected<ZipArchive> ZipArchive::fromBytes(Bytes bytes, const std::string& what)
     }
   }
   if (eocd == SIZE_MAX) {
-    return HQ_ERROR(kParse, "{}: not a zip archive (no end-of-central-directory record); an .npz "
-                    "file is a zip of .npy files", what);
+    return HQ_ERROR(kParse,
+                    "{}: not a zip archive (no end-of-central-directory record); an .npz "
+                    "file is a zip of .npy files",
+                    what);
   }
   uint64_t count = le16(d + eocd + 10);
   uint64_t cd_size = le32(d + eocd + 12);
@@ -91,8 +103,10 @@ Expected<ZipArchive> ZipArchive::fromBytes(Bytes bytes, const std::string& what)
     cd_offset = le64(d + z64 + 48);
   }
   if (cd_offset > size || cd_size > size - cd_offset) {
-    return HQ_ERROR(kParse, "{}: central directory at {} (+{} bytes) lies outside the {}-byte file "
-                    "(truncated?)", what, cd_offset, cd_size, size);
+    return HQ_ERROR(kParse,
+                    "{}: central directory at {} (+{} bytes) lies outside the {}-byte file "
+                    "(truncated?)",
+                    what, cd_offset, cd_size, size);
   }
   size_t p = static_cast<size_t>(cd_offset);
   size_t end = p + static_cast<size_t>(cd_size);
@@ -106,7 +120,8 @@ Expected<ZipArchive> ZipArchive::fromBytes(Bytes bytes, const std::string& what)
     e.crc = le32(d + p + 16);
     e.compressedSize = le32(d + p + 20);
     e.uncompressedSize = le32(d + p + 24);
-    uint16_t name_len = le16(d + p + 28), extra_len = le16(d + p + 30), comment_len = le16(d + p + 32);
+    uint16_t name_len = le16(d + p + 28), extra_len = le16(d + p + 30),
+             comment_len = le16(d + p + 32);
     e.localHeaderOffset = le32(d + p + 42);
     if (p + 46 + name_len + extra_len + comment_len > end) {
       return HQ_ERROR(kParse, "{}: central directory entry {} runs past the directory", what, i);
@@ -144,8 +159,10 @@ Expected<Bytes> ZipArchive::extract(const Entry& e, size_t in_memory_limit) cons
   }
   uint64_t data_start = lh + 30 + le16(d + lh + 26) + le16(d + lh + 28);
   if (data_start > bytes_.size || e.compressedSize > bytes_.size - data_start) {
-    return HQ_ERROR(kParse, "{}: {} bytes of data at offset {} run past the end of the {}-byte "
-                    "archive (truncated?)", what, e.compressedSize, data_start, bytes_.size);
+    return HQ_ERROR(kParse,
+                    "{}: {} bytes of data at offset {} run past the end of the {}-byte "
+                    "archive (truncated?)",
+                    what, e.compressedSize, data_start, bytes_.size);
   }
   Bytes raw = bytes_.slice(static_cast<size_t>(data_start), static_cast<size_t>(e.compressedSize));
   if (e.method == 0) {
@@ -155,14 +172,18 @@ Expected<Bytes> ZipArchive::extract(const Entry& e, size_t in_memory_limit) cons
     }
     uint32_t crc = crc32Of(raw.data, raw.size);
     if (crc != e.crc) {
-      return HQ_ERROR(kParse, "{}: CRC-32 mismatch (the data is corrupted): computed {:08x}, the "
-                      "archive says {:08x}", what, crc, e.crc);
+      return HQ_ERROR(kParse,
+                      "{}: CRC-32 mismatch (the data is corrupted): computed {:08x}, the "
+                      "archive says {:08x}",
+                      what, crc, e.crc);
     }
     return raw;
   }
   if (e.method == 8) return inflateRaw(raw, e.uncompressedSize, e.crc, what, in_memory_limit);
-  return HQ_ERROR(kUnsupported, "{}: compression method {} (only stored (0) and deflated (8) are "
-                  "supported)", what, e.method);
+  return HQ_ERROR(kUnsupported,
+                  "{}: compression method {} (only stored (0) and deflated (8) are "
+                  "supported)",
+                  what, e.method);
 }
 
 }  // namespace hq

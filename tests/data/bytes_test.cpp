@@ -15,7 +15,9 @@ std::string pattern(size_t n) {
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 7 + i / 251) & 0xff);
   return s;
 }
-std::string asString(const Bytes& b) { return std::string(reinterpret_cast<const char*>(b.data), b.size); }
+std::string asString(const Bytes& b) {
+  return std::string(reinterpret_cast<const char*>(b.data), b.size);
+}
 const std::string kFixtures = std::string(HQ_TEST_DATA) + "/datasets";
 }  // namespace
 

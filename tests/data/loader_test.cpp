@@ -157,8 +157,7 @@ TEST_CASE("destroying a loader mid-epoch stops its thread promptly") {
     o.batchSize = 64;
     BatchLoader never_read(ds, o);  // destroyed while the first batches are being made
   }
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   CHECK(seconds < 1.0);
   // At most the batch handed out plus `prefetch` more plus one in progress, per loader.
   CHECK(ds.reads.load() <= 64 * 4 + 64 * 3);

@@ -68,11 +68,11 @@ TEST_CASE("pad 28x28 to 32x32 with zeros before normalize gives -1.0 borders, th
   REQUIRE(im.shape() == Shape{3, 32, 32});
   for (int c = 0; c < 3; ++c) {
     const float* p = im.data.data() + c * 32 * 32;
-    CHECK(p[0] == -1.0f);                // corner: padding
-    CHECK(p[1 * 32 + 31] == -1.0f);      // right border
-    CHECK(p[2 * 32 + 2] == -1.0f);       // first pixel: value 0 -> -1
-    CHECK(p[2 * 32 + 3] == (1 - 128) / 128.0f);  // second pixel: value 1
-    CHECK(p[3 * 32 + 2] == (28 - 128) / 128.0f); // row 1, col 0: value 28
+    CHECK(p[0] == -1.0f);                         // corner: padding
+    CHECK(p[1 * 32 + 31] == -1.0f);               // right border
+    CHECK(p[2 * 32 + 2] == -1.0f);                // first pixel: value 0 -> -1
+    CHECK(p[2 * 32 + 3] == (1 - 128) / 128.0f);   // second pixel: value 1
+    CHECK(p[3 * 32 + 2] == (28 - 128) / 128.0f);  // row 1, col 0: value 28
     CHECK(p[31 * 32 + 31] == -1.0f);
   }
 }
@@ -89,7 +89,11 @@ TEST_CASE("rgb_to_centered_yuv444 matches hand-computed BT.601 values") {
   // Studio swing, e.g. red: Y = trunc((66*255 + 128)/256 + 16) - 128 = trunc(82.24) - 128 = -46,
   // U = trunc((-38*255 + 128)/256 + 128) - 128 = trunc(90.65) - 128 = -38,
   // V = trunc((112*255 + 128)/256 + 128) - 128 = trunc(240.06) - 128 = 112.
-  struct Case { float r, g, b; float y, u, v; bool full; };
+  struct Case {
+    float r, g, b;
+    float y, u, v;
+    bool full;
+  };
   const Case cases[] = {
       {255, 255, 255, 107, 0, 0, false}, {0, 0, 0, -112, 0, 0, false},
       {255, 0, 0, -46, -38, 112, false}, {10, 200, 30, -6, -46, -71, false},
@@ -148,7 +152,8 @@ TEST_CASE("center_crop takes the middle and rejects crops larger than the image"
   auto shape = stepsOutputShape({s}, {1, 1, 3}, "spec.json");
   REQUIRE_FALSE(shape.isOk());
   CHECK(shape.status().message().find("/steps/3 (center_crop)") != std::string::npos);
-  CHECK(shape.status().message().find("crop 2x2 is larger than the 1x3 image") != std::string::npos);
+  CHECK(shape.status().message().find("crop 2x2 is larger than the 1x3 image") !=
+        std::string::npos);
 }
 
 TEST_CASE("layout NHWC transposes to HWC and must be last") {

@@ -92,7 +92,8 @@ TEST_CASE("IDX source: tiny gzipped and plain files with labels") {
     writeTinyIdx(dir, gz);
     std::string im = gz ? "img.gz" : "img.idx", lb = gz ? "lab.gz" : "lab.idx";
     auto ds = open(dir / "s.json", R"({"format_version": 1, "source": {"kind": "idx",
-        "images": ")" + im + R"(", "labels": ")" + lb + R"("},
+        "images": ")" + im + R"(", "labels": ")" +
+                                       lb + R"("},
         "steps": [{"op": "normalize", "offset": 128, "scale": 0.0078125}]})");
     CHECK(ds->size() == 3);
     CHECK(ds->sampleShape() == Shape{1, 2, 2});
@@ -254,8 +255,10 @@ TEST_CASE("npy source: NHWC uint8 images and int64 labels written by writeNpy") 
 TEST_CASE("npz source: numpy-written stored and compressed archives") {
   std::string fixtures = std::string(HQ_TEST_DATA) + "/datasets/";
   auto dir = dataScratch("npzsrc");
-  auto ds = open(dir / "a.json", R"({"format_version": 1, "source": {"kind": "npz",
-      "path": ")" + fixtures + R"(tiny.npz", "images": "images", "labels": "labels", "layout": "NHWC"}})");
+  auto ds = open(dir / "a.json",
+                 R"({"format_version": 1, "source": {"kind": "npz",
+      "path": ")" + fixtures +
+                     R"(tiny.npz", "images": "images", "labels": "labels", "layout": "NHWC"}})");
   CHECK(ds->size() == 4);
   CHECK(ds->sampleShape() == Shape{3, 2, 3});
   auto s = ds->get(3);

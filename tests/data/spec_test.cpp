@@ -3,6 +3,7 @@
 
 #include "data/dataset.h"
 #include "data_test_util.h"
+#include "support/json.h"
 
 using namespace hq;
 using namespace hq::testing;
@@ -35,32 +36,46 @@ std::string errorOf(const std::string& json) {
 }  // namespace
 
 TEST_CASE("schema violations report the JSON path") {
-  struct Case { const char* what; std::string json; std::string path; std::string detail; };
+  struct Case {
+    const char* what;
+    std::string json;
+    std::string path;
+    std::string detail;
+  };
   const Case cases[] = {
       {"unknown step op",
-       R"({"format_version": 1, )" + kSource + R"(, "steps": [{"op": "normalize", "offset": 1, "scale": 1}, {"op": "blur"}]})",
-       "at /steps/1/op", "enum values"},
+       R"({"format_version": 1, )" + kSource +
+           R"(, "steps": [{"op": "normalize", "offset": 1, "scale": 1}, {"op": "blur"}]})",
+       "at /steps/1/op",
+       "unknown step op 'blur' (expected one of: pad, resize, center_crop, "
+       "replicate_channels, normalize, rgb_to_centered_yuv444, layout)"},
       {"wrong type",
-       R"({"format_version": 1, )" + kSource + R"(, "steps": [{"op": "normalize", "offset": 128, "scale": "big"}]})",
+       R"({"format_version": 1, )" + kSource +
+           R"(, "steps": [{"op": "normalize", "offset": 128, "scale": "big"}]})",
        "at /steps/0/scale", ""},
       {"missing source", R"({"format_version": 1, "steps": []})", "at /:", "source"},
       {"unknown source kind", R"({"format_version": 1, "source": {"kind": "tfrecord"}})",
-       "at /source/kind", "enum values"},
+       "at /source/kind", "unknown source kind 'tfrecord' (expected one of: idx, cifar10"},
       {"source without its file", R"({"format_version": 1, "source": {"kind": "idx"}})",
        "at /source", "images"},
       {"resize size of 3 numbers",
-       R"({"format_version": 1, )" + kSource + R"(, "steps": [{"op": "resize", "size": [1, 2, 3]}]})",
+       R"({"format_version": 1, )" + kSource +
+           R"(, "steps": [{"op": "resize", "size": [1, 2, 3]}]})",
        "at /steps/0/size", ""},
       {"misspelled step field",
-       R"({"format_version": 1, )" + kSource + R"(, "steps": [{"op": "pad", "padding": 2, "valeu": 0}]})",
+       R"({"format_version": 1, )" + kSource +
+           R"(, "steps": [{"op": "pad", "padding": 2, "valeu": 0}]})",
        "at /steps/0", "valeu"},
       {"unknown augment op",
        R"({"format_version": 1, )" + kSource + R"(, "augment": [{"op": "rotate"}]})",
-       "at /augment/0/op", ""},
-      {"wrong format version", R"({"format_version": 2, )" + kSource + "}", "at /format_version", ""},
-      {"negative limit", R"({"format_version": 1, )" + kSource + R"(, "limit": -1})", "at /limit", ""},
+       "at /augment/0/op", "unknown augment op 'rotate'"},
+      {"wrong format version", R"({"format_version": 2, )" + kSource + "}", "at /format_version",
+       ""},
+      {"negative limit", R"({"format_version": 1, )" + kSource + R"(, "limit": -1})", "at /limit",
+       ""},
       {"layout not last",
-       R"({"format_version": 1, )" + kSource + R"(, "steps": [{"op": "layout", "to": "NHWC"}, {"op": "normalize", "offset": 0, "scale": 1}]})",
+       R"({"format_version": 1, )" + kSource +
+           R"(, "steps": [{"op": "layout", "to": "NHWC"}, {"op": "normalize", "offset": 0, "scale": 1}]})",
        "at /steps/0", "must be the last step"},
   };
   for (const Case& c : cases) {
@@ -73,12 +88,16 @@ TEST_CASE("schema violations report the JSON path") {
 }
 
 TEST_CASE("step shape problems name the step's JSON path") {
-  std::string e = errorOf(R"({"format_version": 1, )" + kSource +
-                          R"(, "steps": [{"op": "normalize", "offset": 0, "scale": 1}, {"op": "center_crop", "size": [2, 2]}]})");
+  std::string e = errorOf(
+      R"({"format_version": 1, )" + kSource +
+      R"(, "steps": [{"op": "normalize", "offset": 0, "scale": 1}, {"op": "center_crop", "size": [2, 2]}]})");
   CHECK(contains(e, "at /steps/1 (center_crop): crop 2x2 is larger than the 1x1 image"));
-  e = errorOf(R"({"format_version": 1, )" + kSource + R"(, "steps": [{"op": "rgb_to_centered_yuv444"}]})");
+  e = errorOf(R"({"format_version": 1, )" + kSource +
+              R"(, "steps": [{"op": "rgb_to_centered_yuv444"}]})");
   CHECK(contains(e, "at /steps/0 (rgb_to_centered_yuv444): needs a 3-channel RGB image, got 1"));
-  e = errorOf(R"({"format_version": 1, )" + kSource + R"(, "augment": [{"op": "random_crop", "size": [1, 1], "padding": 1}, {"op": "random_crop", "size": [2, 2], "padding": 1}]})");
+  e = errorOf(
+      R"({"format_version": 1, )" + kSource +
+      R"(, "augment": [{"op": "random_crop", "size": [1, 1], "padding": 1}, {"op": "random_crop", "size": [2, 2], "padding": 1}]})");
   CHECK(contains(e, "augmentation must keep the image shape"));
 }
 
@@ -115,13 +134,15 @@ TEST_CASE("subset, limit and --limit choose samples") {
   CHECK((*all)->size() == 5);
   CHECK(contains((*all)->describe(), "spec: 5 samples 1x1x1 from idx "));
 
-  auto ordered = fromJson(R"({"format_version": 1, )" + kSource + R"(, "subset": {"start": 2, "count": 3}})");
+  auto ordered =
+      fromJson(R"({"format_version": 1, )" + kSource + R"(, "subset": {"start": 2, "count": 3}})");
   REQUIRE(ordered.isOk());
   CHECK((*ordered)->size() == 3);
   CHECK(label0(**ordered) == 2);
 
   // permutation(5, 0) = [4, 1, 0, 2, 3]... whatever it is, the subset follows it.
-  auto perm = fromJson(R"({"format_version": 1, )" + kSource + R"(, "subset": {"permutation_seed": 0, "count": 5}})");
+  auto perm = fromJson(R"({"format_version": 1, )" + kSource +
+                       R"(, "subset": {"permutation_seed": 0, "count": 5}})");
   REQUIRE(perm.isOk());
   std::vector<int64_t> labels;
   for (int i = 0; i < 5; ++i) labels.push_back((*perm)->get(i)->label);
@@ -134,7 +155,9 @@ TEST_CASE("subset, limit and --limit choose samples") {
 
   DatasetOptions o;
   o.limit = 2;
-  auto limited = fromJson(R"({"format_version": 1, )" + kSource + R"(, "subset": {"start": 1, "count": 4}, "limit": 3})", o);
+  auto limited = fromJson(R"({"format_version": 1, )" + kSource +
+                              R"(, "subset": {"start": 1, "count": 4}, "limit": 3})",
+                          o);
   REQUIRE(limited.isOk());
   CHECK((*limited)->size() == 2);  // --limit 2 beats the spec's 3
   CHECK(label0(**limited) == 1);
@@ -142,7 +165,8 @@ TEST_CASE("subset, limit and --limit choose samples") {
   auto larger = fromJson(R"({"format_version": 1, )" + kSource + R"(, "limit": 3})", o);
   CHECK((*larger)->size() == 3);  // the spec's limit stays when --limit is larger
 
-  std::string e = errorOf(R"({"format_version": 1, )" + kSource + R"(, "subset": {"start": 3, "count": 3}})");
+  std::string e =
+      errorOf(R"({"format_version": 1, )" + kSource + R"(, "subset": {"start": 3, "count": 3}})");
   CHECK(contains(e, "subset takes samples 3..5 but"));
 }
 
@@ -178,6 +202,29 @@ TEST_CASE("training-time augmentation is deterministic in (seed, epoch, index) a
   train.seed = 12;
   auto c = openDatasetFromJson(spec, dir.string(), "d.json", train);
   int differ = 0;
-  for (int64_t epoch = 0; epoch < 6; ++epoch) differ += pixels(**c, 0, epoch) != pixels(**a, 0, epoch);
+  for (int64_t epoch = 0; epoch < 6; ++epoch)
+    differ += pixels(**c, 0, epoch) != pixels(**a, 0, epoch);
   CHECK(differ >= 3);
+}
+
+TEST_CASE("every op and source kind in the schema is known to the reader") {
+  const std::string* text = embeddedFile("schemas/dataset.schema.json");
+  REQUIRE(text);
+  Json schema = Json::parse(*text);
+  const Json& props = schema["properties"];
+  for (const char* list : {"steps", "augment"}) {
+    for (const auto& op : props[list]["items"]["properties"]["op"]["enum"]) {
+      std::string json = R"({"format_version": 1, )" + kSource + R"(, ")" + list +
+                         R"(": [{"op": ")" + op.get<std::string>() + R"("}]})";
+      auto ds = fromJson(json);
+      INFO(json);
+      CHECK((ds.isOk() || !contains(ds.status().message(), "unknown")));
+    }
+  }
+  for (const auto& kind : props["source"]["properties"]["kind"]["enum"]) {
+    auto ds = fromJson(R"({"format_version": 1, "source": {"kind": ")" + kind.get<std::string>() +
+                       R"("}})");
+    REQUIRE_FALSE(ds.isOk());  // required fields missing, but the kind itself is known
+    CHECK_FALSE(contains(ds.status().message(), "unknown"));
+  }
 }
