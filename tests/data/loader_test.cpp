@@ -117,7 +117,7 @@ TEST_CASE("several workers per batch give the same batches") {
   CHECK(drain(one) == drain(three));
 }
 
-TEST_CASE("a failing sample stops the loader; next() returns earlier batches, then the error") {
+TEST_CASE("a failing sample stops the loader: next() returns earlier batches, then the error") {
   CountingDataset ds(20, /*fail_at=*/9);
   LoaderOptions o;
   o.batchSize = 4;

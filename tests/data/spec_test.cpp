@@ -107,7 +107,7 @@ TEST_CASE("invalid JSON reports line and column") {
   CHECK(contains(ds.status().message(), "bad.json:3:"));
 }
 
-TEST_CASE("built-in specs are found by name; unknown names list them") {
+TEST_CASE("built-in specs are found by name and unknown names list them") {
   auto names = builtinDatasetNames();
   for (const char* n : {"fashion-mnist-train", "fashion-mnist-test", "fashion-mnist-train-32",
                         "fashion-mnist-test-32", "fashion-mnist-calib"}) {
