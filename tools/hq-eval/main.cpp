@@ -21,9 +21,9 @@ int main(int argc, char** argv) {
                  "dataset spec: a JSON file, or the name of a bundled spec "
                  "(fashion-mnist-test, fashion-mnist-test-32, ...)")
       ->required();
-  app.add_option("--batch", eval.batchSize, "images per batch")->default_val(256)->check(CLI::PositiveNumber);
-  app.add_option("--limit", limit, "evaluate only the first N images (0 = all)")->check(CLI::NonNegativeNumber);
-  app.add_option("--threads", eval.threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", eval.batchSize, "images per batch")->default_val(256)->check(CLI::Range(1, 1 << 20));
+  app.add_option("--limit", limit, "evaluate only the first N images (0 = all)")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--threads", eval.threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--dump-outputs", dump_outputs, "write all logits to this .npy file");
   app.add_option("--label", label, "name printed before the result (default: the model path)");
   app.add_option("--report", report, "also write the JSON result to this file");
@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
     hq::OrderedJson j;
     j["model"] = model_path;
     j["data"] = dataset->describe();
-    for (auto& [k, v] : result.toJson().items()) j[k] = v;
+    hq::OrderedJson numbers = result.toJson();
+    for (auto& [k, v] : numbers.items()) j[k] = v;
     if (!report.empty()) HQ_RETURN_IF_ERROR(hq::writeFileAtomic(report, j.dump(2) + "\n"));
     if (json) {
       std::printf("%s\n", j.dump(2).c_str());
