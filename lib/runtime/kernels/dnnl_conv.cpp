@@ -85,7 +85,11 @@ class DnnlConv : public DnnlKernel {
     if (geom_.groups > 1) {
       w = {geom_.groups, wShape_[0] / geom_.groups, wShape_[1], wShape_[2], wShape_[3]};
     }
-    memory::desc src_any(x, dt::f32, tag::any), dst_any(y, dt::f32, tag::any);
+    // nChw16c for activations of 16+ channels: oneDNN 2.6's jit kernels in this layout
+    // beat its own "any" choice (nhwc brgconv) by 25-45% on fmnist_cnn / mobilenetv2_32.
+    auto pick = [](int64_t c) { return c >= 16 ? tag::nChw16c : tag::any; };
+    tag src_tag = pick(xShape_[1]), dst_tag = pick(yShape_[1]);
+    memory::desc src_any(x, dt::f32, src_tag), dst_any(y, dt::f32, dst_tag);
     memory::desc wei_any(w, dt::f32, tag::any);
     memory::desc bias_md = bias_.defined() ? memory::desc({wShape_[0]}, dt::f32, tag::x)
                                            : memory::desc();
