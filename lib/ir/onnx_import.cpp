@@ -1,6 +1,7 @@
 // ONNX ModelProto -> Graph. The protobuf classes stay inside this file (and onnx_export.cpp);
 // see onnx_import.h for what is accepted and rejected.
 #include "ir/onnx_import.h"
+#include "ir/legacy_opsets.h"
 
 #include <cstring>
 #include <set>
@@ -420,6 +421,8 @@ Expected<std::unique_ptr<Graph>> importOnnxBytes(const std::string& bytes, const
   }
   auto graph = std::make_unique<Graph>();
   Status s = Importer(*graph).run(model);
+  if (!s.isOk()) return s.addContext(what);
+  s = upgradeLegacyOps(*graph);
   if (!s.isOk()) return s.addContext(what);
   if (options.simplify) {
     s = runImportPasses(*graph, options.optLevel);

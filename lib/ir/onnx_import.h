@@ -14,10 +14,14 @@
 
 namespace hq {
 
-/// Oldest and newest versions the importer accepts.
+/// Oldest and newest versions the importer accepts. Old opsets load when their nodes mean
+/// what hq implements: the ops of ops.def accept their older attribute forms (Clip min/max,
+/// Slice/Split/Squeeze attributes, Upsample, two-input Resize), attributes of very old
+/// opsets (broadcast, consumed_inputs, is_test) are rejected by name, and
+/// ir/legacy_opsets.h rewrites the ops whose meaning changed (Softmax before 13).
 constexpr int64_t kOnnxMinIrVersion = 3;
 constexpr int64_t kOnnxMaxIrVersion = 8;
-constexpr int64_t kOnnxMinOpset = 11;
+constexpr int64_t kOnnxMinOpset = 1;
 constexpr int64_t kOnnxMaxOpset = 17;
 
 struct ImportOptions {
