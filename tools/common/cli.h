@@ -30,8 +30,8 @@ inline int parseArgs(CLI::App& app, const std::string& tool, int argc, char** ar
 }  // namespace hq::tool
 
 /// Parse or return from main with the right exit code.
-#define HQ_PARSE_ARGS(app, tool, argc, argv)                             \
-  do {                                                                   \
-    int hq_rc_ = ::hq::tool::parseArgs(app, tool, argc, argv);           \
+#define HQ_PARSE_ARGS(cli_app, tool_name, arg_count, arg_values)                      \
+  do {                                                                                \
+    int hq_rc_ = ::hq::tool::parseArgs(cli_app, tool_name, arg_count, arg_values);    \
     if (hq_rc_ >= 0) return hq_rc_;                                      \
   } while (0)
