@@ -10,9 +10,10 @@ PACKAGES=(
   libpng-dev libjpeg-dev
   dataset-fashion-mnist
 )
-# Test-only: the ONNX backend node-test generators (tests/data/onnx-node is regenerated from them).
-if [[ "${HQ_SETUP_TESTS:-0}" == 1 ]]; then
-  PACKAGES+=(python3-onnx python3-numpy)
+# Developer extras (not needed to build or test): the generators of tests' reference data
+# (python3-onnx, python3-numpy, python3-torch) and the benches' peers; see bench/README.md.
+if [[ "${HQ_SETUP_DEV:-0}" == 1 ]]; then
+  PACKAGES+=(python3-onnx python3-numpy python3-torch nodejs npm)
 fi
 
 missing=()
