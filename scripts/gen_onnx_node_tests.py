@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Regenerates tests/data/onnx-node/: the ONNX backend node-test cases of hq's float op set.
+"""Regenerates tests/fixtures/onnx-node/: the ONNX backend node-test cases of hq's float op set.
 
 Debian's python3-onnx ships the generators of the backend node tests, not their data. This
 script runs `onnx.backend.test.cmd_tools generate-data` into a temporary folder and keeps
 the node cases whose model uses only ops of lib/ir/ops.def (subgraphs included).
 
-Usage: /usr/bin/python3 scripts/gen_onnx_node_tests.py [--out tests/data/onnx-node]
+Usage: /usr/bin/python3 scripts/gen_onnx_node_tests.py [--out tests/fixtures/onnx-node]
 
 The generators draw from numpy's global RNG without a seed; the RNG is seeded here so that
 regenerating gives the same bytes for the same onnx/numpy versions.

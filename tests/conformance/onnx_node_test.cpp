@@ -1,4 +1,4 @@
-// The ONNX backend node tests of hq's op set (tests/data/onnx-node/, made by
+// The ONNX backend node tests of hq's op set (tests/fixtures/onnx-node/, made by
 // scripts/gen_onnx_node_tests.py), one Catch2 test per case so that ctest lists each.
 //
 // Each case must pass in both kernel modes, unless it is listed in
@@ -117,7 +117,7 @@ const bool kRegistered = [] {
 }  // namespace
 
 TEST_CASE("onnx-node: the generated cases and the lists agree", "[conformance][onnx-node]") {
-  REQUIRE(kRegistered);  // tests/data/onnx-node/ has cases (scripts/gen_onnx_node_tests.py)
+  REQUIRE(kRegistered);  // tests/fixtures/onnx-node/ has cases (scripts/gen_onnx_node_tests.py)
   const CaseLists& lists = caseLists();
   REQUIRE(lists.error == "");
   std::vector<std::string> names = caseNames();

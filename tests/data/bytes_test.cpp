@@ -134,7 +134,7 @@ TEST_CASE("npy header problems are reported with the file name") {
 }
 
 TEST_CASE("zip reader reads numpy's stored and deflated .npz members") {
-  // Written by tests/data/datasets/make_fixtures.py with np.savez / np.savez_compressed.
+  // Written by tests/fixtures/datasets/make_fixtures.py with np.savez / np.savez_compressed.
   auto stored = ZipArchive::open(kFixtures + "/tiny.npz");
   REQUIRE(stored.isOk());
   REQUIRE(stored->entries().size() == 2);

@@ -1,5 +1,5 @@
 // Preprocessing steps against hand-computed values, and the portable PRNG against an
-// independent Python implementation (tests/data/datasets/make_fixtures.py).
+// independent Python implementation (tests/fixtures/datasets/make_fixtures.py).
 #include <catch2/catch.hpp>
 
 #include "data/preprocess.h"
@@ -201,7 +201,7 @@ TEST_CASE("augmentation: random crop and flip are deterministic per seed") {
 }
 
 TEST_CASE("SplitMix64 and permutation match the Python reference") {
-  // Reference values from tests/data/datasets/make_fixtures.py; 0xe220a8397b1dcdaf is also
+  // Reference values from tests/fixtures/datasets/make_fixtures.py; 0xe220a8397b1dcdaf is also
   // the published first SplitMix64 output for seed 0.
   CHECK(SplitMix64(0).next() == 0xe220a8397b1dcdafull);
   CHECK(combineSeeds(1, 2) == 0xe06dd043328bd285ull);

@@ -25,7 +25,7 @@ double sumOf(const Tensor& t) {
   return std::accumulate(v.begin(), v.end(), 0.0);
 }
 
-/// The error message of importing `file` of tests/data/ir (fails the test if it imports).
+/// The error message of importing `file` of tests/fixtures/ir (fails the test if it imports).
 std::string importError(const std::string& file, ErrorCode code) {
   auto g = importOnnxFile(irData(file), kRaw);
   REQUIRE_FALSE(g.isOk());

@@ -19,7 +19,7 @@ inline std::string sharedModel(const std::string& name) {
   std::string p = std::string(HQ_SHARED_MODELS) + "/" + name;
   return std::ifstream(p).good() ? p : "";
 }
-/// A file of tests/data/ir (written by make_bad_models.py).
+/// A file of tests/fixtures/ir (written by make_bad_models.py).
 inline std::string irData(const std::string& name) {
   return std::string(HQ_TEST_DATA) + "/ir/" + name;
 }

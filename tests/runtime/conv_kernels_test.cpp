@@ -1,5 +1,5 @@
 // Conv, ConvTranspose, Gemm, MatMul, BatchNormalization: shape functions and reference
-// kernels. Goldens: hand-computed values below, and tests/data/kernels_conv/conv_cases.txt
+// kernels. Goldens: hand-computed values below, and tests/fixtures/kernels_conv/conv_cases.txt
 // (PyTorch / numpy, see gen_goldens.py there).
 #include "conv_test_util.h"
 

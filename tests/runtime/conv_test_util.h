@@ -1,6 +1,6 @@
 // Helpers of the conv / pool kernel tests: run one node through runReference, compare
-// tensors, and read the golden cases of tests/data/kernels_conv/*.txt (written by
-// tests/data/kernels_conv/gen_goldens.py from PyTorch and numpy).
+// tensors, and read the golden cases of tests/fixtures/kernels_conv/*.txt (written by
+// tests/fixtures/kernels_conv/gen_goldens.py from PyTorch and numpy).
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -82,7 +82,7 @@ inline void checkClose(const Tensor& got, const Tensor& want, double tol) {
   CHECK(bad == 0);
 }
 
-/// One golden case of a tests/data/kernels_conv/*.txt file.
+/// One golden case of a tests/fixtures/kernels_conv/*.txt file.
 struct GoldenCase {
   std::string name;
   std::string op;

@@ -1,5 +1,5 @@
 // Softmax and broadcasting binary ops against numpy goldens
-// (tests/data/kernels_elementwise/gen_goldens.py -> goldens_elementwise.inc).
+// (tests/fixtures/kernels_elementwise/gen_goldens.py -> goldens_elementwise.inc).
 #include "runtime/elementwise_test_util.h"
 
 using namespace hq;
@@ -24,7 +24,7 @@ struct BinaryGolden {
   std::vector<float> output;
 };
 
-#include "data/kernels_elementwise/goldens_elementwise.inc"
+#include "fixtures/kernels_elementwise/goldens_elementwise.inc"
 
 }  // namespace
 

@@ -1,5 +1,5 @@
 // Slice, Transpose, Gather and Resize against numpy / onnx-reference goldens
-// (tests/data/kernels_elementwise/gen_goldens.py -> goldens_tensor_ops.inc).
+// (tests/fixtures/kernels_elementwise/gen_goldens.py -> goldens_tensor_ops.inc).
 #include "runtime/elementwise_test_util.h"
 
 #include <numeric>
@@ -47,7 +47,7 @@ struct ResizeGolden {
   std::vector<float> output;
 };
 
-#include "data/kernels_elementwise/goldens_tensor_ops.inc"
+#include "fixtures/kernels_elementwise/goldens_tensor_ops.inc"
 
 Tensor arange(const Shape& s) {
   std::vector<float> v(static_cast<size_t>(shapeNumel(s)));
