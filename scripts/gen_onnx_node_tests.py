@@ -56,7 +56,7 @@ def graph_ops(graph):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=os.path.join(ROOT, "tests", "data", "onnx-node"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "onnx-node"))
     args = parser.parse_args()
 
     ops = listed_ops()
