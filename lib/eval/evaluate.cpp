@@ -24,9 +24,7 @@ OrderedJson EvalResult::toJson() const {
   return j;
 }
 
-namespace {
-
-Status checkModelFitsData(const Graph& graph, const Dataset& dataset) {
+Status checkModelFitsData(const Graph& graph, const Dataset& dataset, bool need_labels) {
   if (graph.inputs().size() != 1) {
     return HQ_ERROR(kUnsupported, "evaluation needs a model with one input, this one has {}",
                     graph.inputs().size());
@@ -46,14 +44,12 @@ Status checkModelFitsData(const Graph& graph, const Dataset& dataset) {
     return HQ_ERROR(kShape, "data samples are {} ({}) but model input '{}' expects {}",
                     shapeString(sample), dataset.describe(), in->name, shapeString(in->shape));
   }
-  if (!dataset.hasLabels()) {
+  if (need_labels && !dataset.hasLabels()) {
     return HQ_ERROR(kInvalidArgument, "{} has no labels; accuracy needs labeled data",
                     dataset.describe());
   }
   return Status::ok();
 }
-
-}  // namespace
 
 Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const EvalOptions& options) {
   if (options.batchSize <= 0) {

@@ -32,6 +32,10 @@ struct EvalResult {
   OrderedJson toJson() const;
 };
 
+/// Does `dataset` fit `graph`: one float32 NCHW input whose dims match the samples, labels
+/// present when `need_labels`. The error names both shapes.
+Status checkModelFitsData(const Graph& graph, const Dataset& dataset, bool need_labels = true);
+
 /// Run `graph` (one input NCHW float32, one output [N, classes]) over `dataset`.
 /// Errors: unlabeled data, sample shape that does not fit the model input, NaN outputs.
 Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const EvalOptions& options);

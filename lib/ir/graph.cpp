@@ -46,6 +46,18 @@ Value* Graph::findValue(const std::string& name) const {
   return it == valueByName_.end() ? nullptr : it->second;
 }
 
+Status Graph::renameValue(Value* v, const std::string& new_name) {
+  if (v->name == new_name) return Status::ok();
+  if (new_name.empty() || valueByName_.count(new_name)) {
+    return HQ_ERROR(kInvalidArgument, "cannot rename '{}' to '{}': the name is {}", v->name,
+                    new_name, new_name.empty() ? "empty" : "taken");
+  }
+  valueByName_.erase(v->name);
+  v->name = new_name;
+  valueByName_[new_name] = v;
+  return Status::ok();
+}
+
 std::vector<Value*> Graph::values() const {
   std::vector<Value*> out;
   out.reserve(values_.size());

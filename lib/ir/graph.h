@@ -76,6 +76,8 @@ class Graph {
                   bool has_shape = false);
   Value* addConstant(const std::string& name, Tensor data);
   Value* findValue(const std::string& name) const;
+  /// Give `v` a new name (which must be unused); error if it is taken.
+  Status renameValue(Value* v, const std::string& new_name);
   const std::vector<Value*>& inputs() const { return inputs_; }
   const std::vector<Value*>& outputs() const { return outputs_; }
   std::vector<Value*>& mutableInputs() { return inputs_; }

@@ -62,4 +62,27 @@ Status upgradeLegacyOps(Graph& graph) {
   return Status::ok();
 }
 
+Status upgradeOpsetTo(Graph& graph, int64_t target) {
+  if (graph.opsetVersion >= target) return Status::ok();
+  HQ_RETURN_IF_ERROR(upgradeLegacyOps(graph));
+  if (graph.opsetVersion < 13 && target >= 13) {
+    for (Node* n : graph.nodes()) {
+      if (!n->domain.empty()) continue;
+      const char* attr = n->opType == "Split" ? "split"
+                         : (n->opType == "Squeeze" || n->opType == "Unsqueeze") ? "axes"
+                                                                                : nullptr;
+      if (!attr || !n->attrs.has(attr)) continue;
+      std::vector<int64_t> values = n->attrs.getInts(attr);
+      n->attrs.erase(attr);
+      Value* c = graph.addConstant(n->name + "_" + attr,
+                                   Tensor::fromVector<int64_t>({static_cast<int64_t>(values.size())},
+                                                               values));
+      if (n->inputs.size() < 2) n->inputs.resize(2, nullptr);
+      n->inputs[1] = c;
+    }
+  }
+  graph.opsetVersion = target;
+  return Status::ok();
+}
+
 }  // namespace hq

@@ -12,4 +12,10 @@ namespace hq {
 /// Rewrite legacy-semantics nodes of `graph` (graph.opsetVersion says which opset).
 Status upgradeLegacyOps(Graph& graph);
 
+/// Raise graph.opsetVersion to `target` (13..17) when it is lower, moving the attributes
+/// that became inputs in opset 13 (Split 'split', Squeeze/Unsqueeze 'axes') into constant
+/// inputs, so the exported model passes the checker at the new opset. Used by tools that
+/// add opset-13 ops (per-axis QuantizeLinear) to older models.
+Status upgradeOpsetTo(Graph& graph, int64_t target);
+
 }  // namespace hq

@@ -1,0 +1,423 @@
+#include "quant/calibrate.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include "eval/evaluate.h"
+#include "quant/observer.h"
+#include "quant/qdq.h"
+#include "quant/rules.h"
+#include "runtime/executor.h"
+#include "support/log.h"
+#include "support/progress.h"
+#include "support/version.h"
+
+namespace hq {
+
+namespace {
+
+/// What is collected for one activation point during calibration.
+struct PointState {
+  std::unique_ptr<Observer> observer;  ///< the configured method (nullptr for "all")
+  Histogram histogram;                 ///< for the report, and the methods of "all"
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+};
+
+bool isActivation(const QuantPoint& p) { return p.kind != QuantPoint::Kind::kWeight; }
+
+Status observe(PointState& st, const QuantPoint& p, const Tensor& t) {
+  const float* d = t.data<float>();
+  int64_t n = t.numel();
+  if (st.observer) HQ_RETURN_IF_ERROR(st.observer->observe(d, n));
+  for (int64_t i = 0; i < n; ++i) {
+    float v = d[i];
+    if (!std::isfinite(v)) {
+      return HQ_ERROR(kData, "tensor '{}': {} during calibration", p.value->name,
+                      std::isnan(v) ? "NaN" : "Inf");
+    }
+    st.min = std::min(st.min, static_cast<double>(v));
+    st.max = std::max(st.max, static_cast<double>(v));
+  }
+  st.histogram.add(d, n);
+  return Status::ok();
+}
+
+QuantParams paramsFromRange(const QuantRange& r, const QuantSpec& spec) {
+  QuantParams p;
+  p.dtype = spec.dtype;
+  p.scales = {static_cast<float>(r.scale)};
+  p.zeroPoints = {r.zeroPoint};
+  return p;
+}
+
+/// Symmetric threshold -> range for `spec` (affine: [min(0, lo), T] clipped to what was seen).
+QuantRange thresholdRange(double t, const PointState& st, const QuantSpec& spec) {
+  double lo = spec.symmetric ? -t : std::max(st.min, -t);
+  double hi = spec.symmetric ? t : std::min(st.max, t);
+  return rangeToScale(std::min(lo, 0.0), std::max(hi, 0.0), spec);
+}
+
+int quantLevels(const QuantSpec& spec) {
+  return static_cast<int>(spec.qmax() + 1);  // 128 for qint8: the positive half
+}
+
+/// Range of an activation point under `method` ("minmax", "percentile", "kl", "mse").
+QuantRange rangeFor(const std::string& method, const PointState& st, const QuantSpec& spec) {
+  if (spec.fixedScale) {
+    QuantRange r;
+    r.scale = *spec.fixedScale;
+    r.max = r.scale * spec.qmax();
+    r.min = r.scale * spec.qmin();
+    return r;
+  }
+  if (method == "percentile") {
+    return thresholdRange(percentileThreshold(st.histogram, spec.params.percentile), st, spec);
+  }
+  if (method == "kl") return thresholdRange(klThreshold(st.histogram, quantLevels(spec)), st, spec);
+  if (method == "mse") return thresholdRange(mseThreshold(st.histogram, quantLevels(spec)), st, spec);
+  return rangeToScale(std::min(st.min, 0.0), std::max(st.max, 0.0), spec);
+}
+
+/// Weight params: per-channel symmetric scales (or one per-tensor scale).
+QuantParams weightParams(const QuantPoint& p) {
+  QuantParams q;
+  q.dtype = p.spec.dtype;
+  const Tensor& w = p.value->constant;
+  if (p.spec.perChannel && w.rank() >= 2) {
+    for (double s : perChannelScales(w, p.channelAxis, p.spec)) q.scales.push_back(static_cast<float>(s));
+    q.zeroPoints.assign(q.scales.size(), 0);
+    q.axis = p.channelAxis;
+  } else {
+    double lo = 0, hi = 0;
+    const float* d = w.data<float>();
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      lo = std::min(lo, static_cast<double>(d[i]));
+      hi = std::max(hi, static_cast<double>(d[i]));
+    }
+    QuantRange r = rangeToScale(lo, hi, p.spec);
+    q.scales = {static_cast<float>(r.scale)};
+    q.zeroPoints = {r.zeroPoint};
+  }
+  return q;
+}
+
+/// Saturation (fraction clipped) and SQNR (dB) of quantizing with `p`, estimated from the
+/// histogram (bin centers stand for their values).
+std::pair<double, double> histogramStats(const Histogram& h, const QuantParams& p,
+                                         const QuantSpec& spec) {
+  if (h.empty() || h.total() <= 0) return {0.0, 0.0};
+  double s = p.scales[0];
+  double z = static_cast<double>(p.zeroPoints[0]);
+  double lo = (spec.qmin() - z) * s, hi = (spec.qmax() - z) * s;
+  double clipped = 0, signal = 0, noise = 0;
+  const auto& counts = h.counts();
+  for (int b = 0; b < h.bins(); ++b) {
+    double c = counts[static_cast<size_t>(b)];
+    if (c <= 0) continue;
+    double x = h.lo() + (b + 0.5) * h.binWidth();
+    if (x < lo || x > hi) clipped += c;
+    double q = std::nearbyint(x / s + z);
+    q = std::min<double>(std::max<double>(q, spec.qmin()), spec.qmax());
+    double e = x - (q - z) * s;
+    signal += c * x * x;
+    noise += c * e * e;
+  }
+  double sqnr = noise > 0 ? 10.0 * std::log10(signal / noise) : 99.0;
+  return {clipped / h.total(), sqnr};
+}
+
+/// Exact saturation and SQNR of a weight tensor under its params.
+std::pair<double, double> weightStats(const QuantPoint& p, const QuantParams& q) {
+  const Tensor& w = p.value->constant;
+  const float* d = w.data<float>();
+  int64_t n = w.numel();
+  int64_t channels = q.axis >= 0 ? w.dim(q.axis) : 1;
+  int64_t inner = 1;
+  if (q.axis >= 0) {
+    for (int64_t k = q.axis + 1; k < w.rank(); ++k) inner *= w.dim(k);
+  }
+  double clipped = 0, signal = 0, noise = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    size_t c = q.axis >= 0 ? static_cast<size_t>((i / inner) % channels) : 0;
+    double s = q.scales[c], z = static_cast<double>(q.zeroPoints[c]);
+    double raw = std::nearbyint(d[i] / s + z);
+    if (raw < p.spec.qmin() || raw > p.spec.qmax()) clipped += 1;
+    int64_t qi = quantizeValue(d[i], q.scales[c], q.zeroPoints[c], p.spec.qmin(), p.spec.qmax());
+    double e = d[i] - (static_cast<double>(qi) - z) * s;
+    signal += static_cast<double>(d[i]) * d[i];
+    noise += e * e;
+  }
+  double sqnr = noise > 0 ? 10.0 * std::log10(signal / noise) : 99.0;
+  return {n ? clipped / n : 0.0, sqnr};
+}
+
+const char* kindName(QuantPoint::Kind k) {
+  switch (k) {
+    case QuantPoint::Kind::kInput: return "input";
+    case QuantPoint::Kind::kOutput: return "output";
+    case QuantPoint::Kind::kWeight: return "weight";
+  }
+  return "?";
+}
+
+/// Float logits of the graph on the held-out batches.
+Expected<std::vector<Tensor>> runAll(const Graph& g, const std::vector<Tensor>& batches, int threads) {
+  ExecutorOptions eo;
+  eo.threads = threads;
+  HQ_ASSIGN_OR_RETURN(auto ex, Executor::create(g, eo));
+  std::vector<Tensor> outs;
+  for (const Tensor& b : batches) {
+    HQ_ASSIGN_OR_RETURN(auto o, ex->run({b}));
+    outs.push_back(o[0].clone());
+  }
+  return outs;
+}
+
+struct Candidate {
+  std::string method;
+  double logitMse = 0;
+  double top1Agreement = 0;
+};
+
+Candidate scoreAgainst(const std::string& method, const std::vector<Tensor>& ref,
+                       const std::vector<Tensor>& got) {
+  Candidate c;
+  c.method = method;
+  double se = 0;
+  int64_t n = 0, rows = 0, agree = 0;
+  for (size_t b = 0; b < ref.size(); ++b) {
+    const float* r = ref[b].data<float>();
+    const float* g = got[b].data<float>();
+    int64_t count = ref[b].numel();
+    int64_t cols = ref[b].rank() >= 2 ? ref[b].dim(-1) : count;
+    for (int64_t i = 0; i < count; ++i) {
+      double d = static_cast<double>(r[i]) - g[i];
+      se += d * d;
+    }
+    n += count;
+    for (int64_t row = 0; row + cols <= count; row += cols) {
+      int64_t ar = 0, ag = 0;
+      for (int64_t k = 1; k < cols; ++k) {
+        if (r[row + k] > r[row + ar]) ar = k;
+        if (g[row + k] > g[row + ag]) ag = k;
+      }
+      agree += ar == ag;
+      ++rows;
+    }
+  }
+  c.logitMse = n ? se / n : 0;
+  c.top1Agreement = rows ? 100.0 * agree / rows : 0;
+  return c;
+}
+
+}  // namespace
+
+Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const QConfig& qconfig,
+                                const CalibOptions& options) {
+  HQ_RETURN_IF_ERROR(checkModelFitsData(float_model, data, /*need_labels=*/false));
+  if (options.batchSize <= 0) {
+    return HQ_ERROR(kInvalidArgument, "batch size must be positive, got {}", options.batchSize);
+  }
+  const bool try_all = options.observer == "all";
+  auto graph = float_model.clone();
+  HQ_RETURN_IF_ERROR(prepareForQuantization(*graph));
+  HQ_ASSIGN_OR_RETURN(QuantPlan plan, planQuantization(*graph, qconfig));
+  for (QuantPoint& p : plan.points) {
+    if (isActivation(p) && !p.spec.fixedScale && !options.observer.empty() && !try_all) {
+      p.spec.observer = options.observer;
+    }
+  }
+
+  // Observers, and the executor that keeps every activation point's tensor.
+  std::vector<PointState> states(plan.points.size());
+  ExecutorOptions eo;
+  eo.threads = options.threads;
+  for (size_t i = 0; i < plan.points.size(); ++i) {
+    const QuantPoint& p = plan.points[i];
+    if (!isActivation(p)) continue;
+    states[i].histogram = Histogram(p.spec.params.bins);
+    if (!try_all && p.spec.observer != "all") {
+      HQ_ASSIGN_OR_RETURN(states[i].observer, makeObserver(p.spec, p.value->name));
+    }
+    if (p.kind == QuantPoint::Kind::kOutput) eo.keep.push_back(p.value->name);
+  }
+  HQ_ASSIGN_OR_RETURN(auto executor, Executor::create(*graph, eo));
+
+  int64_t total = data.size();
+  int64_t holdout_images =
+      try_all ? std::min<int64_t>(total - 1, static_cast<int64_t>(total * options.holdoutFraction))
+              : 0;
+  if (try_all && holdout_images < 1) {
+    return HQ_ERROR(kInvalidArgument, "--observer all needs at least 2 calibration images");
+  }
+  int64_t observe_images = total - holdout_images;
+  std::vector<Tensor> holdout;
+
+  LoaderOptions lo;
+  lo.batchSize = options.batchSize;
+  BatchLoader loader(data, lo);
+  std::optional<Progress> progress;
+  if (options.progress) progress.emplace("calibration", total, "img");
+  auto start = std::chrono::steady_clock::now();
+  int64_t seen = 0;
+  while (true) {
+    HQ_ASSIGN_OR_RETURN(auto batch, loader.next());
+    if (!batch) break;
+    int64_t n = batch->images.dim(0);
+    if (seen >= observe_images) {
+      holdout.push_back(batch->images.clone());
+      seen += n;
+      if (progress) progress->advance(n);
+      continue;
+    }
+    // Images of a batch that straddles the split are all observed (simple and deterministic).
+    HQ_ASSIGN_OR_RETURN(auto outs, executor->run({batch->images}));
+    (void)outs;
+    for (size_t i = 0; i < plan.points.size(); ++i) {
+      const QuantPoint& p = plan.points[i];
+      if (p.kind == QuantPoint::Kind::kInput) {
+        HQ_RETURN_IF_ERROR(observe(states[i], p, batch->images));
+      } else if (p.kind == QuantPoint::Kind::kOutput) {
+        HQ_RETURN_IF_ERROR(observe(states[i], p, executor->kept().at(p.value->name)));
+      }
+    }
+    seen += n;
+    if (progress) progress->advance(n);
+  }
+  if (progress) progress->finish();
+  if (seen == 0) return HQ_ERROR(kData, "{} has no samples", data.describe());
+
+  // Parameters per point for one activation method (or the configured observers).
+  auto params_for = [&](const std::string& method) -> Expected<std::vector<QuantParams>> {
+    std::vector<QuantParams> out;
+    for (size_t i = 0; i < plan.points.size(); ++i) {
+      const QuantPoint& p = plan.points[i];
+      if (!isActivation(p)) {
+        out.push_back(weightParams(p));
+      } else if (method.empty() && states[i].observer) {
+        HQ_ASSIGN_OR_RETURN(QuantRange r, states[i].observer->compute(p.spec));
+        out.push_back(paramsFromRange(r, p.spec));
+      } else {
+        out.push_back(paramsFromRange(rangeFor(method.empty() ? "minmax" : method, states[i], p.spec),
+                                      p.spec));
+      }
+    }
+    return out;
+  };
+
+  CalibResult result;
+  std::vector<QuantParams> chosen;
+  OrderedJson candidates = OrderedJson::array();
+  if (try_all) {
+    HQ_ASSIGN_OR_RETURN(auto reference, runAll(*graph, holdout, options.threads));
+    std::optional<Candidate> best;
+    for (const char* method : {"minmax", "percentile", "kl", "mse"}) {
+      HQ_ASSIGN_OR_RETURN(auto params, params_for(method));
+      auto candidate_graph = graph->clone();
+      HQ_ASSIGN_OR_RETURN(QuantPlan cplan, planQuantization(*candidate_graph, qconfig));
+      HQ_RETURN_IF_ERROR(insertQdq(*candidate_graph, cplan, params));
+      HQ_ASSIGN_OR_RETURN(auto got, runAll(*candidate_graph, holdout, options.threads));
+      Candidate c = scoreAgainst(method, reference, got);
+      logInfo("observer {:<10} held-out logit MSE {:.6f}, top-1 agreement with float {:.2f}%",
+              method, c.logitMse, c.top1Agreement);
+      candidates.push_back({{"observer", c.method},
+                            {"holdout_logit_mse", c.logitMse},
+                            {"holdout_top1_agreement", c.top1Agreement}});
+      if (!best || c.logitMse < best->logitMse) {
+        best = c;
+        chosen = std::move(params);
+      }
+    }
+    result.chosenObserver = best->method;
+    logInfo("observer all: chose {} (lowest held-out logit MSE)", best->method);
+    for (size_t i = 0; i < plan.points.size(); ++i) {
+      if (isActivation(plan.points[i]) && !plan.points[i].spec.fixedScale) {
+        plan.points[i].spec.observer = best->method;
+      }
+    }
+  } else {
+    HQ_ASSIGN_OR_RETURN(chosen, params_for(""));
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.images = seen;
+
+  // The report, before the QDQ insertion renames values.
+  OrderedJson points = OrderedJson::array();
+  for (size_t i = 0; i < plan.points.size(); ++i) {
+    const QuantPoint& p = plan.points[i];
+    const QuantParams& q = chosen[i];
+    OrderedJson j;
+    j["tensor"] = p.value->name;
+    j["kind"] = kindName(p.kind);
+    j["node"] = p.owner ? p.owner->name : "";
+    j["dtype"] = qdtypeName(q.dtype);
+    j["symmetric"] = p.spec.symmetric;
+    if (isActivation(p)) {
+      j["observer"] = p.spec.fixedScale ? "fixed" : p.spec.observer;
+      j["min"] = states[i].min;
+      j["max"] = states[i].max;
+      j["scale"] = q.scales[0];
+      j["zero_point"] = q.zeroPoints[0];
+      if (q.dtype == QDType::kInt32) {
+        j["saturation"] = 0.0;
+      } else {
+        auto [sat, sqnr] = histogramStats(states[i].histogram, q, p.spec);
+        j["saturation"] = sat;
+        j["sqnr_db"] = sqnr;
+      }
+    } else {
+      j["observer"] = "minmax";
+      j["per_channel"] = q.axis >= 0;
+      j["channels"] = q.scales.size();
+      float smin = q.scales[0], smax = q.scales[0];
+      for (float s : q.scales) {
+        smin = std::min(smin, s);
+        smax = std::max(smax, s);
+      }
+      j["scale_min"] = smin;
+      j["scale_max"] = smax;
+      auto [sat, sqnr] = weightStats(p, q);
+      j["saturation"] = sat;
+      j["sqnr_db"] = sqnr;
+    }
+    points.push_back(std::move(j));
+  }
+
+  HQ_RETURN_IF_ERROR(insertQdq(*graph, plan, chosen));
+  graph->metadata["hq.version"] = kHqVersion;
+  graph->metadata["hq.stage"] = "calib";
+  graph->metadata["hq.qconfig"] = qconfig.source().dump();
+  OrderedJson lineage;
+  lineage["tool"] = options.toolName;
+  lineage["version"] = kHqVersion;
+  lineage["command"] = options.commandLine;
+  lineage["inputs"] = options.inputDigests;
+  graph->metadata["hq.lineage"] = lineage.dump();
+  graph->producerName = "hq";
+  graph->producerVersion = kHqVersion;
+
+  OrderedJson summary;
+  summary["images"] = seen;
+  summary["observed_images"] = std::min(seen, observe_images);
+  summary["seconds"] = result.seconds;
+  summary["images_per_s"] = result.seconds > 0 ? seen / result.seconds : 0.0;
+  summary["activation_points"] = std::count_if(plan.points.begin(), plan.points.end(), isActivation);
+  summary["weight_points"] =
+      std::count_if(plan.points.begin(), plan.points.end(), [](const QuantPoint& p) { return !isActivation(p); });
+  summary["fused_units"] = plan.units.size();
+  if (try_all) {
+    summary["observer"] = "all";
+    summary["chosen_observer"] = result.chosenObserver;
+    summary["candidates"] = candidates;
+  }
+  result.report["format_version"] = 1;
+  result.report["summary"] = summary;
+  result.report["points"] = points;
+  result.model = std::move(graph);
+  return result;
+}
+
+}  // namespace hq

@@ -1,0 +1,175 @@
+#include "quant/qdq.h"
+
+#include <cmath>
+#include <memory>
+
+#include "ir/legacy_opsets.h"
+
+namespace hq {
+
+int64_t quantizeValue(float x, float scale, int64_t zero_point, int64_t qmin, int64_t qmax) {
+  // nearbyint rounds half to even in the default rounding mode, as QuantizeLinear does.
+  double q = std::nearbyint(static_cast<double>(x) / static_cast<double>(scale)) +
+             static_cast<double>(zero_point);
+  if (q < static_cast<double>(qmin)) return qmin;
+  if (q > static_cast<double>(qmax)) return qmax;
+  return static_cast<int64_t>(q);
+}
+
+namespace {
+
+Tensor scaleTensor(const QuantParams& p) {
+  if (p.axis < 0) return Tensor::scalar<float>(p.scales.at(0));
+  return Tensor::fromVector<float>({static_cast<int64_t>(p.scales.size())}, p.scales);
+}
+
+Tensor zeroPointTensor(const QuantParams& p) {
+  std::vector<int8_t> zp;
+  for (int64_t z : p.zeroPoints) zp.push_back(static_cast<int8_t>(z));
+  if (p.axis < 0) return Tensor::scalar<int8_t>(zp.at(0));
+  return Tensor::fromVector<int8_t>({static_cast<int64_t>(zp.size())}, zp);
+}
+
+Attributes axisAttr(const QuantParams& p) {
+  Attributes a;
+  if (p.axis >= 0) a.set("axis", Attribute::ofInt(p.axis));
+  return a;
+}
+
+std::unique_ptr<Node> makeNode(const std::string& op, const std::string& name,
+                               std::vector<Value*> ins, Value* out, Attributes attrs) {
+  auto n = std::make_unique<Node>();
+  n->opType = op;
+  n->name = name;
+  n->inputs = std::move(ins);
+  n->outputs = {out};
+  n->attrs = std::move(attrs);
+  return n;
+}
+
+/// W (float constant) -> int8 constant + DequantizeLinear feeding only `owner`.
+Status quantizeWeight(Graph& g, const QuantPoint& point, const QuantParams& p) {
+  const Value* w = point.value;
+  const Tensor& wf = w->constant;
+  if (wf.dtype() != DType::kFloat32) {
+    return HQ_ERROR(kUnsupported, "weight '{}' is {}, expected float32", w->name,
+                    dtypeName(wf.dtype()));
+  }
+  Tensor wq(DType::kInt8, wf.shape());
+  const float* src = wf.data<float>();
+  int8_t* dst = wq.data<int8_t>();
+  int64_t n = wf.numel();
+  int64_t channels = p.axis >= 0 ? wf.dim(p.axis) : 1;
+  int64_t inner = 1;
+  if (p.axis >= 0) {
+    for (int64_t d = p.axis + 1; d < wf.rank(); ++d) inner *= wf.dim(d);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t c = p.axis >= 0 ? (i / inner) % channels : 0;
+    dst[i] = static_cast<int8_t>(quantizeValue(src[i], p.scales[static_cast<size_t>(c)],
+                                               p.zeroPoints[static_cast<size_t>(c)],
+                                               point.spec.qmin(), point.spec.qmax()));
+  }
+  std::string base = w->name;
+  Value* q = g.addConstant(base + "_quantized", std::move(wq));
+  Value* s = g.addConstant(base + "_scale", scaleTensor(p));
+  Value* z = g.addConstant(base + "_zero_point", zeroPointTensor(p));
+  Value* dq = g.addValue(base + "_dequantized", DType::kFloat32, wf.shape(), true);
+  Node* owner = point.owner;
+  g.insertNodeBefore(owner, makeNode("DequantizeLinear", g.uniqueName(base + "_DequantizeLinear"),
+                                     {q, s, z}, dq, axisAttr(p)));
+  for (Value*& in : owner->inputs) {
+    if (in == w) in = dq;
+  }
+  return Status::ok();
+}
+
+/// v -> Q -> DQ -> (every reader of v); keeps graph output names.
+Status quantizeActivation(Graph& g, const QuantPoint& point, const QuantParams& p) {
+  Value* v = point.value;
+  std::string name = v->name;
+  bool is_output = g.isGraphOutput(v);
+  if (is_output) HQ_RETURN_IF_ERROR(g.renameValue(v, g.uniqueName(name + "_float")));
+  std::vector<Node*> readers = g.consumers(v);
+  Value* s = g.addConstant(name + "_scale", scaleTensor(p));
+  Value* z = g.addConstant(name + "_zero_point", zeroPointTensor(p));
+  Value* q = g.addValue(name + "_quantized", DType::kInt8, v->shape, v->hasShape);
+  q->dimParams = v->dimParams;
+  Value* dq = is_output ? g.addValue(name, DType::kFloat32, v->shape, v->hasShape)
+                        : g.addValue(name + "_dequantized", DType::kFloat32, v->shape, v->hasShape);
+  dq->dimParams = v->dimParams;
+  // Insert right before the first reader (or at the end for a pure graph output), so the
+  // order stays topological.
+  const Node* before = readers.empty() ? nullptr : readers.front();
+  auto qn = makeNode("QuantizeLinear", g.uniqueName(name + "_QuantizeLinear"), {v, s, z}, q, {});
+  auto dqn = makeNode("DequantizeLinear", g.uniqueName(name + "_DequantizeLinear"), {q, s, z}, dq, {});
+  if (before) {
+    g.insertNodeBefore(before, std::move(qn));
+    g.insertNodeBefore(before, std::move(dqn));
+  } else {
+    Node* a = g.addNode(qn->opType, qn->name, qn->inputs, qn->outputs, qn->attrs);
+    (void)a;
+    g.addNode(dqn->opType, dqn->name, dqn->inputs, dqn->outputs, dqn->attrs);
+  }
+  for (Node* r : readers) {
+    for (Value*& in : r->inputs) {
+      if (in == v) in = dq;
+    }
+  }
+  if (is_output) {
+    for (Value*& o : g.mutableOutputs()) {
+      if (o == v) o = dq;
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status insertQdq(Graph& graph, const QuantPlan& plan, const std::vector<QuantParams>& params) {
+  if (params.size() != plan.points.size()) {
+    return HQ_ERROR(kInternal, "insertQdq: {} params for {} points", params.size(),
+                    plan.points.size());
+  }
+  HQ_RETURN_IF_ERROR(upgradeOpsetTo(graph, 13));
+  std::string int32_outputs;
+  for (size_t i = 0; i < plan.points.size(); ++i) {
+    const QuantPoint& point = plan.points[i];
+    const QuantParams& p = params[i];
+    if (p.scales.empty() || p.scales.size() != p.zeroPoints.size()) {
+      return HQ_ERROR(kInternal, "insertQdq: point '{}' has no scales", point.value->name);
+    }
+    for (float s : p.scales) {
+      if (!(s > 0) || !std::isfinite(s)) {
+        return HQ_ERROR(kData, "tensor '{}': scale {} is not a positive finite number",
+                        point.value->name, s);
+      }
+    }
+    if (point.kind == QuantPoint::Kind::kWeight) {
+      if (p.dtype != QDType::kInt8) {
+        return HQ_ERROR(kUnsupported, "weight '{}': only qint8 weights are supported, got {}",
+                        point.value->name, qdtypeName(p.dtype));
+      }
+      HQ_RETURN_IF_ERROR(quantizeWeight(graph, point, p));
+      continue;
+    }
+    switch (p.dtype) {
+      case QDType::kInt8:
+        HQ_RETURN_IF_ERROR(quantizeActivation(graph, point, p));
+        break;
+      case QDType::kInt32:
+        int32_outputs += (int32_outputs.empty() ? "" : ",") + point.value->name;
+        break;
+      case QDType::kInt16:
+        return HQ_ERROR(kUnsupported,
+                        "tensor '{}': qint16 activations cannot be written as standard ONNX "
+                        "QuantizeLinear (opset <= 19 has int8/uint8 only) yet",
+                        point.value->name);
+    }
+  }
+  if (!int32_outputs.empty()) graph.metadata["hq.quant.int32_outputs"] = int32_outputs;
+  graph.removeDeadValues();
+  return Status::ok();
+}
+
+}  // namespace hq
