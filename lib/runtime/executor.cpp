@@ -11,6 +11,7 @@
 #include "runtime/kernels/dnnl_common.h"
 #include "runtime/kernels/dnnl_kernels.h"
 #include "runtime/memory_planner.h"
+#include "runtime/passes/fake_quant.h"
 #include "runtime/passes/fused_conv.h"
 #include "runtime/passes/passes.h"
 #include "support/log.h"
@@ -291,6 +292,9 @@ Expected<std::unique_ptr<Executor::Plan>> Executor::buildPlan(const std::vector<
       if (passes::isFusedConv(*n)) {
         step.kernel = dnnl_rt::makeConv(*n, infosOf(*n), outputInfosOf(*n));
         if (!step.kernel) step.kernel = passes::makeReferenceFusedConv();
+      } else if (passes::isFakeQuant(*n)) {
+        step.kernel = passes::makeFastFakeQuant(*n, infosOf(*n), outputInfosOf(*n));
+        if (!step.kernel) step.kernel = passes::makeReferenceFakeQuant();
       } else {
         HQ_ASSIGN_OR_RETURN(step.kernel,
                             prepareKernel(*n, infosOf(*n), outputInfosOf(*n), options_.kernels));

@@ -1,5 +1,7 @@
 #include "runtime/passes/passes.h"
 
+#include "runtime/passes/fake_quant.h"
+
 namespace hq::passes {
 
 Node* PassContext::soleConsumer(const Graph& g, const Value* v) const {
@@ -14,6 +16,8 @@ Node* PassContext::soleConsumer(const Graph& g, const Value* v) const {
 
 const std::vector<PassInfo>& inferencePasses() {
   static const std::vector<PassInfo> list = {
+      // First, so that the conv fusions below see the float values between Q/DQ pairs.
+      {"fuse-quantize-dequantize", &fuseQuantizeDequantize},
       {"fold-batchnorm-into-conv", &foldBatchNormIntoConv},
       {"fuse-conv-add", &fuseConvAdd},
       {"fuse-conv-activation", &fuseConvActivation},
