@@ -17,6 +17,7 @@ constexpr int kMinExp = -100;  // ranges below 2^-100 are not resolved (all in b
 constexpr int kMaxExp = 128;   // every finite float is < 2^128
 constexpr int64_t kParallelMin = int64_t{1} << 18;  // below this, threads cost more than they save
 constexpr int64_t kChunk = int64_t{1} << 30;        // keeps the int32 / uint32 counters exact
+constexpr int kMaxThreads = 8;                      // memory bound beyond that
 
 BatchStats scanSerial(const float* d, int64_t n) {
   BatchStats st;
@@ -107,7 +108,8 @@ BatchStats scanBatch(const float* data, int64_t n) {
   if (n < kParallelMin || omp_get_max_threads() == 1 || omp_in_parallel()) {
     st = scanSerial(data, n);
   } else {
-    const int threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), n / kParallelMin * 2 + 1));
+    const int threads =
+        static_cast<int>(std::min<int64_t>(omp_get_max_threads(), n / kParallelMin * 2 + 1));
     std::vector<BatchStats> part(static_cast<size_t>(threads));
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int t = 0; t < threads; ++t) {
@@ -129,10 +131,28 @@ double MagnitudeHistogram::nonzeroTotal() const {
 
 Histogram::Histogram(int bins) : bins_((std::clamp(bins, 2, 1 << 20) + 1) / 2 * 2) {
   for (Side& s : side_) s.counts.assign(static_cast<size_t>(bins_), 0.0);
-  updateView();
 }
 
-void Histogram::updateView() {
+const std::vector<double>& Histogram::counts() const {
+  updateView();
+  return view_;
+}
+double Histogram::lo() const {
+  updateView();
+  return viewLo_;
+}
+double Histogram::hi() const {
+  updateView();
+  return viewLo_ + viewWidth_ * bins_;
+}
+double Histogram::binWidth() const {
+  updateView();
+  return viewWidth_;
+}
+
+void Histogram::updateView() const {
+  if (!viewDirty_) return;
+  viewDirty_ = false;
   view_.assign(static_cast<size_t>(bins_), 0.0);
   const Side& pos = side_[0];
   const Side& neg = side_[1];
@@ -198,44 +218,46 @@ void Histogram::add(const float* data, int64_t n, const BatchStats& stats) {
   const float inv_neg = side_[1].used ? std::ldexp(static_cast<float>(bins_), -side_[1].exp) : 0.f;
 
   const int stride = 2 * bins_ + 1;
+  // Several private copies keep runs of one index (ReLU zeros, a narrow peak) from
+  // serializing on one counter; they only pay off when the batch dwarfs the copies.
   const int copies = n >= 4 * stride ? 4 : 1;
-  std::vector<uint64_t> total(static_cast<size_t>(stride), 0);
-  auto accumulate = [&](const std::vector<uint32_t>& local) {
+  const size_t local_size = static_cast<size_t>(stride) * static_cast<size_t>(copies);
+  auto accumulate = [&](const uint32_t* local) {
     for (int c = 0; c < copies; ++c) {
-      const uint32_t* l = local.data() + static_cast<size_t>(c) * stride;
-      for (int j = 0; j < stride; ++j) total[static_cast<size_t>(j)] += l[j];
+      const uint32_t* l = local + static_cast<size_t>(c) * static_cast<size_t>(stride);
+      for (int s = 0; s < 2; ++s) {
+        double* dst = side_[s].counts.data();
+        const uint32_t* src = l + static_cast<size_t>(s) * static_cast<size_t>(bins_);
+        double t = 0;
+        for (int b = 0; b < bins_; ++b) {
+          dst[b] += static_cast<double>(src[b]);
+          t += static_cast<double>(src[b]);
+        }
+        side_[s].total += t;
+      }
     }
   };
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int threads = omp_in_parallel() ? 1 : std::min(omp_get_max_threads(), kMaxThreads);
   if (n < kParallelMin || threads == 1 || n / threads >= kChunk) {
-    std::vector<uint32_t> local(static_cast<size_t>(stride) * copies);
+    scratch_.resize(local_size);
     for (int64_t base = 0; base < n; base += kChunk) {
-      std::fill(local.begin(), local.end(), 0u);
-      binInto(data + base, std::min(kChunk, n - base), bins_, inv_pos, inv_neg, local.data(),
+      std::fill(scratch_.begin(), scratch_.end(), 0u);
+      binInto(data + base, std::min(kChunk, n - base), bins_, inv_pos, inv_neg, scratch_.data(),
               copies);
-      accumulate(local);
+      accumulate(scratch_.data());
     }
   } else {
-    // Private counts per thread, summed in a fixed order: integer sums, so the result is
+    // Private counts per thread, summed in a fixed order: integer counts, so the result is
     // the same for any thread count.
-    std::vector<std::vector<uint32_t>> locals(static_cast<size_t>(threads));
+    scratch_.assign(local_size * static_cast<size_t>(threads), 0u);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int t = 0; t < threads; ++t) {
       const int64_t lo = n * t / threads, hi = n * (t + 1) / threads;
-      auto& local = locals[static_cast<size_t>(t)];
-      local.assign(static_cast<size_t>(stride) * copies, 0u);
-      binInto(data + lo, hi - lo, bins_, inv_pos, inv_neg, local.data(), copies);
+      binInto(data + lo, hi - lo, bins_, inv_pos, inv_neg,
+              scratch_.data() + local_size * static_cast<size_t>(t), copies);
     }
-    for (const auto& local : locals) accumulate(local);
-  }
-  for (int j = 0; j < bins_; ++j) {
-    side_[0].counts[static_cast<size_t>(j)] += static_cast<double>(total[static_cast<size_t>(j)]);
-    side_[1].counts[static_cast<size_t>(j)] += static_cast<double>(total[static_cast<size_t>(bins_ + j)]);
-  }
-  for (int s = 0; s < 2; ++s) {
-    double t = 0;
-    for (int j = 0; j < bins_; ++j) t += static_cast<double>(total[static_cast<size_t>(s * bins_ + j)]);
-    side_[s].total += t;
+    for (int t = 0; t < threads; ++t)
+      accumulate(scratch_.data() + local_size * static_cast<size_t>(t));
   }
   if (count_ == 0) {
     min_ = stats.min;
@@ -246,7 +268,7 @@ void Histogram::add(const float* data, int64_t n, const BatchStats& stats) {
   }
   count_ += finite;
   zeros_ += stats.zeros;
-  updateView();
+  viewDirty_ = true;
 }
 
 Status Histogram::merge(const Histogram& other) {
@@ -276,7 +298,7 @@ Status Histogram::merge(const Histogram& other) {
   }
   count_ += other.count_;
   zeros_ += other.zeros_;
-  updateView();
+  viewDirty_ = true;
   return Status::ok();
 }
 

@@ -27,11 +27,11 @@ namespace hq {
 
 /// What one pass over a batch of floats found.
 struct BatchStats {
-  int64_t n = 0;          ///< values in the batch
-  int64_t nans = 0;       ///< NaN values
-  int64_t infs = 0;       ///< +Inf / -Inf values
-  int64_t zeros = 0;      ///< exact zeros (+0 and -0)
-  float min = 0, max = 0; ///< smallest / largest finite value (0 when n == 0)
+  int64_t n = 0;           ///< values in the batch
+  int64_t nans = 0;        ///< NaN values
+  int64_t infs = 0;        ///< +Inf / -Inf values
+  int64_t zeros = 0;       ///< exact zeros (+0 and -0)
+  float min = 0, max = 0;  ///< smallest / largest finite value (0 when n == 0)
   bool finite() const { return nans == 0 && infs == 0; }
 };
 
@@ -85,10 +85,11 @@ class Histogram {
   /// bin); both: [-R, R) with R the larger range, at half resolution (pairs merged). Exact
   /// zeros are in the bin that touches 0 from above (from below when there is no positive
   /// value). All zeros (or empty): lo = hi = 0, binWidth 0, counts[0] = zeros.
-  const std::vector<double>& counts() const { return view_; }
-  double lo() const { return viewLo_; }
-  double hi() const { return viewLo_ + viewWidth_ * bins_; }
-  double binWidth() const { return viewWidth_; }
+  /// Built on first use after a change (so even these const calls are not thread-safe).
+  const std::vector<double>& counts() const;
+  double lo() const;
+  double hi() const;
+  double binWidth() const;
 
   /// Raw state of one side (for tests and reports): counts and range exponent e
   /// (range [0, 2^e)); the exponent is meaningless while the side is empty.
@@ -104,14 +105,16 @@ class Histogram {
   };
   void growSide(Side& s, int exp);
   static MagnitudeHistogram sideMagnitudes(const Side& s, int exp, int bins);
-  void updateView();
+  void updateView() const;
 
   int bins_;
   Side side_[2];  // [0] = positive values, [1] = |x| of negative values
   int64_t count_ = 0, zeros_ = 0;
   double min_ = 0, max_ = 0;
-  std::vector<double> view_;
-  double viewLo_ = 0, viewWidth_ = 0;
+  std::vector<uint32_t> scratch_;  ///< per-batch integer counts, reused
+  mutable std::vector<double> view_;
+  mutable double viewLo_ = 0, viewWidth_ = 0;
+  mutable bool viewDirty_ = true;
 };
 
 /// Symmetric clipping threshold T >= 0 such that a fraction `percentile`/100 of the values

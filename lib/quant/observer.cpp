@@ -82,8 +82,7 @@ class FixedObserver : public Observer {
 };
 
 Expected<std::vector<double>> perChannelScalesImpl(const Tensor& weight, int64_t axis,
-                                                   const QuantSpec& spec,
-                                                   const std::string& tensor,
+                                                   const QuantSpec& spec, const std::string& tensor,
                                                    bool skip_non_finite);
 
 /// The symmetric threshold `t` as a range for `spec`, for the histogram methods.
@@ -100,8 +99,8 @@ Status Observer::observe(const float* data, int64_t n) {
   }
   if (n == 0) return Status::ok();
   if (data == nullptr) {
-    return HQ_ERROR(kInvalidArgument, "observer for tensor '{}': null data for {} values",
-                    tensor_, n);
+    return HQ_ERROR(kInvalidArgument, "observer for tensor '{}': null data for {} values", tensor_,
+                    n);
   }
   const BatchStats st = scanBatch(data, n);
   if (!st.finite()) {
@@ -159,8 +158,7 @@ Expected<QuantRange> HistogramObserver::computeWith(const std::string& method,
   if (method == "percentile") {
     const double p = spec.params.percentile;
     if (spec.symmetric) {
-      return symmetricRange(percentileThreshold(hist_.magnitudes(Histogram::Part::kAbs), p),
-                            spec);
+      return symmetricRange(percentileThreshold(hist_.magnitudes(Histogram::Part::kAbs), p), spec);
     }
     const double tail = (1.0 - std::clamp(p, 0.0, 100.0) / 100.0) / 2.0;
     return rangeToScale(hist_.quantile(tail), hist_.quantile(1.0 - tail), spec);
@@ -198,8 +196,7 @@ const std::vector<std::string>& observerMethods() {
   return kMethods;
 }
 
-Expected<std::unique_ptr<Observer>> makeObserver(const QuantSpec& spec,
-                                                 const std::string& tensor) {
+Expected<std::unique_ptr<Observer>> makeObserver(const QuantSpec& spec, const std::string& tensor) {
   const std::string& m = spec.observer;
   const ObserverParams& p = spec.params;
   auto histogramCheck = [&]() -> Status {
@@ -261,8 +258,8 @@ QuantRange rangeToScale(double min, double max, const QuantSpec& spec) {
   r.max = hi;
   r.scale = scale;
   const double zp = std::nearbyint(static_cast<double>(qmin) - lo / scale);  // half to even
-  r.zeroPoint = static_cast<int64_t>(
-      std::clamp(zp, static_cast<double>(qmin), static_cast<double>(qmax)));
+  r.zeroPoint =
+      static_cast<int64_t>(std::clamp(zp, static_cast<double>(qmin), static_cast<double>(qmax)));
   return r;
 }
 
@@ -279,8 +276,7 @@ std::vector<double> perChannelScales(const Tensor& weight, int64_t axis, const Q
 
 namespace {
 Expected<std::vector<double>> perChannelScalesImpl(const Tensor& weight, int64_t axis,
-                                                   const QuantSpec& spec,
-                                                   const std::string& tensor,
+                                                   const QuantSpec& spec, const std::string& tensor,
                                                    bool skip_non_finite) {
   if (weight.dtype() != DType::kFloat32) {
     return HQ_ERROR(kUnsupported, "weight '{}': per-channel scales need float32, got {}", tensor,
@@ -289,8 +285,8 @@ Expected<std::vector<double>> perChannelScalesImpl(const Tensor& weight, int64_t
   const int64_t rank = weight.rank();
   if (rank == 0 || axis < -rank || axis >= rank) {
     return HQ_ERROR(kInvalidArgument,
-                    "weight '{}' of shape {}: channel axis {} is out of range for rank {}",
-                    tensor, shapeString(weight.shape()), axis, rank);
+                    "weight '{}' of shape {}: channel axis {} is out of range for rank {}", tensor,
+                    shapeString(weight.shape()), axis, rank);
   }
   if (axis < 0) axis += rank;
   const int64_t channels = weight.dim(axis);

@@ -74,7 +74,7 @@ TEST_CASE("ema_minmax: first batch initializes, then (1-c)*old + c*batch", "[obs
   auto r2 = o->compute(s);
   REQUIRE(r2.isOk());
   CHECK(r2->max == Approx(1.9).epsilon(1e-12));  // symmetric: max(|-1.2|, 1.9)
-  feed(*o, {{}, {0, 10, 4}});                      // an empty batch changes nothing
+  feed(*o, {{}, {0, 10, 4}});                    // an empty batch changes nothing
   auto aff = o->compute(spec("ema_minmax", false));
   REQUIRE(aff.isOk());
   CHECK(aff->min == Approx(-1.08).epsilon(1e-12));

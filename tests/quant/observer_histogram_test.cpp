@@ -22,7 +22,8 @@ namespace {
 // Deterministic quantile grids x_k = F^-1((k + 0.5) / n), built exactly as the script does.
 std::vector<float> uniformGrid(int n, double a, double b) {
   std::vector<float> x(static_cast<size_t>(n));
-  for (int k = 0; k < n; ++k) x[static_cast<size_t>(k)] = static_cast<float>(a + (b - a) * (k + 0.5) / n);
+  for (int k = 0; k < n; ++k)
+    x[static_cast<size_t>(k)] = static_cast<float>(a + (b - a) * (k + 0.5) / n);
   return x;
 }
 
@@ -51,7 +52,8 @@ double normalInvCdf(double u) {
 
 std::vector<float> gaussianGrid(int n) {
   std::vector<float> x(static_cast<size_t>(n));
-  for (int k = 0; k < n; ++k) x[static_cast<size_t>(k)] = static_cast<float>(normalInvCdf((k + 0.5) / n));
+  for (int k = 0; k < n; ++k)
+    x[static_cast<size_t>(k)] = static_cast<float>(normalInvCdf((k + 0.5) / n));
   return x;
 }
 
@@ -144,7 +146,8 @@ TEST_CASE("histogram: counts do not depend on batch split, order or merging", "[
   const Histogram one = histOf(all, 512);
   Histogram many(512), reversed(512), left(512), right(512);
   for (const auto& v : batches) many.add(v.data(), static_cast<int64_t>(v.size()));
-  for (auto it = batches.rbegin(); it != batches.rend(); ++it) reversed.add(it->data(), static_cast<int64_t>(it->size()));
+  for (auto it = batches.rbegin(); it != batches.rend(); ++it)
+    reversed.add(it->data(), static_cast<int64_t>(it->size()));
   for (size_t b = 0; b < batches.size(); ++b) {
     (b % 2 ? left : right).add(batches[b].data(), static_cast<int64_t>(batches[b].size()));
   }
@@ -163,7 +166,8 @@ TEST_CASE("histogram: counts do not depend on batch split, order or merging", "[
   const int e = one.sideExponent(false);
   std::vector<double> direct(512, 0.0);
   for (float x : all) {
-    if (x > 0) direct[std::min<size_t>(511, static_cast<size_t>(std::floor(std::ldexp(x, -e) * 512)))] += 1;
+    if (x > 0)
+      direct[std::min<size_t>(511, static_cast<size_t>(std::floor(std::ldexp(x, -e) * 512)))] += 1;
   }
   CHECK(one.sideCounts(false) == direct);
   Histogram other(256);
@@ -224,7 +228,11 @@ TEST_CASE("percentile on uniform and Laplace grids", "[histogram][percentile]") 
   CHECK(percentileThreshold(histOf(u).magnitudes(Histogram::Part::kAbs), 99) ==
         Approx(0.99).margin(w));
   // The signed 99th percentile would be 0.98: the method must use |x|.
-  const QuantRange r = computeOn(u, [] { auto s = spec("percentile"); s.params.percentile = 99; return s; }());
+  const QuantRange r = computeOn(u, [] {
+    auto s = spec("percentile");
+    s.params.percentile = 99;
+    return s;
+  }());
   CHECK(r.max == Approx(0.99).margin(w));
   CHECK(r.scale == Approx(r.max / 127).epsilon(1e-15));
   // p = 100 is minmax.
@@ -342,25 +350,33 @@ TEST_CASE("mse: threshold minimizing the expected quantization error", "[histogr
 }
 
 TEST_CASE("observe throughput (1e7 floats)", "[.][bench]") {
+  // Not run by default: `test_quant "[bench]"` prints M values/s per method, data and batch.
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.f, 1.f);
-  std::vector<float> x(10000000);
-  for (float& v : x) v = nd(rng);
-  for (const char* m : {"minmax", "kl"}) {
-    auto o = makeObserver(spec(m), "t");
-    REQUIRE(o.isOk());
-    REQUIRE((*o)->observe(x.data(), 1000).isOk());  // warm up
-    for (int64_t batch : {int64_t{10000000}, int64_t{8192}}) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const int reps = 5;
-      for (int r = 0; r < reps; ++r) {
-        for (int64_t b = 0; b < 10000000; b += batch) {
-          REQUIRE((*o)->observe(x.data() + b, std::min<int64_t>(batch, 10000000 - b)).isOk());
+  std::vector<float> gauss(10000000);
+  for (float& v : gauss) v = nd(rng);
+  std::vector<float> relu(gauss.size());
+  for (size_t i = 0; i < gauss.size(); ++i) relu[i] = std::max(gauss[i], 0.f);
+  for (const auto* data : {&gauss, &relu}) {
+    for (const char* m : {"minmax", "kl"}) {
+      auto o = makeObserver(spec(m), "t");
+      REQUIRE(o.isOk());
+      const float* x = data->data();
+      REQUIRE((*o)->observe(x, 1000).isOk());  // warm up
+      for (int64_t batch : {int64_t{10000000}, int64_t{8192}}) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const int reps = 5;
+        for (int r = 0; r < reps; ++r) {
+          for (int64_t b = 0; b < 10000000; b += batch) {
+            REQUIRE((*o)->observe(x + b, std::min<int64_t>(batch, 10000000 - b)).isOk());
+          }
         }
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::printf("observe %-7s %-5s batch %8lld threads %d: %.0f M values/s\n", m,
+                    data == &gauss ? "gauss" : "relu", static_cast<long long>(batch),
+                    omp_get_max_threads(), reps * 10.0 / s);
       }
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("observe %-7s batch %8lld threads %d: %.0f M values/s\n", m,
-                  static_cast<long long>(batch), omp_get_max_threads(), reps * 10.0 / s);
     }
   }
 }
