@@ -14,7 +14,9 @@ namespace hq {
 
 Expected<QuantLayout> resolveQuantLayout(const Node& node, const Shape& x, const Shape& scale,
                                          const Shape* zero_point) {
-  if (zero_point && *zero_point != scale) {
+  bool both_single = zero_point && shapeNumel(*zero_point) == 1 && shapeNumel(scale) == 1 &&
+                     zero_point->size() <= 1 && scale.size() <= 1;
+  if (zero_point && *zero_point != scale && !both_single) {
     return HQ_ERROR(kShape, "node {}: zero point shape {} differs from scale shape {}",
                     node.describe(), shapeString(*zero_point), shapeString(scale));
   }
@@ -76,8 +78,7 @@ Status inferQuantNode(InferContext& ctx, DType out_dtype) {
     HQ_RETURN_IF_ERROR(ctx.requireInput(2));
     zp = &ctx.input(2);
   }
-  HQ_RETURN_IF_ERROR(
-      resolveQuantLayout(ctx.node(), x.shape, scale.shape, zp ? &zp->shape : nullptr).status());
+  HQ_RETURN_IF_ERROR(resolveQuantLayout(ctx.node(), x.shape, scale.shape, zp ? &zp->shape : nullptr));
   if (scale.constant) HQ_RETURN_IF_ERROR(checkQuantScales(ctx.node(), *scale.constant));
   ctx.setOutput(0, out_dtype, x.shape);
   return Status::ok();

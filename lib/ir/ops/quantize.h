@@ -18,7 +18,8 @@ struct QuantLayout {
 /// Resolves the layout from the shapes of x, the scale and the zero point (nullptr when
 /// absent). Per tensor: a scalar or one-element 1-D scale. Per axis (opset 13+): a 1-D
 /// scale of x.shape[axis] elements (attribute `axis`, default 1, may be negative); the
-/// zero point, when present, must have the scale's shape. Unknown dims (-1) of x are
+/// zero point, when present, must have the scale's shape (a scalar and a one-element
+/// 1-D tensor count as the same). Unknown dims (-1) of x are
 /// accepted. Errors (kShape) name the node and say what was expected.
 Expected<QuantLayout> resolveQuantLayout(const Node& node, const Shape& x, const Shape& scale,
                                          const Shape* zero_point);

@@ -172,24 +172,13 @@ __attribute__((target("avx2"))) int64_t fakeQuantizeAvx2(const float* x, float* 
   return i;
 }
 
-enum class Isa { kScalar, kAvx2, kAvx512 };
-
-Isa detectIsa() {
-  static const Isa isa = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return Isa::kAvx512;
-    if (__builtin_cpu_supports("avx2")) return Isa::kAvx2;
-    return Isa::kScalar;
-  }();
-  return isa;
-}
-
-void fakeQuantizeBlock(const float* x, float* y, int64_t n, const QuantParams& p) {
+void fakeQuantizeBlock(VectorIsa isa, const float* x, float* y, int64_t n,
+                       const QuantParams& p) {
   int64_t done = 0;
-  switch (detectIsa()) {
-    case Isa::kAvx512: done = fakeQuantizeAvx512(x, y, n, p); break;
-    case Isa::kAvx2: done = fakeQuantizeAvx2(x, y, n, p); break;
-    case Isa::kScalar: break;
+  switch (isa) {
+    case VectorIsa::kAvx512: done = fakeQuantizeAvx512(x, y, n, p); break;
+    case VectorIsa::kAvx2: done = fakeQuantizeAvx2(x, y, n, p); break;
+    case VectorIsa::kScalar: break;
   }
   fakeQuantizeScalar(x + done, y + done, n - done, p);
 }
@@ -198,16 +187,34 @@ constexpr int64_t kBlock = 1 << 14;  // elements per parallel work item
 
 }  // namespace
 
+VectorIsa bestVectorIsa() {
+  static const VectorIsa isa = [] {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return VectorIsa::kAvx512;
+    if (__builtin_cpu_supports("avx2")) return VectorIsa::kAvx2;
+    return VectorIsa::kScalar;
+  }();
+  return isa;
+}
+
+bool fakeQuantizeF32With(VectorIsa isa, const float* x, float* y, int64_t n,
+                         const QuantParams& p) {
+  if (static_cast<int>(isa) > static_cast<int>(bestVectorIsa())) return false;
+  fakeQuantizeBlock(isa, x, y, n, p);
+  return true;
+}
+
 void fakeQuantizeF32(const float* x, float* y, int64_t n, const QuantParams& p) {
+  const VectorIsa isa = bestVectorIsa();
   if (n < 2 * kBlock) {
-    fakeQuantizeBlock(x, y, n, p);
+    fakeQuantizeBlock(isa, x, y, n, p);
     return;
   }
   int64_t blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < blocks; ++b) {
     int64_t first = b * kBlock;
-    fakeQuantizeBlock(x + first, y + first, std::min(kBlock, n - first), p);
+    fakeQuantizeBlock(isa, x + first, y + first, std::min(kBlock, n - first), p);
   }
 }
 

@@ -72,4 +72,12 @@ void forEachQuantRun(const Shape& x, const QuantSpec& spec, F&& f) {
 /// Parallel (OpenMP) for large n.
 void fakeQuantizeF32(const float* x, float* y, int64_t n, const QuantParams& p);
 
+/// Instruction sets of the fake-quant loop (for tests of each path).
+enum class VectorIsa { kScalar, kAvx2, kAvx512 };
+/// The best one this CPU has (what fakeQuantizeF32 uses).
+VectorIsa bestVectorIsa();
+/// fakeQuantizeF32 on one thread with the given instruction set; false (nothing written)
+/// when the CPU lacks it.
+bool fakeQuantizeF32With(VectorIsa isa, const float* x, float* y, int64_t n, const QuantParams& p);
+
 }  // namespace hq::kernels

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/kernel.h"
+#include "runtime/passes/fused_conv.h"  // kHqDomain
 #include "runtime/passes/passes.h"
 
 namespace hq::passes {

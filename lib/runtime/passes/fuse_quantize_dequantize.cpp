@@ -1,6 +1,7 @@
 // QuantizeLinear(X, s, zp) -> DequantizeLinear(q, s', zp') with s == s', zp == zp' and
 // the same axis, q used by nothing else: hq.FakeQuant(X, s, zp). The quantized integer
 // tensor is never stored; the result is the same bits (runtime/kernels/quantize.h).
+// Scale and zero point must be constants (as in QDQ models).
 #include <cstring>
 
 #include "runtime/passes/fake_quant.h"
@@ -51,6 +52,9 @@ Expected<int> fuseQuantizeDequantize(Graph& g, const PassContext& ctx) {
     Value* y = dq->outputs[0];
     Value* scale = q->input(1);
     if (!x || !y || !scale || x->dtype != DType::kFloat32 || !x->hasShape) continue;
+    // Constant parameters only: they are checked when the plan is built (with the
+    // QuantizeLinear's name in the message), and the fast kernel reads them once.
+    if (!scale->isConstant() || (q->input(2) && !q->input(2)->isConstant())) continue;
     DType qtype = q_out->dtype;
     if (qtype != DType::kInt8 && qtype != DType::kUInt8) continue;
     if (!dq->input(1) || !sameParameter(scale, dq->input(1), DType::kFloat32)) continue;
