@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include <omp.h>
+
 #include "quant/histogram.h"
 
 namespace hq {
@@ -18,18 +20,87 @@ size_t usedBins(const std::vector<double>& counts) {
   return last;
 }
 
-/// Give zero entries eps and take it evenly from the nonzero ones (the total is kept).
-/// False when the distribution is all zeros or a nonzero entry would drop to <= 0.
-bool smooth(std::vector<double>& d, size_t n, double eps) {
-  size_t nonzero = 0;
-  for (size_t k = 0; k < n; ++k) nonzero += d[k] != 0;
-  if (nonzero == 0) return false;
-  const double take = eps * static_cast<double>(n - nonzero) / static_cast<double>(nonzero);
-  for (size_t k = 0; k < n; ++k) {
-    d[k] = d[k] != 0 ? d[k] - take : eps;
-    if (d[k] <= 0) return false;
+constexpr double kKlEps = 1e-4;
+
+/// KL(P || Q) for candidate i (see klThreshold in histogram.h); +inf when the smoothing is
+/// impossible. Smoothing gives zero entries eps and takes it evenly from the nonzero ones.
+/// Inside a group, Q takes only two values (the group mean on P's nonzero bins, eps on the
+/// others), so log Q is computed once per group: KL = sum P log P - sum P log Q with
+/// P = p~ / Sp, Q = q~ / Sq.
+double klDivergence(const std::vector<double>& counts, const std::vector<double>& suffix, size_t i,
+                    size_t levels, std::vector<double>& p) {
+  // Reference: the first i bins, with everything beyond folded into the last one.
+  std::copy(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(i), p.begin());
+  p[i - 1] += suffix[i];
+  size_t p_nonzero = 0;
+  double p_min = std::numeric_limits<double>::infinity();
+  for (size_t k = 0; k < i; ++k) {
+    if (p[k] != 0) {
+      ++p_nonzero;
+      p_min = std::min(p_min, p[k]);
+    }
   }
-  return true;
+  if (p_nonzero == 0) return std::numeric_limits<double>::infinity();
+  const double take_p =
+      kKlEps * static_cast<double>(i - p_nonzero) / static_cast<double>(p_nonzero);
+  if (p_min - take_p <= 0) return std::numeric_limits<double>::infinity();
+
+  // Candidate: the unclipped first i bins merged into `levels` groups, spread evenly over
+  // the bins where P is nonzero. First pass: group means and how many bins get one.
+  const size_t per = i / levels;
+  size_t q_nonzero = 0;
+  double q_min = std::numeric_limits<double>::infinity();
+  for (size_t g = 0; g < levels; ++g) {
+    const size_t begin = g * per, end = g + 1 == levels ? i : begin + per;
+    double sum = 0;
+    size_t nz = 0;
+    for (size_t k = begin; k < end; ++k) {
+      sum += counts[k];
+      nz += p[k] != 0;
+    }
+    if (nz > 0 && sum != 0) {
+      q_nonzero += nz;
+      q_min = std::min(q_min, sum / static_cast<double>(nz));
+    }
+  }
+  if (q_nonzero == 0) return std::numeric_limits<double>::infinity();
+  const double take_q =
+      kKlEps * static_cast<double>(i - q_nonzero) / static_cast<double>(q_nonzero);
+  if (q_min - take_q <= 0) return std::numeric_limits<double>::infinity();
+
+  // Second pass: sums of p~ log p~ and p~ log q~, and the totals Sp, Sq.
+  const double log_eps = std::log(kKlEps);
+  double sp = 0, sq = 0, plogp = 0, plogq = 0;
+  for (size_t g = 0; g < levels; ++g) {
+    const size_t begin = g * per, end = g + 1 == levels ? i : begin + per;
+    double sum = 0;
+    size_t nz = 0;
+    double on_nonzero = 0, on_zero = 0;  // p~ summed over P's nonzero / zero bins
+    for (size_t k = begin; k < end; ++k) {
+      sum += counts[k];
+      if (p[k] != 0) {
+        const double v = p[k] - take_p;
+        ++nz;
+        on_nonzero += v;
+        plogp += v * std::log(v);
+      } else {
+        on_zero += kKlEps;
+        plogp += kKlEps * log_eps;
+      }
+    }
+    sp += on_nonzero + on_zero;
+    const size_t n = end - begin;
+    if (nz > 0 && sum != 0) {
+      const double a = sum / static_cast<double>(nz) - take_q;
+      sq += a * static_cast<double>(nz) + kKlEps * static_cast<double>(n - nz);
+      plogq += on_nonzero * std::log(a) + on_zero * log_eps;
+    } else {
+      sq += kKlEps * static_cast<double>(n);
+      plogq += (on_nonzero + on_zero) * log_eps;
+    }
+  }
+  // sum P log(P / Q) = (plogp - plogq) / Sp + log(Sq / Sp)
+  return (plogp - plogq) / sp + std::log(sq / sp);
 }
 
 }  // namespace
@@ -61,41 +132,23 @@ double klThreshold(const MagnitudeHistogram& h, int quant_levels) {
   std::vector<double> suffix(last + 1, 0.0);
   for (size_t j = last; j-- > 0;) suffix[j] = suffix[j + 1] + h.counts[j];
 
-  constexpr double kEps = 1e-4;
-  std::vector<double> p(last), q(last);
+  // Candidates are independent: evaluated in parallel, the first minimum picked in order.
+  std::vector<double> div(last + 1, std::numeric_limits<double>::infinity());
+  const int64_t first = static_cast<int64_t>(levels), stop = static_cast<int64_t>(last);
+#pragma omp parallel if (stop - first >= 256 && !omp_in_parallel())
+  {
+    std::vector<double> p(last);
+#pragma omp for schedule(dynamic, 32)
+    for (int64_t i = first; i <= stop; ++i) {
+      div[static_cast<size_t>(i)] =
+          klDivergence(h.counts, suffix, static_cast<size_t>(i), levels, p);
+    }
+  }
   double best = std::numeric_limits<double>::infinity();
   size_t best_i = last;
   for (size_t i = levels; i <= last; ++i) {
-    // Reference: the first i bins, with everything beyond folded into the last one.
-    std::copy(h.counts.begin(), h.counts.begin() + static_cast<std::ptrdiff_t>(i), p.begin());
-    p[i - 1] += suffix[i];
-    // Candidate: the unclipped first i bins merged into `levels` groups, expanded back.
-    const size_t per = i / levels;
-    for (size_t g = 0; g < levels; ++g) {
-      const size_t begin = g * per;
-      const size_t end = g + 1 == levels ? i : begin + per;
-      double sum = 0;
-      size_t nonzero = 0;
-      for (size_t k = begin; k < end; ++k) {
-        sum += h.counts[k];
-        nonzero += p[k] != 0;
-      }
-      const double each = nonzero ? sum / static_cast<double>(nonzero) : 0.0;
-      for (size_t k = begin; k < end; ++k) q[k] = p[k] != 0 ? each : 0.0;
-    }
-    if (!smooth(p, i, kEps) || !smooth(q, i, kEps)) continue;
-    double sp = 0, sq = 0;
-    for (size_t k = 0; k < i; ++k) {
-      sp += p[k];
-      sq += q[k];
-    }
-    double kl = 0;
-    for (size_t k = 0; k < i; ++k) {
-      const double pk = p[k] / sp;
-      kl += pk * std::log(pk / (q[k] / sq));
-    }
-    if (kl < best) {
-      best = kl;
+    if (div[i] < best) {
+      best = div[i];
       best_i = i;
     }
   }
