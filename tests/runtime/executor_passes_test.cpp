@@ -145,7 +145,7 @@ TEST_CASE("Conv + Add + Relu and Conv + Clip become FusedConv and keep outputs",
   REQUIRE(n.g->verify().isOk());
   CHECK(counts == std::vector<std::pair<std::string, int>>{
                       {"fold-batchnorm-into-conv", 0}, {"fuse-conv-add", 1},
-                      {"fuse-conv-activation", 2}});
+                      {"fuse-conv-activation", 2}, {"fuse-quantize-dequantize", 0}});
   REQUIRE(n.g->nodeCount() == 2);
   std::vector<Node*> nodes = n.g->nodes();
   CHECK(passes::isFusedConv(*nodes[0]));

@@ -16,11 +16,12 @@ Node* PassContext::soleConsumer(const Graph& g, const Value* v) const {
 
 const std::vector<PassInfo>& inferencePasses() {
   static const std::vector<PassInfo> list = {
-      // First, so that the conv fusions below see the float values between Q/DQ pairs.
-      {"fuse-quantize-dequantize", &fuseQuantizeDequantize},
       {"fold-batchnorm-into-conv", &foldBatchNormIntoConv},
       {"fuse-conv-add", &fuseConvAdd},
       {"fuse-conv-activation", &fuseConvActivation},
+      // Q->DQ pairs (runtime/passes/fake_quant.h); independent of the conv fusions,
+      // which never look through a DequantizeLinear or hq.FakeQuant.
+      {"fuse-quantize-dequantize", &fuseQuantizeDequantize},
   };
   return list;
 }
