@@ -407,6 +407,13 @@ TEST_CASE("QDQ fmnist_cnn (tests/fixtures/qdq): fast == reference, and numpy's l
   CHECK(countKernel(names, "dnnl:conv+Relu") == 3);
   CHECK(countKernel(names, "vector:fake-quant") == 5);
   CHECK(countKernel(names, "reference") == 0);
+  // Fake-quant runs in place on the conv outputs: no more arena than the float model.
+  auto float_graph = importOnnxFile(std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float.onnx");
+  REQUIRE(float_graph.isOk());
+  auto float_exec = Executor::create(**float_graph, {});
+  REQUIRE(float_exec.isOk());
+  REQUIRE((*float_exec)->run({*input}).isOk());
+  CHECK((*fast)->arenaBytes() == (*float_exec)->arenaBytes());
 }
 
 }  // namespace hq
