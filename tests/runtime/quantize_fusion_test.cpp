@@ -35,14 +35,20 @@ Tensor trickyData(int64_t n, float scale, uint32_t seed) {
   std::uniform_real_distribution<float> u(-300.0f, 300.0f);
   for (int64_t i = 0; i < n; ++i) {
     switch (kind(rng)) {
-      case 0: case 1: case 2: d[i] = (static_cast<float>(k(rng)) + 0.5f) * scale; break;
+      case 0:
+      case 1:
+      case 2: d[i] = (static_cast<float>(k(rng)) + 0.5f) * scale; break;
       case 3: d[i] = static_cast<float>(k(rng)) * scale; break;
       case 4: d[i] = std::nextafter((static_cast<float>(k(rng)) + 0.5f) * scale, 0.0f); break;
       case 5: {
         const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
                                   std::numeric_limits<float>::infinity(),
-                                  -std::numeric_limits<float>::infinity(), 0.0f, -0.0f,
-                                  std::numeric_limits<float>::denorm_min(), 1e30f, -1e30f};
+                                  -std::numeric_limits<float>::infinity(),
+                                  0.0f,
+                                  -0.0f,
+                                  std::numeric_limits<float>::denorm_min(),
+                                  1e30f,
+                                  -1e30f};
         d[i] = specials[static_cast<size_t>(k(rng) + 300) % 8];
         break;
       }
@@ -59,8 +65,8 @@ Tensor quantizeDequantize(const Tensor& x, const Tensor& scale, const Tensor& zp
   a.set("axis", Attribute::ofInt(axis));
   Value* xv = g.addConstant("x", x);
   Value* q = g.addValue("q");
-  Node* qn = g.addNode("QuantizeLinear", "q", {xv, g.addConstant("s", scale), g.addConstant("z", zp)},
-                       {q}, a);
+  Node* qn = g.addNode("QuantizeLinear", "q",
+                       {xv, g.addConstant("s", scale), g.addConstant("z", zp)}, {q}, a);
   auto qt = runReference(*qn, {&x, &scale, &zp});
   REQUIRE(qt.isOk());
   Node* dn = g.addNode("DequantizeLinear", "dq", {q, g.findValue("s"), g.findValue("z")},
@@ -114,8 +120,8 @@ TEST_CASE("fake-quant loop equals QuantizeLinear then DequantizeLinear bit for b
       Tensor got(DType::kFloat32, {n});
       kernels::fakeQuantizeF32(x.data<float>(), got.data<float>(), n, p);
       CHECK(sameBits(got, want));
-      for (auto isa : {kernels::VectorIsa::kScalar, kernels::VectorIsa::kAvx2,
-                       kernels::VectorIsa::kAvx512}) {
+      for (auto isa :
+           {kernels::VectorIsa::kScalar, kernels::VectorIsa::kAvx2, kernels::VectorIsa::kAvx512}) {
         Tensor y = x.clone();  // in place
         if (!kernels::fakeQuantizeF32With(isa, y.data<float>(), y.data<float>(), n, p)) {
           WARN("this CPU lacks vector ISA " << static_cast<int>(isa));
@@ -147,7 +153,8 @@ TEST_CASE("hq.FakeQuant kernels equal Q -> DQ per axis and per tensor", "[quanti
       scale.data<float>()[i] = 0.01f * static_cast<float>(i + 1);
       zp.data<int8_t>()[i] = static_cast<int8_t>(i * 7 - 20);
     }
-    Tensor x = trickyData(shapeNumel(shape), 0.02f, static_cast<uint32_t>(axis + 10)).reshaped(shape);
+    Tensor x =
+        trickyData(shapeNumel(shape), 0.02f, static_cast<uint32_t>(axis + 10)).reshaped(shape);
     Tensor want = quantizeDequantize(x, scale, zp, axis);
     testing::OneNode one;
     one.add("x", x, false);
@@ -205,7 +212,8 @@ struct QdqNet {
     std::uniform_int_distribution<int> d(-127, 127);
     for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(d(rng));
     Tensor s(DType::kFloat32, {cout});
-    for (int64_t o = 0; o < cout; ++o) s.data<float>()[o] = std::ldexp(1.0f, -5 - static_cast<int>(o % 3));
+    for (int64_t o = 0; o < cout; ++o)
+      s.data<float>()[o] = std::ldexp(1.0f, -5 - static_cast<int>(o % 3));
     Attributes a;
     a.set("axis", Attribute::ofInt(0));
     return node("DequantizeLinear", {constant(w), constant(s)}, a);
@@ -342,7 +350,7 @@ TEST_CASE("exact QDQ model: fast executor equals the reference executor bit for 
   Value* c1 = n.node("Relu", {n.conv(xq, n.weight(16, 8, 5), n.bias(16, 1.0f / 16, 6))});
   Value* q1 = n.qdq(c1, 1.0f / 4);
   Value* c2 = n.conv(q1, n.weight(16, 16, 7), n.bias(16, 1.0f / 4, 8));
-  Value* q2 = n.qdq(c2, 2.0f, -5);                   // no activation: a plain conv, then FQ
+  Value* q2 = n.qdq(c2, 2.0f, -5);  // no activation: a plain conv, then FQ
   Value* sum = n.node("Add", {n.conv(q2, n.weight(16, 16, 9), nullptr), q1});
   Value* q3 = n.qdq(n.node("Relu", {sum}), 8.0f);
   n.g->mutableOutputs().push_back(q3);
@@ -362,7 +370,8 @@ TEST_CASE("exact QDQ model: fast executor equals the reference executor bit for 
     REQUIRE(got.isOk());
     CHECK(sameBits((*got)[0], (*want)[0]));
     // Not trivially zero: the output has many distinct grid values.
-    std::set<float> distinct((*want)[0].data<float>(), (*want)[0].data<float>() + (*want)[0].numel());
+    std::set<float> distinct((*want)[0].data<float>(),
+                             (*want)[0].data<float>() + (*want)[0].numel());
     CHECK(distinct.size() > 10);
   }
   std::vector<std::string> names = (*fast)->kernelNames();

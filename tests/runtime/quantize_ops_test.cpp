@@ -85,8 +85,9 @@ TEST_CASE("QuantizeLinear without zero point gives uint8; int32 input", "[quanti
 
 TEST_CASE("QuantizeLinear per axis 1 (default) with int8 zero points", "[quantize]") {
   // x [2, 3, 2]; channel c: scale {1, 0.5, 0.25}, zero point {0, 1, -1}.
-  //   n0: c0 [1.5, -0.5] -> [2, 0]; c1 [1.25, -1] -> [2+1, -2+1]; c2 [0.375, 40] -> [2-1, 160-1 -> 127]
-  //   n1: c0 [-1.5, 0.5] -> [-2, 0]; c1 [-1.25, 1] -> [-2+1, 2+1]; c2 [-0.375, -40] -> [-2-1, -161 -> -128]
+  //   n0: c0 [1.5, -0.5] -> [2, 0]; c1 [1.25, -1] -> [2+1, -2+1]; c2 [0.375, 40] -> [2-1, 160-1 ->
+  //   127] n1: c0 [-1.5, 0.5] -> [-2, 0]; c1 [-1.25, 1] -> [-2+1, 2+1]; c2 [-0.375, -40] -> [-2-1,
+  //   -161 -> -128]
   Tensor x = Tensor::fromVector<float>(
       {2, 3, 2}, {1.5f, -0.5f, 1.25f, -1, 0.375f, 40, -1.5f, 0.5f, -1.25f, 1, -0.375f, -40});
   Tensor scale = Tensor::fromVector<float>({3}, {1, 0.5f, 0.25f});
@@ -124,9 +125,9 @@ TEST_CASE("DequantizeLinear: int8, uint8, int32 (bias), per axis, no zero point"
   CHECK(values<float>(*b) == std::vector<float>{-32, 0, 31.75f});
 
   // int32: float(2147483647) = 2^31, times 1/8 = 2^28.
-  auto c = runQuantOp("DequantizeLinear",
-                      Tensor::fromVector<int32_t>({3}, {-1000000, 7, 2147483647}),
-                      Tensor::scalar<float>(0.125f), nullptr);
+  auto c =
+      runQuantOp("DequantizeLinear", Tensor::fromVector<int32_t>({3}, {-1000000, 7, 2147483647}),
+                 Tensor::scalar<float>(0.125f), nullptr);
   REQUIRE(c.isOk());
   CHECK(values<float>(*c) == std::vector<float>{-125000, 0.875f, 268435456.0f});
 
@@ -151,8 +152,8 @@ TEST_CASE("QuantizeLinear / DequantizeLinear shape and parameter errors name the
     auto y = runQuantOp("QuantizeLinear", x, Tensor::fromVector<float>({4}, {1, 1, 1, 1}), nullptr);
     REQUIRE(!y.isOk());
     CHECK(y.status().code() == ErrorCode::kShape);
-    CHECK_THAT(y.status().message(), Catch::Contains("QuantizeLinear 'q0'") &&
-                                         Catch::Contains("x.shape[1] = 3"));
+    CHECK_THAT(y.status().message(),
+               Catch::Contains("QuantizeLinear 'q0'") && Catch::Contains("x.shape[1] = 3"));
   }
   SECTION("zero point shape differs from the scale's") {
     Tensor zp = Tensor::fromVector<int8_t>({2}, {0, 0});

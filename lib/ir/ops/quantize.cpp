@@ -78,7 +78,8 @@ Status inferQuantNode(InferContext& ctx, DType out_dtype) {
     HQ_RETURN_IF_ERROR(ctx.requireInput(2));
     zp = &ctx.input(2);
   }
-  HQ_RETURN_IF_ERROR(resolveQuantLayout(ctx.node(), x.shape, scale.shape, zp ? &zp->shape : nullptr));
+  HQ_RETURN_IF_ERROR(
+      resolveQuantLayout(ctx.node(), x.shape, scale.shape, zp ? &zp->shape : nullptr));
   if (scale.constant) HQ_RETURN_IF_ERROR(checkQuantScales(ctx.node(), *scale.constant));
   ctx.setOutput(0, out_dtype, x.shape);
   return Status::ok();
@@ -90,8 +91,10 @@ Status inferQuantizeLinear(InferContext& ctx) {
   HQ_RETURN_IF_ERROR(ctx.requireInput(0));
   DType x = ctx.input(0).dtype;
   if (x != DType::kFloat32 && x != DType::kInt32) {
-    return ctx.error(ErrorCode::kUnsupported, "input dtype {} is not supported (expected float32 "
-                     "or int32)", dtypeName(x));
+    return ctx.error(ErrorCode::kUnsupported,
+                     "input dtype {} is not supported (expected float32 "
+                     "or int32)",
+                     dtypeName(x));
   }
   DType out = ctx.hasInput(2) ? ctx.input(2).dtype : DType::kUInt8;
   if (out != DType::kInt8 && out != DType::kUInt8) {

@@ -17,7 +17,8 @@ namespace {
 
 class DnnlFakeQuant : public DnnlKernel {
  public:
-  DnnlFakeQuant(Shape shape, kernels::QuantSpec spec) : shape_(std::move(shape)), spec_(std::move(spec)) {}
+  DnnlFakeQuant(Shape shape, kernels::QuantSpec spec)
+      : shape_(std::move(shape)), spec_(std::move(spec)) {}
   std::string name() const override { return "vector:fake-quant"; }
   bool acceptsBlocked(size_t input) const override { return input == 0 && !spec_.layout.perAxis; }
   int inPlaceInput() const override { return 0; }
@@ -49,10 +50,10 @@ class DnnlFakeQuant : public DnnlKernel {
       kernels::fakeQuantizeF32(x, y, elements_, spec_.channels[0]);
       return;
     }
-    kernels::forEachQuantRun(shape_, spec_, [&](const kernels::QuantParams& p, int64_t first,
-                                                int64_t count) {
-      kernels::fakeQuantizeF32(x + first, y + first, count, p);
-    });
+    kernels::forEachQuantRun(shape_, spec_,
+                             [&](const kernels::QuantParams& p, int64_t first, int64_t count) {
+                               kernels::fakeQuantizeF32(x + first, y + first, count, p);
+                             });
   }
 
  private:

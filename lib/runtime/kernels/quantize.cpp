@@ -13,8 +13,14 @@ namespace hq::kernels {
 
 bool quantRange(DType qtype, float* qmin, float* qmax) {
   switch (qtype) {
-    case DType::kInt8: *qmin = -128.0f; *qmax = 127.0f; return true;
-    case DType::kUInt8: *qmin = 0.0f; *qmax = 255.0f; return true;
+    case DType::kInt8:
+      *qmin = -128.0f;
+      *qmax = 127.0f;
+      return true;
+    case DType::kUInt8:
+      *qmin = 0.0f;
+      *qmax = 255.0f;
+      return true;
     case DType::kInt32:
       *qmin = static_cast<float>(std::numeric_limits<int32_t>::min());
       *qmax = static_cast<float>(std::numeric_limits<int32_t>::max());
@@ -139,14 +145,15 @@ void fakeQuantizeScalar(const float* x, float* y, int64_t n, const QuantParams& 
 // GCC 12 warns about the intrinsics' internal _mm512_undefined_ps(); nothing is read.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-__attribute__((target("avx512f"))) int64_t fakeQuantizeAvx512(const float* x, float* y,
-                                                              int64_t n, const QuantParams& p) {
+__attribute__((target("avx512f"))) int64_t fakeQuantizeAvx512(const float* x, float* y, int64_t n,
+                                                              const QuantParams& p) {
   const __m512 s = _mm512_set1_ps(p.scale), zp = _mm512_set1_ps(p.zeroPoint);
   const __m512 lo = _mm512_set1_ps(p.qmin), hi = _mm512_set1_ps(p.qmax);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_div_ps(_mm512_loadu_ps(x + i), s);
-    __m512 t = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
+    __m512 t =
+        _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), zp);
     __mmask16 ordered = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
     t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
     t = _mm512_mask_blend_ps(ordered, zp, t);
@@ -172,8 +179,7 @@ __attribute__((target("avx2"))) int64_t fakeQuantizeAvx2(const float* x, float* 
   return i;
 }
 
-void fakeQuantizeBlock(VectorIsa isa, const float* x, float* y, int64_t n,
-                       const QuantParams& p) {
+void fakeQuantizeBlock(VectorIsa isa, const float* x, float* y, int64_t n, const QuantParams& p) {
   int64_t done = 0;
   switch (isa) {
     case VectorIsa::kAvx512: done = fakeQuantizeAvx512(x, y, n, p); break;
@@ -197,8 +203,7 @@ VectorIsa bestVectorIsa() {
   return isa;
 }
 
-bool fakeQuantizeF32With(VectorIsa isa, const float* x, float* y, int64_t n,
-                         const QuantParams& p) {
+bool fakeQuantizeF32With(VectorIsa isa, const float* x, float* y, int64_t n, const QuantParams& p) {
   if (static_cast<int>(isa) > static_cast<int>(bestVectorIsa())) return false;
   fakeQuantizeBlock(isa, x, y, n, p);
   return true;

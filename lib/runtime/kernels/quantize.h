@@ -63,7 +63,8 @@ void forEachQuantRun(const Shape& x, const QuantSpec& spec, F&& f) {
   for (size_t d = static_cast<size_t>(spec.layout.axis) + 1; d < x.size(); ++d) inner *= x[d];
   int64_t outer = c * inner == 0 ? 0 : n / (c * inner);
   for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t ch = 0; ch < c; ++ch) f(spec.channels[static_cast<size_t>(ch)], (o * c + ch) * inner, inner);
+    for (int64_t ch = 0; ch < c; ++ch)
+      f(spec.channels[static_cast<size_t>(ch)], (o * c + ch) * inner, inner);
   }
 }
 

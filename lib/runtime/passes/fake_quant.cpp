@@ -14,9 +14,9 @@ Status refFakeQuant(const KernelCall& call) {
   const Tensor& x = call.in(0);
   Tensor& y = call.out(0);
   if (x.dtype() != DType::kFloat32 || y.dtype() != DType::kFloat32 || x.shape() != y.shape()) {
-    return call.error(ErrorCode::kShape, "expected float32 X and Y of one shape, got {} {} and {} {}",
-                      dtypeName(x.dtype()), shapeString(x.shape()), dtypeName(y.dtype()),
-                      shapeString(y.shape()));
+    return call.error(
+        ErrorCode::kShape, "expected float32 X and Y of one shape, got {} {} and {} {}",
+        dtypeName(x.dtype()), shapeString(x.shape()), dtypeName(y.dtype()), shapeString(y.shape()));
   }
   const Tensor* zp = call.has(2) ? &call.in(2) : nullptr;
   DType qtype = zp ? zp->dtype() : DType::kUInt8;
@@ -28,12 +28,12 @@ Status refFakeQuant(const KernelCall& call) {
                       kernels::quantSpecOf(call.node, x.shape(), call.in(1), zp, qtype));
   const float* xd = x.data<float>();
   float* yd = y.data<float>();
-  kernels::forEachQuantRun(x.shape(), spec,
-                           [&](const kernels::QuantParams& p, int64_t first, int64_t count) {
-                             for (int64_t i = first; i < first + count; ++i) {
-                               yd[i] = kernels::dequantizeValue(kernels::quantizeValue(xd[i], p), p);
-                             }
-                           });
+  kernels::forEachQuantRun(
+      x.shape(), spec, [&](const kernels::QuantParams& p, int64_t first, int64_t count) {
+        for (int64_t i = first; i < first + count; ++i) {
+          yd[i] = kernels::dequantizeValue(kernels::quantizeValue(xd[i], p), p);
+        }
+      });
   return Status::ok();
 }
 

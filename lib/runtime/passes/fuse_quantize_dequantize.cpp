@@ -43,10 +43,12 @@ int64_t normalizedAxis(const Node& n, int64_t rank) {
 Expected<int> fuseQuantizeDequantize(Graph& g, const PassContext& ctx) {
   int rewrites = 0;
   for (Node* dq : g.nodes()) {
-    if (dq->opType != "DequantizeLinear" || !dq->domain.empty() || dq->outputs.size() != 1) continue;
+    if (dq->opType != "DequantizeLinear" || !dq->domain.empty() || dq->outputs.size() != 1)
+      continue;
     Value* q_out = dq->input(0);
     Node* q = q_out ? q_out->producer : nullptr;
-    if (!q || q->opType != "QuantizeLinear" || !q->domain.empty() || q->outputs.size() != 1) continue;
+    if (!q || q->opType != "QuantizeLinear" || !q->domain.empty() || q->outputs.size() != 1)
+      continue;
     if (ctx.soleConsumer(g, q_out) != dq) continue;
     Value* x = q->input(0);
     Value* y = dq->outputs[0];
