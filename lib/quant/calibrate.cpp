@@ -18,31 +18,35 @@ namespace hq {
 
 namespace {
 
-/// What is collected for one activation point during calibration.
+/// What is collected for one activation point during calibration: its observer, which
+/// for every method but ema_minmax is a HistogramObserver (exact min/max plus a streaming
+/// histogram), so the report can show saturation and SQNR and "all" can try each method.
 struct PointState {
-  std::unique_ptr<Observer> observer;  ///< the configured method (nullptr for "all")
-  Histogram histogram;                 ///< for the report, and the methods of "all"
-  double min = std::numeric_limits<double>::infinity();
-  double max = -std::numeric_limits<double>::infinity();
+  std::unique_ptr<Observer> observer;
+  const HistogramObserver* histogram = nullptr;  ///< observer, when it keeps a histogram
 };
 
 bool isActivation(const QuantPoint& p) { return p.kind != QuantPoint::Kind::kWeight; }
 
-Status observe(PointState& st, const QuantPoint& p, const Tensor& t) {
-  const float* d = t.data<float>();
-  int64_t n = t.numel();
-  if (st.observer) HQ_RETURN_IF_ERROR(st.observer->observe(d, n));
-  for (int64_t i = 0; i < n; ++i) {
-    float v = d[i];
-    if (!std::isfinite(v)) {
-      return HQ_ERROR(kData, "tensor '{}': {} during calibration", p.value->name,
-                      std::isnan(v) ? "NaN" : "Inf");
-    }
-    st.min = std::min(st.min, static_cast<double>(v));
-    st.max = std::max(st.max, static_cast<double>(v));
+Expected<PointState> makePointState(const QuantPoint& p) {
+  PointState st;
+  const QuantSpec& spec = p.spec;
+  if (spec.observer == "ema_minmax") {
+    HQ_ASSIGN_OR_RETURN(st.observer, makeObserver(spec, p.value->name));
+    return st;
   }
-  st.histogram.add(d, n);
-  return Status::ok();
+  // Fixed scales ignore the data, but the histogram still feeds the report.
+  std::string method = spec.fixedScale ? "minmax" : spec.observer;
+  if (method != "all") {
+    QuantSpec check = spec;
+    check.observer = method;
+    check.fixedScale.reset();
+    HQ_RETURN_IF_ERROR(makeObserver(check, p.value->name).status());  // validates parameters
+  }
+  auto h = std::make_unique<HistogramObserver>(p.value->name, method, spec.params.bins);
+  st.histogram = h.get();
+  st.observer = std::move(h);
+  return st;
 }
 
 QuantParams paramsFromRange(const QuantRange& r, const QuantSpec& spec) {
@@ -53,32 +57,18 @@ QuantParams paramsFromRange(const QuantRange& r, const QuantSpec& spec) {
   return p;
 }
 
-/// Symmetric threshold -> range for `spec` (affine: [min(0, lo), T] clipped to what was seen).
-QuantRange thresholdRange(double t, const PointState& st, const QuantSpec& spec) {
-  double lo = spec.symmetric ? -t : std::max(st.min, -t);
-  double hi = spec.symmetric ? t : std::min(st.max, t);
-  return rangeToScale(std::min(lo, 0.0), std::max(hi, 0.0), spec);
-}
-
-int quantLevels(const QuantSpec& spec) {
-  return static_cast<int>(spec.qmax() + 1);  // 128 for qint8: the positive half
-}
-
-/// Range of an activation point under `method` ("minmax", "percentile", "kl", "mse").
-QuantRange rangeFor(const std::string& method, const PointState& st, const QuantSpec& spec) {
-  if (spec.fixedScale) {
+/// Range of an activation point: the fixed scale, the given method (for "all"), or the
+/// point's own observer.
+Expected<QuantRange> rangeOf(const PointState& st, const QuantSpec& spec, const std::string& method) {
+  if (spec.fixedScale) {  // exactly as given (e.g. 1/128 for pyramid input), zero point 0
     QuantRange r;
     r.scale = *spec.fixedScale;
-    r.max = r.scale * spec.qmax();
-    r.min = r.scale * spec.qmin();
+    r.min = r.scale * static_cast<double>(spec.qmin());
+    r.max = r.scale * static_cast<double>(spec.qmax());
     return r;
   }
-  if (method == "percentile") {
-    return thresholdRange(percentileThreshold(st.histogram, spec.params.percentile), st, spec);
-  }
-  if (method == "kl") return thresholdRange(klThreshold(st.histogram, quantLevels(spec)), st, spec);
-  if (method == "mse") return thresholdRange(mseThreshold(st.histogram, quantLevels(spec)), st, spec);
-  return rangeToScale(std::min(st.min, 0.0), std::max(st.max, 0.0), spec);
+  if (!method.empty() && st.histogram) return st.histogram->computeWith(method, spec);
+  return st.observer->compute(spec);
 }
 
 /// Weight params: per-channel symmetric scales (or one per-tensor scale).
@@ -117,8 +107,10 @@ std::pair<double, double> histogramStats(const Histogram& h, const QuantParams& 
   for (int b = 0; b < h.bins(); ++b) {
     double c = counts[static_cast<size_t>(b)];
     if (c <= 0) continue;
-    double x = h.lo() + (b + 0.5) * h.binWidth();
-    if (x < lo || x > hi) clipped += c;
+    double left = h.lo() + b * h.binWidth(), x = left + 0.5 * h.binWidth();
+    // Clipped when the whole bin lies outside the range (a bin touching the edge holds
+    // the edge value itself, e.g. -1.0 = -128/128 for the input).
+    if (left + h.binWidth() < lo || left > hi) clipped += c;
     double q = std::nearbyint(x / s + z);
     q = std::min<double>(std::max<double>(q, spec.qmin()), spec.qmax());
     double e = x - (q - z) * s;
@@ -238,10 +230,9 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
   for (size_t i = 0; i < plan.points.size(); ++i) {
     const QuantPoint& p = plan.points[i];
     if (!isActivation(p)) continue;
-    states[i].histogram = Histogram(p.spec.params.bins);
-    if (!try_all && p.spec.observer != "all") {
-      HQ_ASSIGN_OR_RETURN(states[i].observer, makeObserver(p.spec, p.value->name));
-    }
+    QuantPoint probe = p;
+    if (try_all && !probe.spec.fixedScale) probe.spec.observer = "all";
+    HQ_ASSIGN_OR_RETURN(states[i], makePointState(probe));
     if (p.kind == QuantPoint::Kind::kOutput) eo.keep.push_back(p.value->name);
   }
   HQ_ASSIGN_OR_RETURN(auto executor, Executor::create(*graph, eo));
@@ -279,9 +270,11 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     for (size_t i = 0; i < plan.points.size(); ++i) {
       const QuantPoint& p = plan.points[i];
       if (p.kind == QuantPoint::Kind::kInput) {
-        HQ_RETURN_IF_ERROR(observe(states[i], p, batch->images));
+        HQ_RETURN_IF_ERROR(states[i].observer->observe(batch->images.data<float>(),
+                                                       batch->images.numel()));
       } else if (p.kind == QuantPoint::Kind::kOutput) {
-        HQ_RETURN_IF_ERROR(observe(states[i], p, executor->kept().at(p.value->name)));
+        const Tensor& t = executor->kept().at(p.value->name);
+        HQ_RETURN_IF_ERROR(states[i].observer->observe(t.data<float>(), t.numel()));
       }
     }
     seen += n;
@@ -297,13 +290,18 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
       const QuantPoint& p = plan.points[i];
       if (!isActivation(p)) {
         out.push_back(weightParams(p));
-      } else if (method.empty() && states[i].observer) {
-        HQ_ASSIGN_OR_RETURN(QuantRange r, states[i].observer->compute(p.spec));
-        out.push_back(paramsFromRange(r, p.spec));
-      } else {
-        out.push_back(paramsFromRange(rangeFor(method.empty() ? "minmax" : method, states[i], p.spec),
-                                      p.spec));
+        continue;
       }
+      if (p.spec.dtype == QDType::kInt32) {  // high-precision output: no fake quant
+        QuantParams q;
+        q.dtype = QDType::kInt32;
+        q.scales = {1.0f};
+        q.zeroPoints = {0};
+        out.push_back(q);
+        continue;
+      }
+      HQ_ASSIGN_OR_RETURN(QuantRange r, rangeOf(states[i], p.spec, method));
+      out.push_back(paramsFromRange(r, p.spec));
     }
     return out;
   };
@@ -357,14 +355,12 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     j["symmetric"] = p.spec.symmetric;
     if (isActivation(p)) {
       j["observer"] = p.spec.fixedScale ? "fixed" : p.spec.observer;
-      j["min"] = states[i].min;
-      j["max"] = states[i].max;
+      j["min"] = states[i].observer->seenMin();
+      j["max"] = states[i].observer->seenMax();
       j["scale"] = q.scales[0];
       j["zero_point"] = q.zeroPoints[0];
-      if (q.dtype == QDType::kInt32) {
-        j["saturation"] = 0.0;
-      } else {
-        auto [sat, sqnr] = histogramStats(states[i].histogram, q, p.spec);
+      if (q.dtype != QDType::kInt32 && states[i].histogram) {
+        auto [sat, sqnr] = histogramStats(states[i].histogram->histogram(), q, p.spec);
         j["saturation"] = sat;
         j["sqnr_db"] = sqnr;
       }
