@@ -98,7 +98,11 @@ Status foldConstants(Graph& graph) {
       if (v && !v->isConstant()) all_const = false;
       ins.push_back(v ? &v->constant : nullptr);
     }
-    if (!all_const || !fullyKnown(out) || shapeNumel(out->shape) > kMaxFoldElements) continue;
+    // Quantized weights of QDQ models fold at any size: the float weights are what the
+    // conv and gemm kernels need as constants.
+    bool weight_qdq = node->opType == "DequantizeLinear" || node->opType == "QuantizeLinear";
+    if (!all_const || !fullyKnown(out)) continue;
+    if (shapeNumel(out->shape) > kMaxFoldElements && !weight_qdq) continue;
     HQ_ASSIGN_OR_RETURN(auto results, runReference(*node, ins));
     out->constant = std::move(results[0]);
     out->shape = out->constant.shape();

@@ -252,10 +252,15 @@ TEST_CASE("fuse-quantize-dequantize: what it fuses and what it leaves", "[quanti
   Value* a = n.node("DequantizeLinear", {n.node("QuantizeLinear", {x, s}), s_same, z});
   // 2: different scales: not fused.
   Value* b = n.node("DequantizeLinear", {n.node("QuantizeLinear", {x, s}), s_other});
-  // 3: the quantized tensor has two readers: not fused.
-  Value* q3 = n.node("QuantizeLinear", {x, s, z});
-  Value* c1 = n.node("DequantizeLinear", {q3, s, z});
-  Value* c2 = n.node("DequantizeLinear", {q3, s, z});
+  // 3: the integers have another reader besides the DQ: not fused.
+  Value* z8 = n.constant(Tensor::scalar<int8_t>(0));
+  Value* q3 = n.node("QuantizeLinear", {x, s, z8});
+  Value* c1 = n.node("DequantizeLinear", {q3, s, z8});
+  Value* c2 = n.node("Relu", {q3});
+  // 3b: two matching DQs of one Q (read by Relus): one FakeQuant serves both.
+  Value* q3b = n.node("QuantizeLinear", {x, s, z});
+  Value* r1 = n.node("Relu", {n.node("DequantizeLinear", {q3b, s, z})});
+  Value* r2 = n.node("Relu", {n.node("DequantizeLinear", {q3b, s_same, z})});
   // 4: per axis: axes 1 and -3 are the same axis of a 4-D x (fused); 1 and 2 are not.
   Value* sc = n.constant(Tensor::fromVector<float>({2}, {0.5f, 0.25f}));
   Attributes ax1, axm3;
@@ -269,18 +274,21 @@ TEST_CASE("fuse-quantize-dequantize: what it fuses and what it leaves", "[quanti
   // 5: the quantized tensor is a graph output: not fused.
   Value* q5 = n.node("QuantizeLinear", {x, s});
   Value* f = n.node("DequantizeLinear", {q5, s});
-  for (Value* o : {a, b, c1, c2, d, e, q5, f}) n.g->mutableOutputs().push_back(o);
+  for (Value* o : {a, b, c1, c2, r1, r2, d, e, q5, f}) n.g->mutableOutputs().push_back(o);
   REQUIRE(inferShapes(*n.g).isOk());
 
   passes::PassContext ctx;
   auto fused = passes::fuseQuantizeDequantize(*n.g, ctx);
   REQUIRE(fused.isOk());
-  CHECK(*fused == 2);  // 1 and 4
+  CHECK(*fused == 3);  // 1, 3b and 4
   n.g->removeDeadValues();
   REQUIRE(n.g->verify().isOk());
-  CHECK(count(*n.g, "FakeQuant") == 2);
+  CHECK(count(*n.g, "FakeQuant") == 3);
   CHECK(count(*n.g, "QuantizeLinear") == 4);
-  CHECK(count(*n.g, "DequantizeLinear") == 5);
+  CHECK(count(*n.g, "DequantizeLinear") == 4);
+  CHECK(r1->producer->input(0) == r2->producer->input(0));
+  CHECK(r1->producer->input(0)->producer->opType == "FakeQuant");
+  CHECK(c1->producer->opType == "DequantizeLinear");
   CHECK(a->producer->opType == "FakeQuant");
   CHECK(a->producer->inputs.size() == 2);  // no zero point: uint8 as for QuantizeLinear
   CHECK(d->producer->opType == "FakeQuant");
@@ -423,6 +431,23 @@ TEST_CASE("QDQ fmnist_cnn (tests/fixtures/qdq): fast == reference, and numpy's l
   REQUIRE(float_exec.isOk());
   REQUIRE((*float_exec)->run({*input}).isOk());
   CHECK((*fast)->arenaBytes() == (*float_exec)->arenaBytes());
+}
+
+}  // namespace hq
+
+namespace hq {
+
+TEST_CASE("dequantized weights fold to float constants at any size", "[quantize][executor]") {
+  // 256 x 512 x 3 x 3 = 1,179,648 elements: more than the executor folds of other ops.
+  QdqNet n;
+  Value* x = n.input("x", {1, 512, 3, 3});
+  Value* y = n.conv(n.qdq(x, 0.5f), n.weight(256, 512, 3), n.bias(256, 0.5f, 4));
+  n.g->mutableOutputs().push_back(y);
+  REQUIRE(inferShapes(*n.g).isOk());
+  auto fast = Executor::create(*n.g, {});
+  REQUIRE(fast.isOk());
+  REQUIRE((*fast)->run({randomTensor({1, 512, 3, 3}, 3, -4, 4)}).isOk());
+  CHECK((*fast)->kernelNames() == std::vector<std::string>{"vector:fake-quant", "dnnl:conv"});
 }
 
 }  // namespace hq
