@@ -43,6 +43,26 @@ void applyVerbosity(bool quiet, int verbose) {
   }
 }
 
+std::string lineageCommand(int argc, char** argv, const std::vector<std::string>& output_flags) {
+  std::string tool = argc > 0 ? argv[0] : "";
+  auto slash = tool.find_last_of('/');
+  std::string out = slash == std::string::npos ? tool : tool.substr(slash + 1);
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    bool drop_next = false;
+    for (const auto& flag : output_flags) {
+      if (arg == flag) drop_next = true;
+      if (arg.rfind(flag + "=", 0) == 0) arg = flag + "=...";
+    }
+    out += " " + arg;
+    if (drop_next && i + 1 < argc) {
+      out += " ...";
+      ++i;
+    }
+  }
+  return out;
+}
+
 int runMain(const std::string& tool, const std::function<Status()>& body) {
   Status status;
   try {

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "support/status.h"
 
@@ -19,6 +20,11 @@ void printError(const std::string& tool, const Status& status);
 
 /// Set verbosity from the shared -q/-v flags.
 void applyVerbosity(bool quiet, int verbose);
+
+/// The command line for an artifact's lineage: the tool's base name and its arguments,
+/// without the values of `output_flags` (e.g. --out, --report), so the same inputs and
+/// options give the same bytes whatever the output file is called.
+std::string lineageCommand(int argc, char** argv, const std::vector<std::string>& output_flags);
 
 /// Run the tool body, turning a Status or an escaped exception into an exit code.
 int runMain(const std::string& tool, const std::function<Status()>& body);

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     HQ_ASSIGN_OR_RETURN(auto dataset, hq::openDataset(data_spec, dopt));
 
     calib.progress = !quiet;
-    for (int i = 0; i < argc; ++i) calib.commandLine += (i ? " " : "") + std::string(argv[i]);
+    calib.commandLine = hq::tool::lineageCommand(argc, argv, {"--out", "--report"});
     HQ_ASSIGN_OR_RETURN(calib.inputDigests["model"], hq::sha256File(model_path));
     if (auto q = hq::sha256File(qconfig_path)) calib.inputDigests["qconfig"] = *q;
     else calib.inputDigests["qconfig"] = "builtin:" + qconfig_path;
