@@ -23,4 +23,12 @@ echo
 echo "== hq pipeline on $MODEL, Fashion-MNIST test set (10,000 images) =="
 echo "Reports go to $OUT/."
 echo
+echo "-- float model --"
 $BIN/hq-eval "$MODEL" --data fashion-mnist-test --label "Float model" --report "$OUT/float.eval.json"
+
+echo
+echo "-- calibration (hq-calib: 2,048 training images, default qconfig: qint8, input scale 1/128) --"
+$BIN/hq-calib "$MODEL" --data fashion-mnist-calib --out "$OUT/fmnist_cnn.calib.onnx" \
+  --report "$OUT/calib.report.json"
+$BIN/hq-eval "$OUT/fmnist_cnn.calib.onnx" --data fashion-mnist-test --label "Calibration" \
+  --report "$OUT/calib.eval.json"
