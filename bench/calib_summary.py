@@ -34,7 +34,7 @@ def main():
                           [r["img_per_s"] for r in torch_runs]])
         runtimes = []
         for r in mine:
-            if r["runtime"].startswith("hq-calib") and r["runtime"] not in runtimes:
+            if r["runtime"].startswith("hq-calib ") and r["runtime"] not in runtimes:
                 runtimes.append(r["runtime"])
         for rt in runtimes:
             runs = [r for r in mine if r["runtime"] == rt]
@@ -62,6 +62,24 @@ def main():
                      "%.2f" % l[7] if l[7] is not None else "",
                      ", ".join("%.0f" % x for x in l[8])]
             print(" | ".join(cells))
+    for r in rows:
+        if r["runtime"] != "hq-calib-profile":
+            continue
+        loop = r["forward_keep_s"] + r["observe_scan_s"] + r["observe_histogram_s"]
+        print("\n%s calibration loop (hq-calib-profile, %d images, %d values observed per image):"
+              % (r["name"], r["images"], r["observed_values_per_image"]))
+        print("  float forward alone   %6.3f s (%.0f img/s)" % (r["forward_s"], r["forward_img_per_s"]))
+        print("  forward keeping points %6.3f s (%.0f%% of the loop)"
+              % (r["forward_keep_s"], 100 * r["forward_keep_s"] / loop))
+        print("  observer scan         %6.3f s (%.0f%%, %.2f ns/value)"
+              % (r["observe_scan_s"], 100 * r["observe_scan_s"] / loop, r["scan_ns_per_value"]))
+        print("  observer histogram    %6.3f s (%.0f%%, %.2f ns/value)"
+              % (r["observe_histogram_s"], 100 * r["observe_histogram_s"] / loop,
+                 r["histogram_ns_per_value"]))
+        print("  loading data %.3f s, import + plan %.3f s" % (r["load_data_s"], r["import_plan_s"]))
+        for k, v in sorted(r.get("kernels", {}).items()):
+            print("  kernel %-16s keep %6.3f s, plain %6.3f s"
+                  % (k, v.get("keep_s", 0), v.get("plain_s", 0)))
 
 
 if __name__ == "__main__":

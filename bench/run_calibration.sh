@@ -13,7 +13,10 @@
 #
 #   bench/run_calibration.sh [--batch 256] [--threads 2] [--rounds 3]
 #                            [--models "fmnist_cnn mobilenetv2_32"] [--observers "minmax all"]
-#                            [--build-dir build-bench]
+#                            [--build-dir build-bench] [--profile]
+# --profile: also run hq-calib-profile (bench/calib_profile.cpp) once per model: seconds
+# spent loading data, in the float forward passes with and without keeping the activation
+# points' tensors, and in the observers (scan and histogram), printed after the table.
 # Needs: Debian python3-torch + python3-onnx (PyTorch is skipped when missing), GNU time
 # (/usr/bin/time), dataset-fashion-mnist, cmake + the hq deps.
 set -euo pipefail
@@ -23,6 +26,7 @@ BATCH=256 THREADS=2 ROUNDS=3
 MODELS="fmnist_cnn mobilenetv2_32"
 OBSERVERS="minmax all"
 BUILD_DIR="$ROOT/build-bench"
+PROFILE=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --batch) BATCH="$2"; shift 2 ;;
@@ -31,7 +35,8 @@ while [[ $# -gt 0 ]]; do
     --models) MODELS="$2"; shift 2 ;;
     --observers) OBSERVERS="$2"; shift 2 ;;
     --build-dir) BUILD_DIR="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --profile) PROFILE=1; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run_calibration.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -45,10 +50,12 @@ model_path() {
 }
 
 # --- hq-calib, hq-eval ---
-echo "building hq-calib and hq-eval in $BUILD_DIR ..." >&2
+TARGETS=(hq-calib hq-eval)
+if [[ $PROFILE == 1 ]]; then TARGETS+=(hq-calib-profile); fi
+echo "building ${TARGETS[*]} in $BUILD_DIR ..." >&2
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DHQ_BUILD_BENCH=ON \
   -DHQ_BUILD_TESTS=OFF >/dev/null
-if ! cmake --build "$BUILD_DIR" -j2 --target hq-calib hq-eval > "$BUILD_DIR/calib_build.log" 2>&1; then
+if ! cmake --build "$BUILD_DIR" -j2 --target "${TARGETS[@]}" > "$BUILD_DIR/calib_build.log" 2>&1; then
   cat "$BUILD_DIR/calib_build.log" >&2
   exit 1
 fi
@@ -116,6 +123,11 @@ for name in $MODELS; do
       --json -q > "$WORK/eval.json"
     record "$name" "hq-eval $obs" "$WORK/eval.json" ""
   done
+  if [[ $PROFILE == 1 ]]; then
+    "$BUILD_DIR/bin/hq-calib-profile" "$path" --data "$data" --batch "$BATCH" \
+      --threads "$THREADS" --steps > "$WORK/profile.json"
+    record "$name" "hq-calib-profile" "$WORK/profile.json" ""
+  fi
 done
 
 /usr/bin/python3 "$ROOT/bench/calib_summary.py" "$RESULTS"
