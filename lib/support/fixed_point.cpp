@@ -46,8 +46,8 @@ Status checkReal(double real, const std::string& what, bool allow_zero) {
 Expected<FixedMultiplier> quantizeMultiplier(double real, const std::string& what) {
   HQ_RETURN_IF_ERROR(checkReal(real, what, /*allow_zero=*/false));
   int e = 0;
-  const double q = std::frexp(real, &e);                 // real = q * 2^e, q in [0.5, 1)
-  double m = roundHalfEven(std::ldexp(q, 31));           // [2^30, 2^31], exact scaling
+  const double q = std::frexp(real, &e);        // real = q * 2^e, q in [0.5, 1)
+  double m = roundHalfEven(std::ldexp(q, 31));  // [2^30, 2^31], exact scaling
   int shift = 31 - e;
   if (m == std::ldexp(1.0, 31)) {  // q rounded up to 1.0
     m = std::ldexp(1.0, 30);
@@ -96,15 +96,15 @@ Expected<std::vector<FixedMultiplier>> quantizeMultipliersSharedShift(
   std::vector<FixedMultiplier> out;
   out.reserve(reals.size());
   for (size_t i = 0; i < reals.size(); ++i) {
-    HQ_ASSIGN_OR_RETURN(FixedMultiplier m, quantizeMultiplierAtShift(
-                                               reals[i], shift, fmt::format("{}[{}]", what, i)));
+    HQ_ASSIGN_OR_RETURN(FixedMultiplier m,
+                        quantizeMultiplierAtShift(reals[i], shift, fmt::format("{}[{}]", what, i)));
     out.push_back(m);
   }
   return out;
 }
 
 Expected<std::vector<FixedMultiplier>> averageMultipliers(float s_in, float s_out,
-                                                         int64_t max_count) {
+                                                          int64_t max_count) {
   if (max_count < 1 || max_count > (int64_t{1} << 24)) {
     return HQ_ERROR(kInvalidArgument, "average: element count expected in [1, 2^24], got {}",
                     max_count);
@@ -117,8 +117,8 @@ Expected<std::vector<FixedMultiplier>> averageMultipliers(float s_in, float s_ou
   std::vector<FixedMultiplier> out;
   out.reserve(static_cast<size_t>(max_count));
   for (int64_t n = 1; n <= max_count; ++n) {
-    const double real = static_cast<double>(s_in) /
-                        (static_cast<double>(s_out) * static_cast<double>(n));
+    const double real =
+        static_cast<double>(s_in) / (static_cast<double>(s_out) * static_cast<double>(n));
     HQ_ASSIGN_OR_RETURN(FixedMultiplier m,
                         quantizeMultiplier(real, fmt::format("average of {} elements", n)));
     out.push_back(m);
@@ -136,7 +136,8 @@ Expected<int32_t> quantizeBias(double bias, double acc_scale, bool* saturated) {
   const double t = bias / acc_scale;
   // Round first, then saturate: -2^31 - 1/2 rounds (to even) to -2^31, which fits.
   const double r = std::isinf(t) ? t : roundHalfEven(t);
-  const bool sat = r < static_cast<double>(kInt32Range.lo) || r > static_cast<double>(kInt32Range.hi);
+  const bool sat =
+      r < static_cast<double>(kInt32Range.lo) || r > static_cast<double>(kInt32Range.hi);
   const int32_t q = r < static_cast<double>(kInt32Range.lo)   ? kInt32Range.lo
                     : r > static_cast<double>(kInt32Range.hi) ? kInt32Range.hi
                                                               : static_cast<int32_t>(r);
@@ -151,6 +152,19 @@ bool accumulatorFitsInt32(int64_t terms, int64_t max_abs_x, int64_t max_abs_w,
   // The most negative sum must be >= -2^31 and the most positive <= 2^31 - 1; both are
   // bounded by total, so require total <= 2^31 - 1.
   return total <= static_cast<__int128>(kInt32Range.hi);
+}
+
+Expected<std::vector<int32_t>> softmaxExpTable(float s_in) {
+  if (!(s_in > 0.0f) || std::isinf(s_in)) {
+    return HQ_ERROR(kInvalidArgument, "softmax: input scale expected positive and finite, got {}",
+                    s_in);
+  }
+  std::vector<int32_t> table(256);
+  for (int d = 0; d < 256; ++d) {
+    const double e = std::ldexp(std::exp(-static_cast<double>(s_in) * d), kSoftmaxExpBits);
+    table[static_cast<size_t>(d)] = static_cast<int32_t>(roundHalfEven(e));
+  }
+  return table;
 }
 
 int32_t interpolationWeight(double w, int frac_bits) {

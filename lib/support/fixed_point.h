@@ -66,7 +66,7 @@ Expected<IntRange> intRange(int bits);
 inline constexpr IntRange kInt8Range{-128, 127};
 inline constexpr IntRange kInt16Range{-32768, 32767};
 inline constexpr IntRange kInt32Range{std::numeric_limits<int32_t>::min(),
-                                       std::numeric_limits<int32_t>::max()};
+                                      std::numeric_limits<int32_t>::max()};
 
 // ---------------------------------------------------------------------------------------
 // Multipliers from real scales (hq-convert; not on the inference path).
@@ -110,7 +110,7 @@ inline double rescaleMultiplier(float s_in, float s_out) {
 /// (window counts vary at padded borders when count_include_pad = 0) and
 /// GlobalAveragePool (one count). Errors: max_count < 1 or > 2^24, invalid scales.
 Expected<std::vector<FixedMultiplier>> averageMultipliers(float s_in, float s_out,
-                                                         int64_t max_count);
+                                                          int64_t max_count);
 
 // ---------------------------------------------------------------------------------------
 // Integer arithmetic (the inference path: inline, branch-free where it matters).
@@ -225,6 +225,23 @@ std::vector<int32_t> buildLookupTable(IntRange in, float s_in, float s_out, IntR
 /// table[q - in_lo]: the entry of input value q (q in [in_lo, in_lo + table size)).
 inline int32_t lookup(const int32_t* table, int32_t q, int32_t in_lo) {
   return table[static_cast<int64_t>(q) - in_lo];
+}
+
+/// Fractional bits of Softmax's exponential table: E[d] = round_half_even(2^16 * exp(-s_in*d)).
+inline constexpr int kSoftmaxExpBits = 16;
+
+/// Softmax's exponential table for int8 inputs: 256 entries, E[d] for d = max - x in
+/// [0, 255], computed in double (E[0] = 2^16). Errors: s_in not positive and finite.
+Expected<std::vector<int32_t>> softmaxExpTable(float s_in);
+
+/// One Softmax output: clamp(round_half_even(e * m / (sum * 2^s)), out), where e = E[d_i],
+/// sum = the sum of E[d_j] along the axis (> 0, as E[0] is in it) and (m, s) represents
+/// 1 / s_out. Requires e * m and sum * 2^s < 2^63 (hq-convert checks the axis length).
+inline int32_t softmaxOutput(int32_t e, int64_t sum, FixedMultiplier inv_out, IntRange out) {
+  assert(sum > 0 && inv_out.shift < 63 &&
+         sum <= (std::numeric_limits<int64_t>::max() >> inv_out.shift));
+  return saturate(
+      roundingDivide(static_cast<int64_t>(e) * inv_out.multiplier, sum << inv_out.shift), out);
 }
 
 /// Fractional bits of integer linear-interpolation weights for an input of `bits` bits:

@@ -87,26 +87,26 @@ TEST_CASE("roundingShiftRight: hand-computed ties round half to even", "[fixed_p
   CHECK(roundingShiftRight(-5, 1) == -2);  // -2.5
   CHECK(roundingShiftRight(-7, 1) == -4);  // -3.5
   // shift 2: x / 4, non-ties go to nearest
-  CHECK(roundingShiftRight(6, 2) == 2);    // 1.5
-  CHECK(roundingShiftRight(10, 2) == 2);   // 2.5
-  CHECK(roundingShiftRight(7, 2) == 2);    // 1.75
-  CHECK(roundingShiftRight(5, 2) == 1);    // 1.25
-  CHECK(roundingShiftRight(-5, 2) == -1);  // -1.25
-  CHECK(roundingShiftRight(-7, 2) == -2);  // -1.75
-  CHECK(roundingShiftRight(-6, 2) == -2);  // -1.5
-  CHECK(roundingShiftRight(-10, 2) == -2); // -2.5
-  CHECK(roundingShiftRight(-2, 2) == 0);   // -0.5
+  CHECK(roundingShiftRight(6, 2) == 2);     // 1.5
+  CHECK(roundingShiftRight(10, 2) == 2);    // 2.5
+  CHECK(roundingShiftRight(7, 2) == 2);     // 1.75
+  CHECK(roundingShiftRight(5, 2) == 1);     // 1.25
+  CHECK(roundingShiftRight(-5, 2) == -1);   // -1.25
+  CHECK(roundingShiftRight(-7, 2) == -2);   // -1.75
+  CHECK(roundingShiftRight(-6, 2) == -2);   // -1.5
+  CHECK(roundingShiftRight(-10, 2) == -2);  // -2.5
+  CHECK(roundingShiftRight(-2, 2) == 0);    // -0.5
   // shift 0 is the identity, including the extremes
   CHECK(roundingShiftRight(kI64Min, 0) == kI64Min);
   CHECK(roundingShiftRight(kI64Max, 0) == kI64Max);
   // shift 63: the largest
-  CHECK(roundingShiftRight(kI64Min, 63) == -1);                       // -1.0 exactly
-  CHECK(roundingShiftRight(-(int64_t{1} << 62), 63) == 0);            // -0.5 -> 0
-  CHECK(roundingShiftRight(-(int64_t{1} << 62) - 1, 63) == -1);       // just below -0.5
-  CHECK(roundingShiftRight(int64_t{1} << 62, 63) == 0);               // 0.5 -> 0
-  CHECK(roundingShiftRight((int64_t{1} << 62) + 1, 63) == 1);         // just above 0.5
-  CHECK(roundingShiftRight(kI64Max, 63) == 1);                        // ~1.0
-  CHECK(roundingShiftRight(-(int64_t{3} << 61), 62) == -2);           // -1.5 -> -2
+  CHECK(roundingShiftRight(kI64Min, 63) == -1);                  // -1.0 exactly
+  CHECK(roundingShiftRight(-(int64_t{1} << 62), 63) == 0);       // -0.5 -> 0
+  CHECK(roundingShiftRight(-(int64_t{1} << 62) - 1, 63) == -1);  // just below -0.5
+  CHECK(roundingShiftRight(int64_t{1} << 62, 63) == 0);          // 0.5 -> 0
+  CHECK(roundingShiftRight((int64_t{1} << 62) + 1, 63) == 1);    // just above 0.5
+  CHECK(roundingShiftRight(kI64Max, 63) == 1);                   // ~1.0
+  CHECK(roundingShiftRight(-(int64_t{3} << 61), 62) == -2);      // -1.5 -> -2
 }
 
 TEST_CASE("roundingShiftRight: every shift 0..63 against an exact reference", "[fixed_point]") {
@@ -118,8 +118,8 @@ TEST_CASE("roundingShiftRight: every shift 0..63 against an exact reference", "[
     if (s > 0) {
       const int64_t half = int64_t{1} << (s - 1);
       // Exact ties k * 2^s + 2^(s-1) for even and odd k, and their neighbours.
-      for (int64_t k : {int64_t{-3}, int64_t{-2}, int64_t{-1}, int64_t{0}, int64_t{1},
-                        int64_t{2}, int64_t{3}}) {
+      for (int64_t k : {int64_t{-3}, int64_t{-2}, int64_t{-1}, int64_t{0}, int64_t{1}, int64_t{2},
+                        int64_t{3}}) {
         if (s >= 62 && (k > 0 || k < -1)) continue;  // keep k * 2^s + half in int64
         const int64_t t = static_cast<int64_t>(static_cast<uint64_t>(k) << s) + half;
         for (int64_t d : {int64_t{-1}, int64_t{0}, int64_t{1}}) {
@@ -185,7 +185,7 @@ TEST_CASE("saturate and saturateCast clamp at both ends", "[fixed_point]") {
   CHECK(saturateCast<int32_t>(-5) == -5);
   CHECK(saturate(200, kInt8Range) == 127);
   CHECK(saturate(-200, kInt8Range) == -128);
-  CHECK(saturate(-3, IntRange{0, 47}) == 0);   // fused Relu6 bounds
+  CHECK(saturate(-3, IntRange{0, 47}) == 0);  // fused Relu6 bounds
   CHECK(saturate(50, IntRange{0, 47}) == 47);
   CHECK(saturate(kI64Max, kInt32Range) == kI32Max);
   CHECK(saturate(kI64Min, kInt32Range) == kI32Min);
@@ -208,10 +208,10 @@ TEST_CASE("quantizeMultiplier: hand-computed cases", "[fixed_point]") {
   // Below 2^-33: gradual underflow at shift 63, multiplier = round(M * 2^63).
   CHECK(mustQuantize(std::ldexp(1.0, -34)) == FixedMultiplier{1 << 29, 63});
   CHECK(mustQuantize(std::ldexp(1.0, -63)) == FixedMultiplier{1, 63});
-  CHECK(mustQuantize(std::ldexp(1.0, -64)) == FixedMultiplier{0, 63});        // 0.5 -> 0 (even)
-  CHECK(mustQuantize(std::ldexp(3.0, -64)) == FixedMultiplier{2, 63});        // 1.5 -> 2
-  CHECK(mustQuantize(std::ldexp(5.0, -64)) == FixedMultiplier{2, 63});        // 2.5 -> 2
-  CHECK(mustQuantize(std::ldexp(3.0, -65)) == FixedMultiplier{1, 63});        // 0.75 -> 1
+  CHECK(mustQuantize(std::ldexp(1.0, -64)) == FixedMultiplier{0, 63});  // 0.5 -> 0 (even)
+  CHECK(mustQuantize(std::ldexp(3.0, -64)) == FixedMultiplier{2, 63});  // 1.5 -> 2
+  CHECK(mustQuantize(std::ldexp(5.0, -64)) == FixedMultiplier{2, 63});  // 2.5 -> 2
+  CHECK(mustQuantize(std::ldexp(3.0, -65)) == FixedMultiplier{1, 63});  // 0.75 -> 1
   CHECK(mustQuantize(std::numeric_limits<double>::denorm_min()) == FixedMultiplier{0, 63});
   // (2^30 - 1/4) * 2^-63 rounds up to the normalized 2^30 at shift 63.
   CHECK(mustQuantize(std::ldexp(std::ldexp(1.0, 30) - 0.25, -63)) == FixedMultiplier{1 << 30, 63});
@@ -305,7 +305,7 @@ TEST_CASE("quantizeMultiplierAtShift and a shared shift", "[fixed_point]") {
   CHECK(quantizeMultiplierAtShift(0.25, 32).value() == FixedMultiplier{1 << 30, 32});
   CHECK(quantizeMultiplierAtShift(0.0, 10).value() == FixedMultiplier{0, 10});
   CHECK(quantizeMultiplierAtShift(1.5, 1).value() == FixedMultiplier{3, 1});
-  CHECK(quantizeMultiplierAtShift(0.3, 3).value() == FixedMultiplier{2, 3});  // 2.4 -> 2
+  CHECK(quantizeMultiplierAtShift(0.3, 3).value() == FixedMultiplier{2, 3});     // 2.4 -> 2
   CHECK(quantizeMultiplierAtShift(0.3125, 3).value() == FixedMultiplier{2, 3});  // 2.5 -> 2
   CHECK(quantizeMultiplierAtShift(0.4375, 3).value() == FixedMultiplier{4, 3});  // 3.5 -> 4
   CHECK_FALSE(quantizeMultiplierAtShift(0.25, 33).isOk());  // 2^31 does not fit
@@ -317,8 +317,8 @@ TEST_CASE("quantizeMultiplierAtShift and a shared shift", "[fixed_point]") {
   auto pair = quantizeMultipliersSharedShift({0.001, 0.9});
   REQUIRE(pair.isOk());
   const FixedMultiplier big = mustQuantize(0.9);
-  CHECK((*pair)[1] == big);             // the largest keeps its own normalized form
-  CHECK((*pair)[0].shift == big.shift);  // 31
+  CHECK((*pair)[1] == big);                 // the largest keeps its own normalized form
+  CHECK((*pair)[0].shift == big.shift);     // 31
   CHECK((*pair)[0].multiplier == 2147484);  // round(0.001 * 2^31) = round(2147483.648)
   auto same = quantizeMultipliersSharedShift({0.5, 0.5});
   CHECK((*same)[0] == FixedMultiplier{1 << 30, 31});
@@ -344,10 +344,10 @@ TEST_CASE("requantize: hand-computed ties, signs and saturation", "[fixed_point]
   CHECK(requantize(-3, half, kInt8Range) == -2);
   CHECK(requantize(-5, half, kInt8Range) == -2);
   CHECK(requantize(-7, half, kInt8Range) == -4);
-  CHECK(requantize(255, half, kInt8Range) == 127);   // 127.5 -> 128 -> saturates
-  CHECK(requantize(253, half, kInt8Range) == 126);   // 126.5 -> 126
-  CHECK(requantize(-257, half, kInt8Range) == -128); // -128.5 -> -128 (even), in range
-  CHECK(requantize(-259, half, kInt8Range) == -128); // -129.5 -> -130 -> saturates
+  CHECK(requantize(255, half, kInt8Range) == 127);    // 127.5 -> 128 -> saturates
+  CHECK(requantize(253, half, kInt8Range) == 126);    // 126.5 -> 126
+  CHECK(requantize(-257, half, kInt8Range) == -128);  // -128.5 -> -128 (even), in range
+  CHECK(requantize(-259, half, kInt8Range) == -128);  // -129.5 -> -130 -> saturates
   // Saturation at both ends for every output type.
   const FixedMultiplier one = mustQuantize(1.0);
   CHECK(requantize(kI32Max, one, kInt8Range) == 127);
@@ -485,12 +485,13 @@ TEST_CASE("requantize(acc, quantizeMultiplier(M)) is within the stated bound of 
     int e = 0;
     const double f = std::frexp(real, &e);
     const int64_t mant = static_cast<int64_t>(std::ldexp(f, 53));  // real = mant * 2^(e-53)
-    const int ex = e - 53;                                          // < 0 here
+    const int ex = e - 53;                                         // < 0 here
     const int K = std::max(-ex, m.shift);
     const i128 P = static_cast<i128>(acc) * mant * (static_cast<i128>(1) << (K + ex));
     const i128 R = static_cast<i128>(r) << K;
-    const i128 dM = abs128(static_cast<i128>(mant) * (static_cast<i128>(1) << (K + ex)) -
-                           static_cast<i128>(m.multiplier) * (static_cast<i128>(1) << (K - m.shift)));
+    const i128 dM =
+        abs128(static_cast<i128>(mant) * (static_cast<i128>(1) << (K + ex)) -
+               static_cast<i128>(m.multiplier) * (static_cast<i128>(1) << (K - m.shift)));
     INFO("acc " << acc << " M " << real << " -> " << toString(m) << " r " << r);
     REQUIRE(2 * dM <= (static_cast<i128>(1) << (K - m.shift)));  // |dM| <= 2^-(s+1)
     const i128 err = abs128(R - P);
@@ -504,8 +505,7 @@ TEST_CASE("requantize(acc, quantizeMultiplier(M)) is within the stated bound of 
   CHECK(above_half < checked / 100);
 }
 
-TEST_CASE("quantizeLinear: ONNX QuantizeLinear (float32 division, half to even)",
-          "[fixed_point]") {
+TEST_CASE("quantizeLinear: ONNX QuantizeLinear (float32 division, half to even)", "[fixed_point]") {
   CHECK(quantizeLinear(0.5f, 1.0f, kInt8Range) == 0);
   CHECK(quantizeLinear(1.5f, 1.0f, kInt8Range) == 2);
   CHECK(quantizeLinear(2.5f, 1.0f, kInt8Range) == 2);
@@ -542,8 +542,8 @@ TEST_CASE("dequantize is float32 q * scale", "[fixed_point]") {
   CHECK(dequantize(3, 0.5f) == 1.5f);
   CHECK(dequantize(-128, 0.25f) == -32.0f);
   CHECK(dequantize(0, 0.1f) == 0.0f);
-  CHECK(dequantize(kI32Max, 1.0f) == 2147483648.0f);         // float(2^31 - 1) rounds to 2^31
-  CHECK(dequantize(16777217, 1.0f) == 16777216.0f);          // 2^24 + 1 -> even 2^24
+  CHECK(dequantize(kI32Max, 1.0f) == 2147483648.0f);  // float(2^31 - 1) rounds to 2^31
+  CHECK(dequantize(16777217, 1.0f) == 16777216.0f);   // 2^24 + 1 -> even 2^24
   CHECK(dequantize(7, 0.1f) == 7.0f * 0.1f);
 }
 
@@ -650,9 +650,43 @@ TEST_CASE("lookup tables reproduce the fake-quant function on every input", "[fi
   // int16 input: 65536 entries.
   auto wide = buildLookupTable(kInt16Range, 1.0f, 256.0f, kInt8Range, [](float x) { return x; });
   REQUIRE(wide.size() == 65536);
-  CHECK(lookup(wide.data(), 384, -32768) == 2);    // 1.5 -> 2
-  CHECK(lookup(wide.data(), 640, -32768) == 2);    // 2.5 -> 2
+  CHECK(lookup(wide.data(), 384, -32768) == 2);  // 1.5 -> 2
+  CHECK(lookup(wide.data(), 640, -32768) == 2);  // 2.5 -> 2
   CHECK(lookup(wide.data(), -32768, -32768) == -128);
+}
+
+TEST_CASE("softmax: 16-bit exponential table and one rounding division", "[fixed_point]") {
+  // s_in = 1/4: E[d] = round(2^16 * e^(-d/4)).
+  auto t = softmaxExpTable(0.25f);
+  REQUIRE(t.isOk());
+  REQUIRE(t->size() == 256);
+  CHECK((*t)[0] == 65536);
+  CHECK((*t)[4] == 24109);  // 65536 * e^-1 = 24109.27
+  CHECK((*t)[8] == 8869);   // 65536 * e^-2 = 8869.23
+  CHECK((*t)[255] == 0);    // 65536 * e^-63.75 ~ 1e-23
+  for (size_t d = 1; d < 256; ++d) REQUIRE((*t)[d] <= (*t)[d - 1]);
+  CHECK_FALSE(softmaxExpTable(0.0f).isOk());
+  CHECK_FALSE(softmaxExpTable(-1.0f).isOk());
+  // Two equal inputs, s_out = 1/128: each p = 1/2 -> 64.
+  const FixedMultiplier inv = mustQuantize(128.0);
+  CHECK(inv == FixedMultiplier{1 << 30, 23});
+  CHECK(softmaxOutput(65536, 2 * 65536, inv, kInt8Range) == 64);
+  // One certain class: p = 1 -> 128 -> saturates to 127.
+  CHECK(softmaxOutput(65536, 65536, inv, kInt8Range) == 127);
+  // p = 3/8 * 128 = 48 exactly; p = 1/3 * 128 = 42.67 -> 43; tie 0.5 -> 0: e / sum = 1/256.
+  CHECK(softmaxOutput(3, 8, inv, kInt8Range) == 48);
+  CHECK(softmaxOutput(1, 3, inv, kInt8Range) == 43);
+  CHECK(softmaxOutput(1, 256, inv, kInt8Range) == 0);
+  CHECK(softmaxOutput(3, 256, inv, kInt8Range) == 2);  // 1.5 -> 2
+  // Against the real softmax for logits {0, 1, 2} * 0.25 scale (int8 inputs 0, 4, 8).
+  const int32_t e0 = (*t)[8], e1 = (*t)[4], e2 = (*t)[0];
+  const int64_t sum = int64_t{e0} + e1 + e2;
+  const double z = 1 + std::exp(-1.0) + std::exp(-2.0);
+  CHECK(softmaxOutput(e2, sum, inv, kInt8Range) == static_cast<int32_t>(std::nearbyint(128 / z)));
+  CHECK(softmaxOutput(e1, sum, inv, kInt8Range) ==
+        static_cast<int32_t>(std::nearbyint(128 * std::exp(-1.0) / z)));
+  CHECK(softmaxOutput(e0, sum, inv, kInt8Range) ==
+        static_cast<int32_t>(std::nearbyint(128 * std::exp(-2.0) / z)));
 }
 
 TEST_CASE("interpolation weights in fixed point", "[fixed_point]") {
@@ -665,9 +699,9 @@ TEST_CASE("interpolation weights in fixed point", "[fixed_point]") {
   CHECK(interpolationWeight(0.0, 12) == 0);
   CHECK(interpolationWeight(-0.1, 12) == 0);
   CHECK(interpolationWeight(std::nan(""), 12) == 0);
-  CHECK(interpolationWeight(1.0 / 3, 8) == 85);                 // 85.33
-  CHECK(interpolationWeight(0.5 / 256 * 3, 8) == 2);            // 1.5 -> 2
-  CHECK(interpolationWeight(0.5 / 256 * 5, 8) == 2);            // 2.5 -> 2
+  CHECK(interpolationWeight(1.0 / 3, 8) == 85);       // 85.33
+  CHECK(interpolationWeight(0.5 / 256 * 3, 8) == 2);  // 1.5 -> 2
+  CHECK(interpolationWeight(0.5 / 256 * 5, 8) == 2);  // 2.5 -> 2
   // A 2-D bilinear sum at the extremes fits int32: int8 (F = 12) and int16 (F = 8).
   const int64_t one8 = int64_t{1} << (2 * interpolationFracBits(8));
   const int64_t one16 = int64_t{1} << (2 * interpolationFracBits(16));
