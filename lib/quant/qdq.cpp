@@ -8,9 +8,10 @@
 namespace hq {
 
 int64_t quantizeValue(float x, float scale, int64_t zero_point, int64_t qmin, int64_t qmax) {
-  // nearbyint rounds half to even in the default rounding mode, as QuantizeLinear does.
-  double q = std::nearbyint(static_cast<double>(x) / static_cast<double>(scale)) +
-             static_cast<double>(zero_point);
+  // ONNX QuantizeLinear: x / scale in float32, then round half to even (nearbyint in the
+  // default rounding mode), so QDQ weights match what every QDQ runtime computes.
+  float ratio = x / scale;
+  double q = std::nearbyint(static_cast<double>(ratio)) + static_cast<double>(zero_point);
   if (q < static_cast<double>(qmin)) return qmin;
   if (q > static_cast<double>(qmax)) return qmax;
   return static_cast<int64_t>(q);

@@ -52,7 +52,8 @@ QuantRule quantRuleOf(const Graph& g, const Node& n) {
   }
   if (op == "Resize" || op == "Upsample") {
     std::string mode = n.attrs.getString("mode", "nearest");
-    return mode == "nearest" ? QuantRule::kSameScale : QuantRule::kRequant;
+    if (mode == "nearest") return QuantRule::kSameScale;
+    return mode == "linear" ? QuantRule::kRequant : QuantRule::kFloatOnly;  // no integer cubic
   }
   if (op == "Div") return isConst(n.input(1)) ? QuantRule::kRequant : QuantRule::kFloatOnly;
   if (kSameScale.count(op)) return QuantRule::kSameScale;
