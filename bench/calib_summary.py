@@ -11,57 +11,63 @@ import statistics
 import sys
 
 
+def fmt(x, f):
+    return f % x if x is not None else ""
+
+
 def main():
     rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
     models = []
     for r in rows:
         if r["name"] not in models:
             models.append(r["name"])
-    header = ["model", "runtime", "calib img/s", "run img/s", "calib x PyTorch",
-              "run x PyTorch", "peak RSS MiB", "top-1 %", "runs (calib img/s)"]
+    header = ["model", "runtime", "calib img/s median", "best", "run img/s median", "best",
+              "calib x PyTorch (median / best / per round)", "run x PyTorch (median / best)",
+              "peak RSS MiB", "top-1 %", "runs (calib img/s)"]
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     for name in models:
         mine = [r for r in rows if r["name"] == name]
         evals = {r["runtime"][len("hq-eval "):]: r for r in mine if r["runtime"].startswith("hq-eval")}
         torch_runs = [r for r in mine if r["runtime"] == "pytorch-fx"]
-        torch_ips = statistics.median(r["img_per_s"] for r in torch_runs) if torch_runs else None
-        lines = []
+        t_med = statistics.median(r["img_per_s"] for r in torch_runs) if torch_runs else None
+        t_best = max(r["img_per_s"] for r in torch_runs) if torch_runs else None
+        t_round = {r.get("round"): r["img_per_s"] for r in torch_runs}
         if torch_runs:
             top1 = next((r["int8_top1"] for r in torch_runs if "int8_top1" in r), None)
-            lines.append([name, "PyTorch FX", torch_ips, None, None, None,
-                          max(r["peak_rss_mib"] for r in torch_runs), top1,
-                          [r["img_per_s"] for r in torch_runs]])
+            print(" | ".join([name, "PyTorch FX prepare_fx + calibration", fmt(t_med, "%.0f"),
+                              fmt(t_best, "%.0f"), "", "", "", "",
+                              fmt(max(r["peak_rss_mib"] for r in torch_runs), "%.1f"),
+                              fmt(top1, "%.2f"),
+                              ", ".join("%.0f" % r["img_per_s"] for r in torch_runs)]))
         runtimes = []
         for r in mine:
             if r["runtime"].startswith("hq-calib ") and r["runtime"] not in runtimes:
                 runtimes.append(r["runtime"])
         for rt in runtimes:
             runs = [r for r in mine if r["runtime"] == rt]
-            calib = statistics.median(r["images_per_s"] for r in runs)
-            whole = statistics.median(r["images"] / r["wall_s"] for r in runs)
+            calib = [r["images_per_s"] for r in runs]
+            whole = [r["images"] / r["wall_s"] for r in runs]
+            c_med, c_best = statistics.median(calib), max(calib)
+            w_med, w_best = statistics.median(whole), max(whole)
+            paired = [r["images_per_s"] / t_round[r.get("round")] for r in runs
+                      if r.get("round") in t_round]
             obs = rt[len("hq-calib "):]
             chosen = runs[-1].get("chosen_observer")
-            label = rt + (" (chose %s)" % chosen if chosen else "")
-            top1 = evals[obs]["top1"] if obs in evals else None
-            lines.append([name, label, calib, whole,
-                          calib / torch_ips if torch_ips else None,
-                          whole / torch_ips if torch_ips else None,
-                          max(r["peak_rss_mib"] for r in runs), top1,
-                          [r["images_per_s"] for r in runs]])
+            ratio_c = ratio_w = ""
+            if t_med:
+                ratio_c = "%.2fx / %.2fx / %s" % (
+                    c_med / t_med, c_best / t_best,
+                    "%.2fx" % statistics.median(paired) if paired else "-")
+                ratio_w = "%.2fx / %.2fx" % (w_med / t_med, w_best / t_best)
+            print(" | ".join([name, rt + (" (chose %s)" % chosen if chosen else ""),
+                              "%.0f" % c_med, "%.0f" % c_best, "%.0f" % w_med, "%.0f" % w_best,
+                              ratio_c, ratio_w, "%.1f" % max(r["peak_rss_mib"] for r in runs),
+                              fmt(evals[obs]["top1"] if obs in evals else None, "%.2f"),
+                              ", ".join("%.0f" % x for x in calib)]))
         if "float" in evals:
-            lines.append([name, "float (hq-eval)", None, None, None, None, None,
-                          evals["float"]["top1"], []])
-        for l in lines:
-            cells = [l[0], l[1],
-                     "%.0f" % l[2] if l[2] is not None else "",
-                     "%.0f" % l[3] if l[3] is not None else "",
-                     "%.2fx" % l[4] if l[4] is not None else "",
-                     "%.2fx" % l[5] if l[5] is not None else "",
-                     "%.1f" % l[6] if l[6] is not None else "",
-                     "%.2f" % l[7] if l[7] is not None else "",
-                     ", ".join("%.0f" % x for x in l[8])]
-            print(" | ".join(cells))
+            print(" | ".join([name, "float model (hq-eval)"] + [""] * 7 +
+                             ["%.2f" % evals["float"]["top1"], ""]))
     for r in rows:
         if r["runtime"] != "hq-calib-profile":
             continue

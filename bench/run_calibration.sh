@@ -4,14 +4,15 @@
 # threads and machine, in one run; plus the PTQ top-1 each reaches on the Fashion-MNIST test
 # set (hq-eval on hq's QDQ model; PyTorch's convert_fx model on the onednn engine).
 # Each of hq-calib --observer minmax, hq-calib --observer all and PyTorch runs ROUNDS times,
-# interleaved, to spread the noise of a shared machine; the table shows median img/s,
-# the largest peak RSS and the ratios hq/PyTorch. PyTorch's img/s times prepare_fx + the
+# interleaved, to spread the noise of a shared machine; the table shows median and best
+# img/s, the largest peak RSS and the ratios hq/PyTorch (of the medians, of the bests, and
+# the median of the per-round ratios: each round runs hq and PyTorch back to back). PyTorch's img/s times prepare_fx + the
 # calibration passes (not convert_fx, not loading the data); hq's "calib" img/s is hq-calib's
 # own --json images_per_s (calibration passes + choosing scales, + scoring candidates on the
 # held-out images for --observer all), hq's "run" img/s is 2,048 / the wall time of the whole
 # hq-calib process (import, data loading, calibration, writing the QDQ model).
 #
-#   bench/run_calibration.sh [--batch 256] [--threads 2] [--rounds 3]
+#   bench/run_calibration.sh [--batch 256] [--threads 2] [--rounds 5]
 #                            [--models "fmnist_cnn mobilenetv2_32"] [--observers "minmax all"]
 #                            [--build-dir build-bench] [--profile]
 # --profile: also run hq-calib-profile (bench/calib_profile.cpp) once per model: seconds
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BATCH=256 THREADS=2 ROUNDS=3
+BATCH=256 THREADS=2 ROUNDS=5
 MODELS="fmnist_cnn mobilenetv2_32"
 OBSERVERS="minmax all"
 BUILD_DIR="$ROOT/build-bench"
@@ -90,6 +91,8 @@ record() {  # record NAME RUNTIME JSON_FILE TIME_FILE [EXTRA_JSON]
     '{name: $name, runtime: $rt} + . + $t + $extra' "$3" >> "$RESULTS"
 }
 
+round_json() { echo "{\"round\": $1, \"load1\": $(cut -d' ' -f1 /proc/loadavg)}"; }
+
 for name in $MODELS; do
   path="$(model_path "$name")"
   if [[ -z "$path" ]]; then
@@ -104,14 +107,14 @@ for name in $MODELS; do
       qdq="$WORK/$name.$obs.qdq.onnx"
       /usr/bin/time -f '%e %M' -o "$WORK/time" "$HQ_CALIB" "$path" --data "$data" --out "$qdq" \
         --observer "$obs" --batch "$BATCH" --threads "$THREADS" --json -q > "$WORK/calib.json"
-      record "$name" "hq-calib $obs" "$WORK/calib.json" "$WORK/time"
+      record "$name" "hq-calib $obs" "$WORK/calib.json" "$WORK/time" "$(round_json "$r")"
     done
     if [[ $HAVE_TORCH == 1 ]]; then
       eval_flag=()
       if [[ $r == 1 ]]; then eval_flag=(--eval); fi
       /usr/bin/python3 -W ignore "$ROOT/bench/torch_calib.py" "$path" --batch "$BATCH" \
         --threads "$THREADS" "${eval_flag[@]}" > "$WORK/torch.json"
-      record "$name" "pytorch-fx" "$WORK/torch.json" ""
+      record "$name" "pytorch-fx" "$WORK/torch.json" "" "$(round_json "$r")"
     fi
   done
   # Accuracy of the last round's QDQ models (deterministic: same inputs, same model bytes).
