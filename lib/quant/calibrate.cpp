@@ -1,5 +1,6 @@
 #include "quant/calibrate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -235,6 +236,13 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     HQ_ASSIGN_OR_RETURN(states[i], makePointState(probe));
     if (p.kind == QuantPoint::Kind::kOutput) eo.keep.push_back(p.value->name);
   }
+  std::optional<BiasCorrector> corrector;
+  if (options.biasCorrection != BiasCorrectionMode::kOff) {
+    HQ_ASSIGN_OR_RETURN(corrector, BiasCorrector::create(*graph, plan));
+    for (const std::string& name : corrector->valuesToKeep(*graph)) {
+      if (std::find(eo.keep.begin(), eo.keep.end(), name) == eo.keep.end()) eo.keep.push_back(name);
+    }
+  }
   HQ_ASSIGN_OR_RETURN(auto executor, Executor::create(*graph, eo));
 
   int64_t total = data.size();
@@ -277,11 +285,24 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
         HQ_RETURN_IF_ERROR(states[i].observer->observe(t.data<float>(), t.numel()));
       }
     }
+    if (corrector) HQ_RETURN_IF_ERROR(corrector->observe(*graph, {batch->images}, executor->kept()));
     seen += n;
     if (progress) progress->advance(n);
   }
   if (progress) progress->finish();
   if (seen == 0) return HQ_ERROR(kData, "{} has no samples", data.describe());
+
+  // Bias correction for the weights needs only their params, so the activation methods
+  // below are tried (and the local correction made) with corrected weights' biases.
+  OrderedJson corrections = OrderedJson::array();
+  if (corrector) {
+    std::vector<QuantParams> weights(plan.points.size());
+    for (size_t i = 0; i < plan.points.size(); ++i) {
+      if (!isActivation(plan.points[i])) weights[i] = weightParams(plan.points[i]);
+    }
+    HQ_ASSIGN_OR_RETURN(corrections,
+                        corrector->apply(*graph, plan, weights, BiasCorrectionMode::kWeights));
+  }
 
   // Parameters per point for one activation method (or the configured observers).
   auto params_for = [&](const std::string& method) -> Expected<std::vector<QuantParams>> {
@@ -338,6 +359,24 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     }
   } else {
     HQ_ASSIGN_OR_RETURN(chosen, params_for(""));
+  }
+  if (corrector && options.biasCorrection == BiasCorrectionMode::kLocal) {
+    // One more float pass (the executor runs the uncorrected float graph) over the first
+    // observed images: E[x] and E[Q(x)] of every unit input on the same images.
+    corrector->reset();
+    int64_t limit = std::min(observe_images, std::max<int64_t>(1, options.biasCorrectionImages));
+    BatchLoader again(data, lo);
+    for (int64_t done = 0; done < limit;) {
+      HQ_ASSIGN_OR_RETURN(auto batch, again.next());
+      if (!batch) break;
+      HQ_ASSIGN_OR_RETURN(auto outs, executor->run({batch->images}));
+      (void)outs;
+      HQ_RETURN_IF_ERROR(corrector->observeLocal(*graph, plan, chosen, {batch->images},
+                                                 executor->kept()));
+      done += batch->images.dim(0);
+    }
+    HQ_ASSIGN_OR_RETURN(corrections,
+                        corrector->apply(*graph, plan, chosen, BiasCorrectionMode::kLocal));
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.images = seen;
@@ -404,6 +443,8 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
   summary["weight_points"] =
       std::count_if(plan.points.begin(), plan.points.end(), [](const QuantPoint& p) { return !isActivation(p); });
   summary["fused_units"] = plan.units.size();
+  summary["bias_correction"] = biasCorrectionModeName(options.biasCorrection);
+  if (corrector) summary["bias_corrections"] = corrections;
   if (try_all) {
     summary["observer"] = "all";
     summary["chosen_observer"] = result.chosenObserver;

@@ -8,6 +8,7 @@
 
 #include "data/dataset.h"
 #include "ir/graph.h"
+#include "quant/bias_correction.h"
 #include "quant/qconfig.h"
 #include "support/json.h"
 
@@ -21,6 +22,12 @@ struct CalibOptions {
   std::string observer;
   /// With observer "all": fraction of the calibration data held out to choose the method.
   double holdoutFraction = 0.25;
+  /// Empirical bias correction of the Conv/Gemm units (quant/bias_correction.h): for
+  /// the weights' quantization (default), also for each unit's input quantization
+  /// (local: one more float pass), or off.
+  BiasCorrectionMode biasCorrection = BiasCorrectionMode::kWeights;
+  /// With kLocal: images of the extra pass (the first ones observed).
+  int64_t biasCorrectionImages = 512;
   bool progress = true;
   /// Lineage: recorded in the output model's metadata.
   std::string toolName = "hq-calib";

@@ -16,6 +16,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"hq-calib: calibrate a float ONNX model and write a QDQ (fake-quant) model"};
   std::string model_path, qconfig_path = "default", data_spec, out_path, report_path, march;
+  std::string bias_correction = "weights";
   hq::CalibOptions calib;
   int64_t limit = 0;
   bool json = false, quiet = false;
@@ -33,6 +34,11 @@ int main(int argc, char** argv) {
                  "override the activation observer: minmax, ema_minmax, percentile, kl, mse, "
                  "or all (try each, keep the best on held-out calibration data)")
       ->check(CLI::IsMember({"minmax", "ema_minmax", "percentile", "kl", "mse", "all"}));
+  app.add_option("--bias-correction", bias_correction,
+                 "correct each Conv/Gemm bias for the mean shift of quantizing its weights "
+                 "(weights), also its input (local: one more pass over part of the data), or off")
+      ->check(CLI::IsMember({"off", "weights", "local"}))
+      ->default_str("weights");
   app.add_option("--march", march, "target march (recorded; constrains choices once marches exist)");
   app.add_option("--batch", calib.batchSize, "images per batch")->default_val(256)->check(CLI::Range(1, 1 << 20));
   app.add_option("--limit", limit, "use only the first N calibration images (0 = all)")
@@ -60,6 +66,7 @@ int main(int argc, char** argv) {
     dopt.limit = limit;
     HQ_ASSIGN_OR_RETURN(auto dataset, hq::openDataset(data_spec, dopt));
 
+    HQ_ASSIGN_OR_RETURN(calib.biasCorrection, hq::parseBiasCorrectionMode(bias_correction));
     calib.progress = !quiet;
     calib.commandLine = hq::tool::lineageCommand(argc, argv, {"--out", "--report"});
     HQ_ASSIGN_OR_RETURN(calib.inputDigests["model"], hq::sha256File(model_path));
