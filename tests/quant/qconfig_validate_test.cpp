@@ -273,7 +273,7 @@ TEST_CASE("shipped qconfigs validate against the schema and say what the seed sa
   }
   QuantSpec w = def.weightSpec("conv1", "Conv");
   CHECK(w.describe() == "qint8 symmetric per-channel minmax");
-  CHECK(def.outputSpec("conv1", "Conv").describe() == "qint8 symmetric minmax");
+  CHECK(def.outputSpec("conv1", "Conv").describe() == "qint8 symmetric percentile(p=99.99, bins=2048)");
   CHECK(def.outputSpec("fc", "Gemm").dtype == QDType::kInt8);
   CHECK(def.unusedSelectors({"conv1"}, {"Conv"}, {"input"}).empty());
 
