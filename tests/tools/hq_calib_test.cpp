@@ -186,3 +186,24 @@ TEST_CASE("hq-calib warns about a qconfig override that matches no node") {
   CHECK(r.err.find("clasifier*") != std::string::npos);
   CHECK(fs::exists(dir / "m.onnx"));
 }
+
+TEST_CASE("hq-calib quantizes the shared MobileNetV2 (skipped without ../shared/models)") {
+  std::string model = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float.onnx";
+  if (!fs::exists(model) || !kHaveFashion) {
+    WARN("mobilenetv2_32.float.onnx or Fashion-MNIST absent; skipped");
+    return;
+  }
+  auto dir = scratchDir("calib_mnv2");
+  std::string out = (dir / "m.onnx").string();
+  auto r = runTool("hq-calib", model + " --data fashion-mnist-calib-32 --limit 256 --json -q --out " + out);
+  INFO(r.err);
+  REQUIRE(r.exitCode == 0);
+  auto s = nlohmann::json::parse(r.out);
+  CHECK(s["fused_units"] == 53);  // 52 Conv (BN, ReLU6 and the 10 residual Adds fused) + Gemm
+  CHECK(hq::checkOnnxBytes(slurp(out), out).isOk());
+  auto fr = runTool("hq-eval", model + " --data fashion-mnist-test-32 --limit 500 --json -q");
+  auto qr = runTool("hq-eval", out + " --data fashion-mnist-test-32 --limit 500 --json -q");
+  REQUIRE(qr.exitCode == 0);
+  double f1 = nlohmann::json::parse(fr.out)["top1"], q1 = nlohmann::json::parse(qr.out)["top1"];
+  CHECK(std::abs(f1 - q1) <= 2.0);
+}
