@@ -164,6 +164,19 @@ struct Executor::Plan {
   std::vector<int> outputSlots;
   std::vector<bool> outputFresh;
   std::vector<std::pair<std::string, int>> keptSlots;
+  /// An observed value: where it lives and how its buffer is laid out.
+  struct Observed {
+    std::string name;
+    int slot = -1;
+    int64_t physical = 0;            ///< elements in the buffer
+    int64_t padding = 0;             ///< of which layout padding
+    dnnl::memory::desc blocked;      ///< zero desc = plain
+    std::shared_ptr<dnnl_rt::Reorder> toPlain;  ///< built on first use
+  };
+  /// observeAt[0]: before the first step (inputs, constants); [i + 1]: after step i.
+  std::vector<std::vector<Observed>> observeAt;
+  dnnl_rt::AlignedBuffer plainScratch;  ///< toPlain() target, shared by all observed values
+  size_t plainScratchBytes = 0;
   std::vector<std::string> kernelNames;
   std::vector<StepProfile> profile;
   std::shared_ptr<void> arena;
@@ -187,6 +200,18 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Graph& graph,
     if (!ex->graph_->findValue(name)) {
       return HQ_ERROR(kNotFound, "no tensor named '{}' in the model", name);
     }
+  }
+  for (const auto& name : options.observe) {
+    const Value* v = ex->graph_->findValue(name);
+    if (!v) return HQ_ERROR(kNotFound, "no tensor named '{}' in the model to observe", name);
+    if (v->dtype != DType::kFloat32 && v->dtype != DType::kUndefined) {
+      return HQ_ERROR(kUnsupported, "observed tensor '{}' must be float32, got {}", name,
+                      dtypeName(v->dtype));
+    }
+  }
+  if (!options.observe.empty() && !options.onObserve) {
+    return HQ_ERROR(kInvalidArgument, "ExecutorOptions::observe lists {} tensor(s) but "
+                    "onObserve is not set", options.observe.size());
   }
   return ex;
 }
@@ -247,13 +272,16 @@ Expected<std::unique_ptr<Executor::Plan>> Executor::buildPlan(const std::vector<
 
   passes::PassContext pass_ctx;
   for (const auto& name : options_.keep) pass_ctx.protect.insert(g.findValue(name));
+  for (const auto& name : options_.observe) pass_ctx.protect.insert(g.findValue(name));
   for (const Value* o : g.outputs()) pass_ctx.protect.insert(o);
   if (fast) {
     std::vector<std::pair<std::string, int>> counts;
     HQ_RETURN_IF_ERROR(passes::runInferencePasses(g, pass_ctx, &counts));
     for (const auto& [name, n] : counts) logVerbose("  pass {}: {} rewrite(s)", name, n);
   }
-  const std::unordered_set<const Value*>& keep = pass_ctx.protect;
+  // Kept values and outputs get plain fresh buffers; observed values stay as they are.
+  std::unordered_set<const Value*> keep(g.outputs().begin(), g.outputs().end());
+  for (const auto& name : options_.keep) keep.insert(g.findValue(name));
   std::vector<Node*> nodes = g.nodes();
 
   // Slots: one per value.
@@ -432,7 +460,57 @@ Expected<std::unique_ptr<Executor::Plan>> Executor::buildPlan(const std::vector<
   for (const auto& name : options_.keep) {
     if (const Value* v = g.findValue(name)) plan->keptSlots.push_back({name, slot(v)});
   }
+  plan->observeAt.resize(nodes.size() + 1);
+  for (const auto& name : options_.observe) {
+    const Value* v = g.findValue(name);
+    if (!v) return HQ_ERROR(kInternal, "observed tensor '{}' vanished from the plan", name);
+    if (v->dtype != DType::kFloat32) {
+      return HQ_ERROR(kUnsupported, "observed tensor '{}' must be float32, got {}", name,
+                      dtypeName(v->dtype));
+    }
+    Plan::Observed o;
+    o.name = name;
+    o.slot = slot(v);
+    o.physical = shapeNumel(v->shape);
+    const dnnl::memory::desc& d = desc[static_cast<size_t>(o.slot)];
+    if (d.data.ndims && !dnnl_rt::isPlain(d)) {
+      o.blocked = d;
+      o.physical = static_cast<int64_t>(d.get_size() / sizeof(float));
+      o.padding = o.physical - shapeNumel(v->shape);
+      plan->plainScratchBytes = std::max(plan->plainScratchBytes,
+                                         static_cast<size_t>(shapeNumel(v->shape)) * sizeof(float));
+    }
+    size_t at = 0;
+    if (v->producer && !v->isConstant()) at = index_of.at(v->producer) + 1;
+    plan->observeAt[at].push_back(std::move(o));
+  }
   return plan;
+}
+
+Status Executor::notifyObservers(Plan& plan, size_t at) {
+  for (Plan::Observed& o : plan.observeAt[at]) {
+    const Tensor& t = plan.slots[static_cast<size_t>(o.slot)];
+    ObservedTensor ot;
+    ot.data = t.data<float>();
+    ot.n = o.blocked.data.ndims ? o.physical : t.numel();
+    ot.paddingZeros = o.blocked.data.ndims ? o.padding : 0;
+    ot.plain = o.blocked.data.ndims == 0;
+    ot.shape = &t.shape();
+    ot.toPlain = [&plan, &o, &t]() -> Tensor {
+      if (!o.blocked.data.ndims) return t;
+      if (!o.toPlain) {
+        o.toPlain = std::make_shared<dnnl_rt::Reorder>(o.blocked, dnnl_rt::plainDesc(t.shape()));
+      }
+      if (!plan.plainScratch.mem) plan.plainScratch.allocate(plan.plainScratchBytes);
+      Tensor out = Tensor::shared(DType::kFloat32, t.shape(), plan.plainScratch.mem,
+                                  plan.plainScratch.mem.get());
+      o.toPlain->run(t.raw(), out.raw());
+      dnnl_rt::cpuStream().wait();
+      return out;
+    };
+    HQ_RETURN_IF_ERROR(options_.onObserve(o.name, ot));
+  }
+  return Status::ok();
 }
 
 Expected<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs) {
@@ -442,6 +520,7 @@ Expected<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs) {
   std::vector<Tensor>& slots = plan->slots;
   for (size_t i = 0; i < inputs.size(); ++i) slots[static_cast<size_t>(plan->inputSlots[i])] = inputs[i];
   for (const auto& [s, v] : plan->freshSlots) slots[static_cast<size_t>(s)] = Tensor(v->dtype, v->shape);
+  HQ_RETURN_IF_ERROR(notifyObservers(*plan, 0));
   for (size_t i = 0; i < plan->steps.size(); ++i) {
     Plan::Step& step = plan->steps[i];
     auto start = options_.profile ? std::chrono::steady_clock::now()
@@ -457,6 +536,7 @@ Expected<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs) {
       p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       ++p.runs;
     }
+    if (!plan->observeAt[i + 1].empty()) HQ_RETURN_IF_ERROR(notifyObservers(*plan, i + 1));
   }
   std::vector<Tensor> outs;
   for (size_t i = 0; i < plan->outputSlots.size(); ++i) {

@@ -4,6 +4,7 @@
 // the memory planner, so peak memory stays near the largest live set.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,12 +15,40 @@
 
 namespace hq {
 
+/// A value handed to ExecutorOptions::onObserve right after the step that produces it,
+/// while its buffer is still live (and warm in cache). The buffer is the executor's: it is
+/// valid only during the callback, and may be in a oneDNN blocked layout (e.g. nChw16c),
+/// whose order differs from row-major and whose padding (channels rounded up to the
+/// block) holds +0.0. Order-independent statistics (min / max / histograms) can read
+/// `data` directly and subtract `paddingZeros` zeros; order-dependent ones call toPlain().
+struct ObservedTensor {
+  const float* data = nullptr;  ///< physical buffer: `n` float32 elements
+  int64_t n = 0;                ///< physical elements, padding included
+  int64_t paddingZeros = 0;     ///< elements of `data` that are layout padding (all +0.0)
+  bool plain = true;            ///< row-major order (then paddingZeros == 0)
+  const Shape* shape = nullptr;  ///< logical shape (numel = n - paddingZeros)
+  /// The values in row-major order under `shape`: a view of `data` when plain, else a
+  /// reorder into a scratch buffer the executor owns. Valid only during the callback.
+  std::function<Tensor()> toPlain;
+};
+
+/// Called for each observed value; a non-ok status aborts run() with that status.
+using ObserveFn = std::function<Status(const std::string& name, const ObservedTensor& tensor)>;
+
 struct ExecutorOptions {
   KernelOptions kernels;
   /// Worker threads for kernels (OpenMP / oneDNN); 0 = all cores.
   int threads = 0;
   /// Names of intermediate values to keep and return from run() (for --dump-tensors).
+  /// Kept values are plain, in fresh buffers, and so keep their producer from writing
+  /// a blocked layout or summing in place: slow; prefer `observe` where it fits.
   std::vector<std::string> keep;
+  /// Names of float32 values to hand to `onObserve` during run(), right after the step
+  /// that produces each (graph inputs and constants: before the first step), in step
+  /// order. Observed values stay materialized (no pass removes them) but keep their
+  /// layout and arena buffer, so observing does not change what the kernels do.
+  std::vector<std::string> observe;
+  ObserveFn onObserve;
   /// Time every step of run() (for benches); see Executor::profile().
   bool profile = false;
 };
@@ -58,6 +87,8 @@ class Executor {
   Executor() = default;
   Expected<Plan*> planFor(const std::vector<Tensor>& inputs);
   Expected<std::unique_ptr<Plan>> buildPlan(const std::vector<Tensor>& inputs);
+  /// Hand the values observed at plan.observeAt[at] to options_.onObserve.
+  Status notifyObservers(Plan& plan, size_t at);
 
   std::unique_ptr<Graph> graph_;
   ExecutorOptions options_;
