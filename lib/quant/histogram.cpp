@@ -100,7 +100,161 @@ void binInto(const float* d, int64_t n, int bins, float inv_pos, float inv_neg,
   }
 }
 
+/// One thread's batch-local binning for Histogram::scanAndAdd: integer counts at its own
+/// side exponents (grown chunk by chunk; counts merge exactly, see histogram.h).
+struct ChunkBinner {
+  int bins, stride, copies;
+  int exp[2];
+  bool used[2];
+  float inv[2] = {0.f, 0.f};
+  std::vector<uint32_t> counts;
+  BatchStats st;
+
+  ChunkBinner(int b, int c, const int e[2], const bool u[2])
+      : bins(b), stride(2 * b + 1), copies(c), exp{e[0], e[1]}, used{u[0], u[1]} {
+    counts.assign(static_cast<size_t>(stride) * static_cast<size_t>(copies), 0u);
+    st.min = std::numeric_limits<float>::infinity();
+    st.max = -std::numeric_limits<float>::infinity();
+    setInv();
+  }
+  void setInv() {
+    for (int s = 0; s < 2; ++s) inv[s] = used[s] ? std::ldexp(static_cast<float>(bins), -exp[s]) : 0.f;
+  }
+  /// Range of side s to [0, 2^e): merges bins j -> j >> k in place.
+  bool grow(int s, int e) {
+    if (!used[s]) {
+      used[s] = true;
+      exp[s] = e;
+      return true;
+    }
+    if (e <= exp[s]) return false;
+    const int k = e - exp[s];
+    for (int c = 0; c < copies; ++c) {
+      uint32_t* side = counts.data() + static_cast<size_t>(c) * stride + static_cast<size_t>(s) * bins;
+      for (int j = 1; j < bins; ++j) {
+        const int dst = k >= 31 ? 0 : (j >> k);
+        side[dst] += side[j];
+        side[j] = 0;
+      }
+    }
+    exp[s] = e;
+    return true;
+  }
+  /// Indices of p[0, len) at the current ranges: as binInto.
+  void index(const float* p, int len, int32_t* idx) const {
+    const float fbins = static_cast<float>(bins);
+    const float ip = inv[0], in = inv[1];
+    const int b = bins;
+#pragma omp simd
+    for (int i = 0; i < len; ++i) {
+      const float x = p[i];
+      const float v = std::fabs(x);
+      const bool neg = x < 0.0f;
+      const float f = v * (neg ? in : ip);
+      int32_t j = f < fbins ? static_cast<int32_t>(f) : b - 1;
+      j += neg ? b : 0;
+      idx[i] = (x != 0.0f && v <= FLT_MAX) ? j : 2 * b;
+    }
+  }
+  void run(const float* d, int64_t n) {
+    constexpr int kBlock = 2048;
+    int32_t idx[kBlock];
+    bool bad = false;
+    const float fbins = static_cast<float>(bins);
+    for (int64_t base = 0; base < n; base += kBlock) {
+      const int len = static_cast<int>(std::min<int64_t>(kBlock, n - base));
+      const float* p = d + base;
+      float mn = std::numeric_limits<float>::infinity();
+      float mx = -std::numeric_limits<float>::infinity();
+      int32_t nans = 0, infs = 0, zeros = 0;
+      const float ip = inv[0], in = inv[1];
+      const int b = bins;
+      // Scan and index at the current ranges in one loop; re-index when a range grows.
+#pragma omp simd reduction(min : mn) reduction(max : mx) reduction(+ : nans, infs, zeros)
+      for (int i = 0; i < len; ++i) {
+        const float x = p[i];
+        const float v = std::fabs(x);
+        const bool inf = v == std::numeric_limits<float>::infinity();
+        nans += (x != x);
+        infs += inf;
+        zeros += (x == 0.0f);
+        mn = (x < mn && !inf) ? x : mn;
+        mx = (x > mx && !inf) ? x : mx;
+        const bool neg = x < 0.0f;
+        const float f = v * (neg ? in : ip);
+        int32_t j = f < fbins ? static_cast<int32_t>(f) : b - 1;
+        j += neg ? b : 0;
+        idx[i] = (x != 0.0f && v <= FLT_MAX) ? j : 2 * b;
+      }
+      st.n += len;
+      st.nans += nans;
+      st.infs += infs;
+      st.zeros += zeros;
+      st.min = std::min(st.min, mn);
+      st.max = std::max(st.max, mx);
+      if (nans + infs > 0) bad = true;
+      if (bad) continue;  // the batch is rejected: scan on for the counts, bin nothing
+      bool regrow = false;
+      if (mx > 0) regrow |= grow(0, exponentFor(mx));
+      if (mn < 0) regrow |= grow(1, exponentFor(-static_cast<double>(mn)));
+      if (regrow) {
+        setInv();
+        index(p, len, idx);
+      }
+      int i = 0;
+      if (copies == 4) {
+        uint32_t* c0 = counts.data();
+        uint32_t* c1 = c0 + stride;
+        uint32_t* c2 = c1 + stride;
+        uint32_t* c3 = c2 + stride;
+        for (; i + 4 <= len; i += 4) {
+          ++c0[idx[i]];
+          ++c1[idx[i + 1]];
+          ++c2[idx[i + 2]];
+          ++c3[idx[i + 3]];
+        }
+      }
+      uint32_t* c = counts.data();
+      for (; i < len; ++i) ++c[idx[i]];
+    }
+  }
+};
+
+/// min / max of the nonzero values (for buffers whose only zeros are padding).
+void nonzeroMinMax(const float* d, int64_t n, float* min, float* max) {
+  float mn = std::numeric_limits<float>::infinity();
+  float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(min : mn) reduction(max : mx)
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = d[i];
+    const bool skip = x == 0.0f || std::fabs(x) == std::numeric_limits<float>::infinity();
+    mn = (x < mn && !skip) ? x : mn;
+    mx = (x > mx && !skip) ? x : mx;
+  }
+  *min = mn;
+  *max = mx;
+}
+
+/// Take `padding` padding zeros out of stats of a whole buffer `d[0, n)`.
+void removePadding(BatchStats& st, const float* d, int64_t n, int64_t padding) {
+  if (padding <= 0) return;
+  st.n -= padding;
+  st.zeros -= padding;
+  const int64_t finite = st.n - st.nans - st.infs;
+  if (finite <= 0) {
+    st.min = st.max = 0;
+  } else if (st.zeros == 0 && (st.min == 0.0f || st.max == 0.0f)) {
+    nonzeroMinMax(d, n, &st.min, &st.max);  // the zero extreme was padding only
+  }
+}
+
 }  // namespace
+
+BatchStats scanBatch(const float* data, int64_t n, int64_t padding_zeros) {
+  BatchStats st = scanBatch(data, n);
+  removePadding(st, data, n, std::clamp<int64_t>(padding_zeros, 0, std::max<int64_t>(n, 0)));
+  return st;
+}
 
 BatchStats scanBatch(const float* data, int64_t n) {
   if (n <= 0) return BatchStats{};
@@ -205,7 +359,84 @@ void Histogram::growSide(Side& s, int exp) {
 
 void Histogram::add(const float* data, int64_t n) {
   if (n <= 0) return;
-  add(data, n, scanBatch(data, n));
+  scanAndAdd(data, n, 0);
+}
+
+BatchStats Histogram::scanAndAdd(const float* data, int64_t n, int64_t padding_zeros) {
+  if (n <= 0) return BatchStats{};
+  padding_zeros = std::clamp<int64_t>(padding_zeros, 0, n);
+  const int stride = 2 * bins_ + 1;
+  const int copies = n >= 4 * stride ? 4 : 1;
+  const int exp0[2] = {side_[0].exp, side_[1].exp};
+  const bool used0[2] = {side_[0].used, side_[1].used};
+  int threads = omp_in_parallel() ? 1 : std::min(omp_get_max_threads(), kMaxThreads);
+  if (n < kParallelMin) threads = 1;
+  // Each binner counts < 2^32 values: enough parts for the uint32 counters.
+  const int64_t parts_needed = (n + kChunk - 1) / kChunk;
+  const int64_t parts = std::max<int64_t>(threads, parts_needed);
+  std::vector<ChunkBinner> binners;
+  binners.reserve(static_cast<size_t>(parts));
+  for (int64_t t = 0; t < parts; ++t) binners.emplace_back(bins_, copies, exp0, used0);
+  if (parts == 1) {
+    binners[0].run(data, n);
+  } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t t = 0; t < parts; ++t) {
+      const int64_t lo = n * t / parts, hi = n * (t + 1) / parts;
+      binners[static_cast<size_t>(t)].run(data + lo, hi - lo);
+    }
+  }
+  BatchStats st = binners[0].st;
+  for (size_t t = 1; t < binners.size(); ++t) combine(st, binners[t].st);
+  if (st.nans + st.infs == st.n) st.min = st.max = 0;  // no finite value
+  removePadding(st, data, n, padding_zeros);
+  if (!st.finite() || st.n - st.nans - st.infs <= 0) return st;
+  // Every binner to the common ranges, then the integer counts in a fixed order.
+  int exp[2] = {exp0[0], exp0[1]};
+  bool used[2] = {used0[0], used0[1]};
+  for (int s = 0; s < 2; ++s) {
+    for (const ChunkBinner& b : binners) {
+      if (!b.used[s]) continue;
+      exp[s] = used[s] ? std::max(exp[s], b.exp[s]) : b.exp[s];
+      used[s] = true;
+    }
+  }
+  for (ChunkBinner& b : binners) {
+    for (int s = 0; s < 2; ++s) {
+      if (used[s]) b.grow(s, exp[s]);
+    }
+    addCounts(b.counts.data(), copies, exp, used);
+  }
+  if (count_ == 0) {
+    min_ = st.min;
+    max_ = st.max;
+  } else {
+    min_ = std::min<double>(min_, st.min);
+    max_ = std::max<double>(max_, st.max);
+  }
+  count_ += st.n;
+  zeros_ += st.zeros;
+  viewDirty_ = true;
+  return st;
+}
+
+void Histogram::addCounts(const uint32_t* counts, int copies, const int exp[2],
+                          const bool used[2]) {
+  const size_t stride = 2 * static_cast<size_t>(bins_) + 1;
+  for (int s = 0; s < 2; ++s) {
+    if (!used[s]) continue;
+    growSide(side_[s], exp[s]);
+    double* dst = side_[s].counts.data();
+    double t = 0;
+    for (int c = 0; c < copies; ++c) {
+      const uint32_t* src = counts + static_cast<size_t>(c) * stride + static_cast<size_t>(s) * bins_;
+      for (int b = 0; b < bins_; ++b) {
+        dst[b] += static_cast<double>(src[b]);
+        t += static_cast<double>(src[b]);
+      }
+    }
+    side_[s].total += t;
+  }
 }
 
 void Histogram::add(const float* data, int64_t n, const BatchStats& stats) {

@@ -38,6 +38,10 @@ struct BatchStats {
 /// One pass over `data[0, n)`: min, max, zeros, and NaN / Inf counts. Vectorized; uses
 /// OpenMP threads for large batches (the result does not depend on the thread count).
 BatchStats scanBatch(const float* data, int64_t n);
+/// The same for a buffer whose `padding_zeros` elements are layout padding holding +0.0
+/// (a oneDNN blocked layout, see ObservedTensor): n, zeros, min and max are those of the
+/// other n - padding_zeros values (min / max of the nonzero values when none of them is 0).
+BatchStats scanBatch(const float* data, int64_t n, int64_t padding_zeros);
 
 /// Counts of magnitudes on a uniform grid starting at 0, for the threshold searches.
 struct MagnitudeHistogram {
@@ -58,6 +62,12 @@ class Histogram {
   /// calling this); non-finite values are skipped. The second form reuses a scan.
   void add(const float* data, int64_t n);
   void add(const float* data, int64_t n, const BatchStats& stats);
+  /// Scan and bin in one pass over the data (chunks binned while in cache, the range grown
+  /// chunk by chunk: the counts equal add(data, n, scanBatch(data, n))). `padding_zeros`
+  /// of the n elements are layout padding (+0.0), not values. Returns the batch's stats
+  /// (as scanBatch(data, n, padding_zeros)); folds the batch in only when it is finite,
+  /// otherwise the histogram is left as it was.
+  BatchStats scanAndAdd(const float* data, int64_t n, int64_t padding_zeros = 0);
   /// Merge another histogram with the same number of bins (e.g. from another thread or
   /// another calibration shard). The result equals adding both inputs' data to one.
   Status merge(const Histogram& other);
@@ -104,6 +114,8 @@ class Histogram {
     double total = 0;
   };
   void growSide(Side& s, int exp);
+  /// Fold in counts binned at side exponents `exp` (per side, >= the sides' own).
+  void addCounts(const uint32_t* counts, int copies, const int exp[2], const bool used[2]);
   static MagnitudeHistogram sideMagnitudes(const Side& s, int exp, int bins);
   void updateView() const;
 

@@ -92,23 +92,32 @@ QuantRange symmetricRange(double t, const QuantSpec& spec) { return rangeToScale
 
 // ---- Observer ----------------------------------------------------------------------------
 
-Status Observer::observe(const float* data, int64_t n) {
+BatchStats Observer::scan(const float* data, int64_t n, int64_t padding_zeros) {
+  return scanBatch(data, n, padding_zeros);
+}
+
+Status Observer::observe(const float* data, int64_t n, int64_t padding_zeros) {
   if (n < 0) {
     return HQ_ERROR(kInvalidArgument, "observer for tensor '{}': batch size must be >= 0, got {}",
                     tensor_, n);
   }
-  if (n == 0) return Status::ok();
+  if (padding_zeros < 0 || padding_zeros > n) {
+    return HQ_ERROR(kInvalidArgument,
+                    "observer for tensor '{}': padding must be in [0, {}] elements, got {}",
+                    tensor_, n, padding_zeros);
+  }
+  if (n == padding_zeros) return Status::ok();
   if (data == nullptr) {
     return HQ_ERROR(kInvalidArgument, "observer for tensor '{}': null data for {} values", tensor_,
                     n);
   }
-  const BatchStats st = scanBatch(data, n);
+  const BatchStats st = scan(data, n, padding_zeros);
   if (!st.finite()) {
     const bool nan = st.nans > 0;
     return HQ_ERROR(kData,
                     "{} in tensor '{}' during calibration: {} NaN and {} Inf among {} values, "
                     "first at element {} of the batch; expected finite values",
-                    nan ? "NaN" : "Inf", tensor_, st.nans, st.infs, n, firstBad(data, n, nan));
+                    nan ? "NaN" : "Inf", tensor_, st.nans, st.infs, st.n, firstBad(data, n, nan));
   }
   if (count_ == 0) {
     min_ = st.min;
@@ -117,7 +126,7 @@ Status Observer::observe(const float* data, int64_t n) {
     min_ = std::min<double>(min_, st.min);
     max_ = std::max<double>(max_, st.max);
   }
-  count_ += n;
+  count_ += st.n;
   fold(data, n, st);
   return Status::ok();
 }
@@ -135,8 +144,8 @@ Status Observer::requireData() const {
 HistogramObserver::HistogramObserver(std::string tensor, std::string method, int bins)
     : Observer(std::move(tensor)), method_(std::move(method)), hist_(bins) {}
 
-void HistogramObserver::fold(const float* data, int64_t n, const BatchStats& stats) {
-  hist_.add(data, n, stats);
+BatchStats HistogramObserver::scan(const float* data, int64_t n, int64_t padding_zeros) {
+  return hist_.scanAndAdd(data, n, padding_zeros);
 }
 
 Expected<QuantRange> HistogramObserver::compute(const QuantSpec& spec) const {

@@ -48,7 +48,11 @@ class Observer {
   virtual ~Observer() = default;
   /// Fold a batch of `n` float values in. NaN or Inf is a kData error naming the tensor
   /// ("NaN in tensor 'conv1_out' during calibration ..."); the batch is then not folded in.
-  Status observe(const float* data, int64_t n);
+  /// `padding_zeros` of the n elements are layout padding holding +0.0 (a blocked buffer
+  /// handed over by the executor, see ObservedTensor), not values: the result equals
+  /// observing the other n - padding_zeros values (the methods do not depend on order).
+  /// One pass over the data (scan and histogram together).
+  Status observe(const float* data, int64_t n, int64_t padding_zeros = 0);
   /// The chosen range and the scale / zero point for `spec` (the spec's dtype, symmetry and
   /// parameters; the method is this observer's). kData error when no value was observed
   /// (except "fixed").
@@ -64,7 +68,10 @@ class Observer {
 
  protected:
   explicit Observer(std::string tensor) : tensor_(std::move(tensor)) {}
-  /// Fold a checked (finite, nonempty) batch in.
+  /// The batch's stats (scanBatch(data, n, padding_zeros)); an observer that bins the data
+  /// may do it in the same pass, folding the batch in only when it is finite.
+  virtual BatchStats scan(const float* data, int64_t n, int64_t padding_zeros);
+  /// Fold a checked (finite, nonempty) batch in: `stats` from scan().
   virtual void fold(const float* data, int64_t n, const BatchStats& stats) = 0;
   /// kData error "no calibration values reached tensor 'x'" when nothing was observed.
   Status requireData() const;
@@ -89,7 +96,8 @@ class HistogramObserver : public Observer {
   const Histogram& histogram() const { return hist_; }
 
  protected:
-  void fold(const float* data, int64_t n, const BatchStats& stats) override;
+  BatchStats scan(const float* data, int64_t n, int64_t padding_zeros) override;
+  void fold(const float*, int64_t, const BatchStats&) override {}  // done by scan()
 
  private:
   std::string method_;
