@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "eval/evaluate.h"
@@ -224,8 +225,12 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     }
   }
 
-  // Observers, and the executor that keeps every activation point's tensor.
+  // Observers, and the executor that hands them every activation point's tensor right
+  // after its step (in whatever layout the kernels chose; observers do not depend on order).
   std::vector<PointState> states(plan.points.size());
+  std::map<std::string, std::vector<size_t>> observed_points;
+  std::map<std::string, Tensor> unit_inputs;  // the bias corrector's, plain, reused per batch
+  bool observing = true;                      // false in the local bias-correction pass
   ExecutorOptions eo;
   eo.threads = options.threads;
   for (size_t i = 0; i < plan.points.size(); ++i) {
@@ -234,15 +239,30 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     QuantPoint probe = p;
     if (try_all && !probe.spec.fixedScale) probe.spec.observer = "all";
     HQ_ASSIGN_OR_RETURN(states[i], makePointState(probe));
-    if (p.kind == QuantPoint::Kind::kOutput) eo.keep.push_back(p.value->name);
+    if (p.kind == QuantPoint::Kind::kOutput) observed_points[p.value->name].push_back(i);
   }
   std::optional<BiasCorrector> corrector;
   if (options.biasCorrection != BiasCorrectionMode::kOff) {
     HQ_ASSIGN_OR_RETURN(corrector, BiasCorrector::create(*graph, plan));
-    for (const std::string& name : corrector->valuesToKeep(*graph)) {
-      if (std::find(eo.keep.begin(), eo.keep.end(), name) == eo.keep.end()) eo.keep.push_back(name);
-    }
+    for (const std::string& name : corrector->valuesToKeep(*graph)) unit_inputs[name] = Tensor();
   }
+  for (const auto& [name, points] : observed_points) eo.observe.push_back(name);
+  for (const auto& [name, t] : unit_inputs) {
+    if (!observed_points.count(name)) eo.observe.push_back(name);
+  }
+  eo.onObserve = [&](const std::string& name, const ObservedTensor& t) -> Status {
+    if (auto it = observed_points.find(name); observing && it != observed_points.end()) {
+      for (size_t i : it->second) {
+        HQ_RETURN_IF_ERROR(states[i].observer->observe(t.data, t.n, t.paddingZeros));
+      }
+    }
+    if (auto it = unit_inputs.find(name); it != unit_inputs.end()) {
+      Tensor plain = t.toPlain();
+      if (it->second.shape() != plain.shape()) it->second = Tensor(DType::kFloat32, plain.shape());
+      std::copy_n(plain.data<float>(), plain.numel(), it->second.data<float>());
+    }
+    return Status::ok();
+  };
   HQ_ASSIGN_OR_RETURN(auto executor, Executor::create(*graph, eo));
 
   int64_t total = data.size();
@@ -280,12 +300,9 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
       if (p.kind == QuantPoint::Kind::kInput) {
         HQ_RETURN_IF_ERROR(states[i].observer->observe(batch->images.data<float>(),
                                                        batch->images.numel()));
-      } else if (p.kind == QuantPoint::Kind::kOutput) {
-        const Tensor& t = executor->kept().at(p.value->name);
-        HQ_RETURN_IF_ERROR(states[i].observer->observe(t.data<float>(), t.numel()));
       }
     }
-    if (corrector) HQ_RETURN_IF_ERROR(corrector->observe(*graph, {batch->images}, executor->kept()));
+    if (corrector) HQ_RETURN_IF_ERROR(corrector->observe(*graph, {batch->images}, unit_inputs));
     seen += n;
     if (progress) progress->advance(n);
   }
@@ -364,6 +381,7 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     // One more float pass (the executor runs the uncorrected float graph) over the first
     // observed images: E[x] and E[Q(x)] of every unit input on the same images.
     corrector->reset();
+    observing = false;
     int64_t limit = std::min(observe_images, std::max<int64_t>(1, options.biasCorrectionImages));
     BatchLoader again(data, lo);
     for (int64_t done = 0; done < limit;) {
@@ -371,8 +389,8 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
       if (!batch) break;
       HQ_ASSIGN_OR_RETURN(auto outs, executor->run({batch->images}));
       (void)outs;
-      HQ_RETURN_IF_ERROR(corrector->observeLocal(*graph, plan, chosen, {batch->images},
-                                                 executor->kept()));
+      HQ_RETURN_IF_ERROR(
+          corrector->observeLocal(*graph, plan, chosen, {batch->images}, unit_inputs));
       done += batch->images.dim(0);
     }
     HQ_ASSIGN_OR_RETURN(corrections,

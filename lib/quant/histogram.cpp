@@ -359,7 +359,8 @@ void Histogram::growSide(Side& s, int exp) {
 
 void Histogram::add(const float* data, int64_t n) {
   if (n <= 0) return;
-  scanAndAdd(data, n, 0);
+  const BatchStats st = scanAndAdd(data, n, 0);
+  if (!st.finite()) add(data, n, st);  // folds the finite values, skipping the others
 }
 
 BatchStats Histogram::scanAndAdd(const float* data, int64_t n, int64_t padding_zeros) {
