@@ -48,9 +48,14 @@ Status BatchMean::add(const Tensor& batch) {
   const int64_t n = batch.dim(0), per = static_cast<int64_t>(sum_.size());
   const float* d = batch.data<float>();
   double* s = sum_.data();
-  for (int64_t b = 0; b < n; ++b) {
-    const float* row = d + b * per;
-    for (int64_t i = 0; i < per; ++i) s[i] += static_cast<double>(row[i]);
+  // Each element sums its samples in batch order whatever the thread count: deterministic.
+#pragma omp parallel for schedule(static) if (n * per > (1 << 16))
+  for (int64_t i0 = 0; i0 < per; i0 += 1024) {
+    const int64_t i1 = std::min(per, i0 + 1024);
+    for (int64_t b = 0; b < n; ++b) {
+      const float* row = d + b * per;
+      for (int64_t i = i0; i < i1; ++i) s[i] += static_cast<double>(row[i]);
+    }
   }
   count_ += n;
   return Status::ok();
@@ -332,6 +337,31 @@ Status BiasCorrector::observe(const Graph& graph, const std::vector<Tensor>& inp
     const Value* v = nullptr;
     HQ_ASSIGN_OR_RETURN(const Tensor* t, unitTensor(graph, u.node, inputs, kept, &v));
     HQ_RETURN_IF_ERROR(u.floatMean.add(*t));
+  }
+  return Status::ok();
+}
+
+Status BiasCorrector::observeValue(const Graph& graph, const std::string& value,
+                                   const Tensor& plain) {
+  for (Unit& u : units_) {
+    const Node* n = graph.findNode(u.node);
+    if (!n) return HQ_ERROR(kInternal, "bias correction: node '{}' is not in the graph", u.node);
+    int gi = -1;
+    const Value* v = unitInput(graph, *n, &gi);
+    if (gi < 0 && v && v->name == value) HQ_RETURN_IF_ERROR(u.floatMean.add(plain));
+  }
+  return Status::ok();
+}
+
+Status BiasCorrector::observeGraphInputs(const Graph& graph, const std::vector<Tensor>& inputs) {
+  for (Unit& u : units_) {
+    const Node* n = graph.findNode(u.node);
+    if (!n) return HQ_ERROR(kInternal, "bias correction: node '{}' is not in the graph", u.node);
+    int gi = -1;
+    unitInput(graph, *n, &gi);
+    if (gi >= 0 && static_cast<size_t>(gi) < inputs.size()) {
+      HQ_RETURN_IF_ERROR(u.floatMean.add(inputs[static_cast<size_t>(gi)]));
+    }
   }
   return Status::ok();
 }

@@ -90,6 +90,12 @@ class BiasCorrector {
   /// images, Q being the fake quantization of x's point.
   Status observe(const Graph& graph, const std::vector<Tensor>& inputs,
                  const std::map<std::string, Tensor>& kept);
+  /// The same as observe(), fed piecewise while the executor runs: `plain` is the value
+  /// named `value` ([N, ...], row-major), handed over right after its step, so nothing
+  /// needs to be copied and read back cold. observeGraphInputs covers units that read a
+  /// graph input.
+  Status observeValue(const Graph& graph, const std::string& value, const Tensor& plain);
+  Status observeGraphInputs(const Graph& graph, const std::vector<Tensor>& inputs);
   Status observeLocal(const Graph& graph, const QuantPlan& plan,
                       const std::vector<QuantParams>& params, const std::vector<Tensor>& inputs,
                       const std::map<std::string, Tensor>& kept);

@@ -256,7 +256,10 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
         HQ_RETURN_IF_ERROR(states[i].observer->observe(t.data, t.n, t.paddingZeros));
       }
     }
-    if (auto it = unit_inputs.find(name); it != unit_inputs.end()) {
+    if (auto it = unit_inputs.find(name); it != unit_inputs.end() && observing) {
+      return corrector->observeValue(*graph, name, t.toPlain());  // no copy, data still warm
+    }
+    if (auto it = unit_inputs.find(name); it != unit_inputs.end()) {  // the local pass
       Tensor plain = t.toPlain();
       if (it->second.shape() != plain.shape()) it->second = Tensor(DType::kFloat32, plain.shape());
       std::copy_n(plain.data<float>(), plain.numel(), it->second.data<float>());
@@ -302,7 +305,7 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
                                                        batch->images.numel()));
       }
     }
-    if (corrector) HQ_RETURN_IF_ERROR(corrector->observe(*graph, {batch->images}, unit_inputs));
+    if (corrector) HQ_RETURN_IF_ERROR(corrector->observeGraphInputs(*graph, {batch->images}));
     seen += n;
     if (progress) progress->advance(n);
   }
