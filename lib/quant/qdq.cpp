@@ -85,7 +85,11 @@ Status quantizeWeight(Graph& g, const QuantPoint& point, const QuantParams& p) {
   return Status::ok();
 }
 
-/// v -> Q -> DQ -> (every reader of v); keeps graph output names.
+/// v -> fake quantization -> (every reader of v); keeps graph output names. qint8 uses the
+/// standard QuantizeLinear -> DequantizeLinear pair. qint16, which QuantizeLinear cannot
+/// express before opset 21, is written with the same arithmetic in plain ONNX ops:
+/// Div(v, s) -> Round (half to even) -> Clip(-32768, 32767) -> Mul(s), and listed in the
+/// metadata "hq.quant.int16_activations" so later stages know the pattern is a quantizer.
 Status quantizeActivation(Graph& g, const QuantPoint& point, const QuantParams& p) {
   Value* v = point.value;
   std::string name = v->name;
@@ -93,24 +97,40 @@ Status quantizeActivation(Graph& g, const QuantPoint& point, const QuantParams& 
   if (is_output) HQ_RETURN_IF_ERROR(g.renameValue(v, g.uniqueName(name + "_float")));
   std::vector<Node*> readers = g.consumers(v);
   Value* s = g.addConstant(name + "_scale", scaleTensor(p));
-  Value* z = g.addConstant(name + "_zero_point", zeroPointTensor(p));
-  Value* q = g.addValue(name + "_quantized", DType::kInt8, v->shape, v->hasShape);
-  q->dimParams = v->dimParams;
   Value* dq = is_output ? g.addValue(name, DType::kFloat32, v->shape, v->hasShape)
                         : g.addValue(name + "_dequantized", DType::kFloat32, v->shape, v->hasShape);
   dq->dimParams = v->dimParams;
+  auto mid = [&](const std::string& suffix, DType t) {
+    Value* m = g.addValue(name + suffix, t, v->shape, v->hasShape);
+    m->dimParams = v->dimParams;
+    return m;
+  };
+  std::vector<std::unique_ptr<Node>> chain;
+  if (p.dtype == QDType::kInt8) {
+    Value* z = g.addConstant(name + "_zero_point", zeroPointTensor(p));
+    Value* q = mid("_quantized", DType::kInt8);
+    chain.push_back(makeNode("QuantizeLinear", g.uniqueName(name + "_QuantizeLinear"), {v, s, z}, q, {}));
+    chain.push_back(makeNode("DequantizeLinear", g.uniqueName(name + "_DequantizeLinear"), {q, s, z}, dq, {}));
+  } else {  // qint16, symmetric (zero point 0)
+    Value* lo = g.addConstant(name + "_q16_min", Tensor::scalar<float>(static_cast<float>(point.spec.qmin())));
+    Value* hi = g.addConstant(name + "_q16_max", Tensor::scalar<float>(static_cast<float>(point.spec.qmax())));
+    Value* scaled = mid("_q16_scaled", DType::kFloat32);
+    Value* rounded = mid("_q16_rounded", DType::kFloat32);
+    Value* clipped = mid("_q16_clipped", DType::kFloat32);
+    chain.push_back(makeNode("Div", g.uniqueName(name + "_q16_Div"), {v, s}, scaled, {}));
+    chain.push_back(makeNode("Round", g.uniqueName(name + "_q16_Round"), {scaled}, rounded, {}));
+    chain.push_back(makeNode("Clip", g.uniqueName(name + "_q16_Clip"), {rounded, lo, hi}, clipped, {}));
+    chain.push_back(makeNode("Mul", g.uniqueName(name + "_q16_Mul"), {clipped, s}, dq, {}));
+  }
   // Insert right before the first reader (or at the end for a pure graph output), so the
   // order stays topological.
   const Node* before = readers.empty() ? nullptr : readers.front();
-  auto qn = makeNode("QuantizeLinear", g.uniqueName(name + "_QuantizeLinear"), {v, s, z}, q, {});
-  auto dqn = makeNode("DequantizeLinear", g.uniqueName(name + "_DequantizeLinear"), {q, s, z}, dq, {});
-  if (before) {
-    g.insertNodeBefore(before, std::move(qn));
-    g.insertNodeBefore(before, std::move(dqn));
-  } else {
-    Node* a = g.addNode(qn->opType, qn->name, qn->inputs, qn->outputs, qn->attrs);
-    (void)a;
-    g.addNode(dqn->opType, dqn->name, dqn->inputs, dqn->outputs, dqn->attrs);
+  for (auto& n : chain) {
+    if (before) {
+      g.insertNodeBefore(before, std::move(n));
+    } else {
+      g.addNode(n->opType, n->name, n->inputs, n->outputs, n->attrs);
+    }
   }
   for (Node* r : readers) {
     for (Value*& in : r->inputs) {
@@ -133,7 +153,7 @@ Status insertQdq(Graph& graph, const QuantPlan& plan, const std::vector<QuantPar
                     plan.points.size());
   }
   HQ_RETURN_IF_ERROR(upgradeOpsetTo(graph, 13));
-  std::string int32_outputs;
+  std::string int32_outputs, int16_activations;
   for (size_t i = 0; i < plan.points.size(); ++i) {
     const QuantPoint& point = plan.points[i];
     const QuantParams& p = params[i];
@@ -162,13 +182,17 @@ Status insertQdq(Graph& graph, const QuantPlan& plan, const std::vector<QuantPar
         int32_outputs += (int32_outputs.empty() ? "" : ",") + point.value->name;
         break;
       case QDType::kInt16:
-        return HQ_ERROR(kUnsupported,
-                        "tensor '{}': qint16 activations cannot be written as standard ONNX "
-                        "QuantizeLinear (opset <= 19 has int8/uint8 only) yet",
-                        point.value->name);
+        if (!point.spec.symmetric || p.zeroPoints[0] != 0) {
+          return HQ_ERROR(kUnsupported, "tensor '{}': qint16 activations must be symmetric",
+                          point.value->name);
+        }
+        int16_activations += (int16_activations.empty() ? "" : ",") + point.value->name;
+        HQ_RETURN_IF_ERROR(quantizeActivation(graph, point, p));
+        break;
     }
   }
   if (!int32_outputs.empty()) graph.metadata["hq.quant.int32_outputs"] = int32_outputs;
+  if (!int16_activations.empty()) graph.metadata["hq.quant.int16_activations"] = int16_activations;
   graph.removeDeadValues();
   return Status::ok();
 }

@@ -5,6 +5,9 @@
 //  - weight W of a compute op: an int8 constant "<W>_quantized" -> DequantizeLinear
 //    (axis = output channels) -> the op; the bias stays float (hq-convert makes it int32
 //    with scale s_in * s_w).
+//  - qint16 activations (QuantizeLinear has no int16 before opset 21): the same arithmetic
+//    in plain ops, Div(v, s) -> Round -> Clip(-32768, 32767) -> Mul(s), listed in metadata
+//    "hq.quant.int16_activations".
 //  - qint32 outputs (the seed's high-precision classifier output) have no QDQ pair: the
 //    model keeps them float and lists them in metadata "hq.quant.int32_outputs".
 #pragma once

@@ -36,7 +36,7 @@ Expected<std::unique_ptr<PreparedKernel>> prepareKernel(const Node& node,
   if (!options.referenceOnly && node.domain.empty()) {
     for (const auto& entry : kernels::fastKernels()) {
       if (node.opType != entry.opType) continue;
-      if (auto k = entry.factory(node, inputs, outputs)) return std::move(k);
+      if (auto k = entry.factory(node, inputs, outputs)) return k;
     }
   }
   ReferenceKernel fn = node.domain.empty() ? findReferenceKernel(node.opType) : nullptr;

@@ -2,6 +2,7 @@
 // it every kind of bad input.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -206,4 +207,33 @@ TEST_CASE("hq-calib quantizes the shared MobileNetV2 (skipped without ../shared/
   REQUIRE(qr.exitCode == 0);
   double f1 = nlohmann::json::parse(fr.out)["top1"], q1 = nlohmann::json::parse(qr.out)["top1"];
   CHECK(std::abs(f1 - q1) <= 2.0);
+}
+
+TEST_CASE("hq-calib writes qint16 activations as Div/Round/Clip/Mul that any ONNX runtime runs") {
+  if (!kHaveFashion) return;
+  auto dir = scratchDir("calib_q16");
+  writeText(dir / "q16.json", R"({"format_version": 1,
+    "overrides": [{"op_type": "Conv", "output": {"dtype": "qint16"}}]})");
+  std::string out = (dir / "m.onnx").string();
+  auto r = runTool("hq-calib", kModel + " --data fashion-mnist-calib --limit 256 -q --out " + out +
+                                   " --qconfig " + (dir / "q16.json").string());
+  INFO(r.err);
+  REQUIRE(r.exitCode == 0);
+  CHECK(hq::checkOnnxBytes(slurp(out), out).isOk());
+  auto g = hq::importOnnxFile(out);
+  REQUIRE(g.isOk());
+  int rounds = 0, quantize = 0;
+  for (const hq::Node* n : (*g)->nodes()) {
+    rounds += n->opType == "Round";
+    quantize += n->opType == "QuantizeLinear";
+  }
+  CHECK(rounds == 3);    // the three Conv units' outputs
+  CHECK(quantize == 3);  // input, GlobalAveragePool and Gemm outputs stay qint8
+  const std::string& listed = (*g)->metadata.at("hq.quant.int16_activations");
+  CHECK(std::count(listed.begin(), listed.end(), ',') == 2);
+  auto qr = runTool("hq-eval", out + " --data fashion-mnist-test --limit 500 --json -q");
+  auto fr = runTool("hq-eval", kModel + " --data fashion-mnist-test --limit 500 --json -q");
+  REQUIRE(qr.exitCode == 0);
+  double f1 = nlohmann::json::parse(fr.out)["top1"], q1 = nlohmann::json::parse(qr.out)["top1"];
+  CHECK(std::abs(f1 - q1) <= 1.0);
 }

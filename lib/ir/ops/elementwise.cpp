@@ -79,6 +79,7 @@ Status inferSigmoid(InferContext& ctx) { return sameAsInput(ctx, Types::kFloat);
 Status inferHardSigmoid(InferContext& ctx) { return sameAsInput(ctx, Types::kFloat); }
 Status inferHardSwish(InferContext& ctx) { return sameAsInput(ctx, Types::kFloat); }
 Status inferTanh(InferContext& ctx) { return sameAsInput(ctx, Types::kFloat); }
+Status inferRound(InferContext& ctx) { return sameAsInput(ctx, Types::kFloat); }
 
 Status inferClip(InferContext& ctx) {
   // min/max are attributes before opset 11, optional scalar inputs after.

@@ -149,6 +149,15 @@ Status refTanh(const KernelCall& call) {
   });
 }
 
+// Round half to even (ONNX Round; the rounding of QuantizeLinear): nearbyint in the default
+// rounding mode.
+Status refRound(const KernelCall& call) {
+  return floatOnly(call, [&](auto tag) {
+    using T = decltype(tag);
+    unaryApply<T>(call.in(0), call.out(0), [](T v) { return std::nearbyint(v); });
+  });
+}
+
 // Opset-13 semantics: normalize along one axis (default -1).
 Status refSoftmax(const KernelCall& call) {
   const Tensor& x = call.in(0);
