@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -29,6 +30,17 @@ struct PointState {
 };
 
 bool isActivation(const QuantPoint& p) { return p.kind != QuantPoint::Kind::kWeight; }
+
+/// Images [from, to) of an NCHW batch, copied.
+Tensor sliceImages(const Tensor& batch, int64_t from, int64_t to) {
+  Shape shape = batch.shape();
+  shape[0] = to - from;
+  Tensor out(batch.dtype(), shape);
+  size_t per = batch.nbytes() / static_cast<size_t>(batch.dim(0));
+  std::memcpy(out.raw(), static_cast<const char*>(batch.raw()) + per * static_cast<size_t>(from),
+              per * static_cast<size_t>(to - from));
+  return out;
+}
 
 Expected<PointState> makePointState(const QuantPoint& p) {
   PointState st;
@@ -73,19 +85,28 @@ Expected<QuantRange> rangeOf(const PointState& st, const QuantSpec& spec, const 
   return st.observer->compute(spec);
 }
 
-/// Weight params: per-channel symmetric scales (or one per-tensor scale).
-QuantParams weightParams(const QuantPoint& p) {
+/// Weight params: per-channel symmetric scales (or one per-tensor scale). Errors name the
+/// weight: not float32, NaN/Inf, channel axis out of range.
+Expected<QuantParams> weightParams(const QuantPoint& p) {
   QuantParams q;
   q.dtype = p.spec.dtype;
   const Tensor& w = p.value->constant;
+  if (w.dtype() != DType::kFloat32) {
+    return HQ_ERROR(kUnsupported, "weight '{}' is {}, expected float32", p.value->name,
+                    dtypeName(w.dtype()));
+  }
   if (p.spec.perChannel && w.rank() >= 2) {
-    for (double s : perChannelScales(w, p.channelAxis, p.spec)) q.scales.push_back(static_cast<float>(s));
+    HQ_ASSIGN_OR_RETURN(auto scales, perChannelScalesChecked(w, p.channelAxis, p.spec, p.value->name));
+    for (double s : scales) q.scales.push_back(static_cast<float>(s));
     q.zeroPoints.assign(q.scales.size(), 0);
     q.axis = p.channelAxis;
   } else {
     double lo = 0, hi = 0;
     const float* d = w.data<float>();
     for (int64_t i = 0; i < w.numel(); ++i) {
+      if (!std::isfinite(d[i])) {
+        return HQ_ERROR(kData, "weight '{}' has a non-finite value at element {}", p.value->name, i);
+      }
       lo = std::min(lo, static_cast<double>(d[i]));
       hi = std::max(hi, static_cast<double>(d[i]));
     }
@@ -93,6 +114,7 @@ QuantParams weightParams(const QuantPoint& p) {
     q.scales = {static_cast<float>(r.scale)};
     q.zeroPoints = {r.zeroPoint};
   }
+  if (q.scales.empty()) return HQ_ERROR(kInternal, "weight '{}': no scales", p.value->name);
   return q;
 }
 
@@ -192,7 +214,7 @@ Candidate scoreAgainst(const std::string& method, const std::vector<Tensor>& ref
       se += d * d;
     }
     n += count;
-    for (int64_t row = 0; row + cols <= count; row += cols) {
+    for (int64_t row = 0; cols > 0 && row + cols <= count; row += cols) {
       int64_t ar = 0, ag = 0;
       for (int64_t k = 1; k < cols; ++k) {
         if (r[row + k] > r[row + ar]) ar = k;
@@ -215,10 +237,13 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
   if (options.batchSize <= 0) {
     return HQ_ERROR(kInvalidArgument, "batch size must be positive, got {}", options.batchSize);
   }
-  const bool try_all = options.observer == "all";
+  bool try_all = options.observer == "all";
   auto graph = float_model.clone();
   HQ_RETURN_IF_ERROR(prepareForQuantization(*graph));
   HQ_ASSIGN_OR_RETURN(QuantPlan plan, planQuantization(*graph, qconfig));
+  for (const QuantPoint& p : plan.points) {  // "all" may also come from the qconfig
+    if (isActivation(p) && !p.spec.fixedScale && p.spec.observer == "all") try_all = true;
+  }
   for (QuantPoint& p : plan.points) {
     if (isActivation(p) && !p.spec.fixedScale && !options.observer.empty() && !try_all) {
       p.spec.observer = options.observer;
@@ -284,7 +309,7 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
   std::optional<Progress> progress;
   if (options.progress) progress.emplace("calibration", total, "img");
   auto start = std::chrono::steady_clock::now();
-  int64_t seen = 0;
+  int64_t seen = 0, observed = 0;
   while (true) {
     HQ_ASSIGN_OR_RETURN(auto batch, loader.next());
     if (!batch) break;
@@ -295,22 +320,30 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
       if (progress) progress->advance(n);
       continue;
     }
-    // Images of a batch that straddles the split are all observed (simple and deterministic).
-    HQ_ASSIGN_OR_RETURN(auto outs, executor->run({batch->images}));
+    Tensor images = batch->images;
+    if (seen + n > observe_images) {  // the batch straddles the split: cut it per image
+      int64_t k = observe_images - seen;
+      holdout.push_back(sliceImages(images, k, n));
+      images = sliceImages(images, 0, k);
+    }
+    HQ_ASSIGN_OR_RETURN(auto outs, executor->run({images}));
     (void)outs;
     for (size_t i = 0; i < plan.points.size(); ++i) {
       const QuantPoint& p = plan.points[i];
       if (p.kind == QuantPoint::Kind::kInput) {
-        HQ_RETURN_IF_ERROR(states[i].observer->observe(batch->images.data<float>(),
-                                                       batch->images.numel()));
+        HQ_RETURN_IF_ERROR(states[i].observer->observe(images.data<float>(), images.numel()));
       }
     }
-    if (corrector) HQ_RETURN_IF_ERROR(corrector->observeGraphInputs(*graph, {batch->images}));
+    if (corrector) HQ_RETURN_IF_ERROR(corrector->observeGraphInputs(*graph, {images}));
+    observed += images.dim(0);
     seen += n;
     if (progress) progress->advance(n);
   }
   if (progress) progress->finish();
   if (seen == 0) return HQ_ERROR(kData, "{} has no samples", data.describe());
+  if (try_all && holdout.empty()) {
+    return HQ_ERROR(kInternal, "--observer all: no held-out images were set aside");
+  }
 
   // Bias correction for the weights needs only their params, so the activation methods
   // below are tried (and the local correction made) with corrected weights' biases.
@@ -318,7 +351,9 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
   if (corrector) {
     std::vector<QuantParams> weights(plan.points.size());
     for (size_t i = 0; i < plan.points.size(); ++i) {
-      if (!isActivation(plan.points[i])) weights[i] = weightParams(plan.points[i]);
+      if (!isActivation(plan.points[i])) {
+        HQ_ASSIGN_OR_RETURN(weights[i], weightParams(plan.points[i]));
+      }
     }
     HQ_ASSIGN_OR_RETURN(corrections,
                         corrector->apply(*graph, plan, weights, BiasCorrectionMode::kWeights));
@@ -330,7 +365,8 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     for (size_t i = 0; i < plan.points.size(); ++i) {
       const QuantPoint& p = plan.points[i];
       if (!isActivation(p)) {
-        out.push_back(weightParams(p));
+        HQ_ASSIGN_OR_RETURN(QuantParams w, weightParams(p));
+        out.push_back(std::move(w));
         continue;
       }
       if (p.spec.dtype == QDType::kInt32) {  // high-precision output: no fake quant
@@ -365,7 +401,9 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
       candidates.push_back({{"observer", c.method},
                             {"holdout_logit_mse", c.logitMse},
                             {"holdout_top1_agreement", c.top1Agreement}});
-      if (!best || c.logitMse < best->logitMse) {
+      // A NaN score never wins over a finite one.
+      if (!best || (std::isnan(best->logitMse) && !std::isnan(c.logitMse)) ||
+          c.logitMse < best->logitMse) {
         best = c;
         chosen = std::move(params);
       }
@@ -457,7 +495,7 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
 
   OrderedJson summary;
   summary["images"] = seen;
-  summary["observed_images"] = std::min(seen, observe_images);
+  summary["observed_images"] = observed;
   summary["seconds"] = result.seconds;
   summary["images_per_s"] = result.seconds > 0 ? seen / result.seconds : 0.0;
   summary["activation_points"] = std::count_if(plan.points.begin(), plan.points.end(), isActivation);

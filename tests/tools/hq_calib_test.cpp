@@ -165,6 +165,13 @@ TEST_CASE("hq-calib rejects bad input with one clear line and writes nothing") {
     writeText(dir / "nan.json", R"({"format_version": 1, "source": {"kind": "npy", "images": "images.npy"}})");
     requireCleanError(runTool("hq-calib", base + " --data " + (dir / "nan.json").string()), 3, "NaN");
   }
+  SECTION("an unwritable report leaves no model behind") {
+    if (!kHaveFashion) return;
+    auto r = runTool("hq-calib", base + " --data fashion-mnist-calib --limit 64 -q --report " +
+                                     (dir / "no/such/dir/r.json").string());
+    CHECK(r.exitCode == 5);
+    CHECK(lineCount(r.err) == 1);
+  }
   SECTION("missing model") {
     requireCleanError(runTool("hq-calib", (dir / "none.onnx").string() + " --out " + out +
                                               " --data fashion-mnist-calib"),
@@ -236,4 +243,20 @@ TEST_CASE("hq-calib writes qint16 activations as Div/Round/Clip/Mul that any ONN
   REQUIRE(qr.exitCode == 0);
   double f1 = nlohmann::json::parse(fr.out)["top1"], q1 = nlohmann::json::parse(qr.out)["top1"];
   CHECK(std::abs(f1 - q1) <= 1.0);
+}
+
+TEST_CASE("hq-calib --observer all holds out images even when the data fits one batch") {
+  if (!kHaveFashion) return;
+  auto dir = scratchDir("calib_all_small");
+  auto r = runTool("hq-calib", kModel + " --data fashion-mnist-calib --limit 64 --observer all "
+                                        "--json -q --out " + (dir / "m.onnx").string());
+  INFO(r.err);
+  REQUIRE(r.exitCode == 0);
+  auto s = nlohmann::json::parse(r.out);
+  CHECK(s["observed_images"] == 48);  // 64 minus a held-out quarter, cut inside the batch
+  REQUIRE(s["candidates"].size() == 4);
+  for (const auto& c : s["candidates"]) {
+    CHECK(c["holdout_top1_agreement"].get<double>() > 50.0);  // really scored on 16 images
+    CHECK(c["holdout_logit_mse"].get<double>() > 0.0);
+  }
 }

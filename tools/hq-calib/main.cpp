@@ -77,9 +77,14 @@ int main(int argc, char** argv) {
     if (!march.empty()) calib.inputDigests["march"] = march;
 
     HQ_ASSIGN_OR_RETURN(auto result, hq::calibrate(*graph, *dataset, qconfig, calib));
-    HQ_RETURN_IF_ERROR(hq::exportOnnxFile(*result.model, out_path));
+    // The report first: if the model cannot be written, the report is removed again, so a
+    // failed run leaves neither file.
     if (!report_path.empty()) {
       HQ_RETURN_IF_ERROR(hq::writeFileAtomic(report_path, result.report.dump(2) + "\n"));
+    }
+    if (hq::Status s = hq::exportOnnxFile(*result.model, out_path); !s.isOk()) {
+      if (!report_path.empty()) std::remove(report_path.c_str());
+      return s;
     }
     const auto& s = result.report["summary"];
     if (json) {
