@@ -62,6 +62,17 @@ int exponentFor(double m) {
   return std::clamp(e, kMinExp, kMaxExp);
 }
 
+/// The slot of x among counts[0, 2*bins]: [0, bins) positive magnitudes, [bins, 2*bins)
+/// negative ones (inv_* = bins / range of that side), 2*bins for zeros and non-finite.
+inline int32_t binIndex(float x, float inv_pos, float inv_neg, int bins, float fbins) {
+  const float v = std::fabs(x);
+  const bool neg = x < 0.0f;
+  const float f = v * (neg ? inv_neg : inv_pos);
+  int32_t j = f < fbins ? static_cast<int32_t>(f) : bins - 1;
+  j += neg ? bins : 0;
+  return (x != 0.0f && v <= FLT_MAX) ? j : 2 * bins;
+}
+
 /// Bin `n` values into counts[0, 2*bins]: [0, bins) positive, [bins, 2*bins) negative,
 /// slot 2*bins for zeros and non-finite values (dropped).
 void binInto(const float* d, int64_t n, int bins, float inv_pos, float inv_neg,
@@ -75,13 +86,7 @@ void binInto(const float* d, int64_t n, int bins, float inv_pos, float inv_neg,
     const float* p = d + base;
 #pragma omp simd
     for (int i = 0; i < len; ++i) {
-      const float x = p[i];
-      const float v = std::fabs(x);
-      const bool neg = x < 0.0f;
-      const float f = v * (neg ? inv_neg : inv_pos);
-      int32_t j = f < fbins ? static_cast<int32_t>(f) : bins - 1;
-      j += neg ? bins : 0;
-      idx[i] = (x != 0.0f && v <= FLT_MAX) ? j : 2 * bins;
+      idx[i] = binIndex(p[i], inv_pos, inv_neg, bins, fbins);
     }
     int i = 0;
     if (copies == 4) {
@@ -147,13 +152,7 @@ struct ChunkBinner {
     const int b = bins;
 #pragma omp simd
     for (int i = 0; i < len; ++i) {
-      const float x = p[i];
-      const float v = std::fabs(x);
-      const bool neg = x < 0.0f;
-      const float f = v * (neg ? in : ip);
-      int32_t j = f < fbins ? static_cast<int32_t>(f) : b - 1;
-      j += neg ? b : 0;
-      idx[i] = (x != 0.0f && v <= FLT_MAX) ? j : 2 * b;
+      idx[i] = binIndex(p[i], ip, in, b, fbins);
     }
   }
   void run(const float* d, int64_t n) {
