@@ -316,6 +316,12 @@ class Importer {
         g_.opsetVersion = op.version();
         have_default = true;
       } else {
+        if (op.domain() == kIntDomain && op.version() != kIntDomainVersion) {
+          return HQ_ERROR(kUnsupported,
+                          "operator domain '{}' version {} is not supported (this hq knows "
+                          "version {}; see schemas/int-ops.md)",
+                          kIntDomain, op.version(), kIntDomainVersion);
+        }
         g_.extraOpsets[op.domain()] = op.version();
       }
     }

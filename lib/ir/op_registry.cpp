@@ -29,25 +29,41 @@ const std::vector<OpInfo>& allOps() {
   return ops;
 }
 
-const OpInfo* findOp(const std::string& op_type) {
-  static const std::map<std::string, const OpInfo*> index = [] {
-    std::map<std::string, const OpInfo*> m;
-    for (const OpInfo& op : allOps()) m[op.name] = &op;
+const std::vector<OpInfo>& allIntOps() {
+  static const std::vector<OpInfo> ops = {
+#define HQ_INT_OP(Name, Attrs) OpInfo{#Name, splitCsv(Attrs), &ops::infer##Name},
+#include "ir/int_ops.def"
+#undef HQ_INT_OP
+  };
+  return ops;
+}
+
+const OpInfo* findOp(const std::string& op_type, const std::string& domain) {
+  using Index = std::map<std::string, const OpInfo*>;
+  auto make = [](const std::vector<OpInfo>& ops) {
+    Index m;
+    for (const OpInfo& op : ops) m[op.name] = &op;
     return m;
-  }();
-  auto it = index.find(op_type);
-  return it == index.end() ? nullptr : it->second;
+  };
+  static const Index onnx_index = make(allOps());
+  static const Index int_index = make(allIntOps());
+  const Index* index = domain.empty() || domain == "ai.onnx" ? &onnx_index
+                       : domain == kIntDomain                ? &int_index
+                                                             : nullptr;
+  if (!index) return nullptr;
+  auto it = index->find(op_type);
+  return it == index->end() ? nullptr : it->second;
 }
 
 Status verifyNode(const Node& node) {
-  if (!node.domain.empty() && node.domain != "ai.onnx") {
+  if (!node.domain.empty() && node.domain != "ai.onnx" && node.domain != kIntDomain) {
     return HQ_ERROR(kUnsupported, "node {}: operator domain '{}' is not supported", node.describe(),
                     node.domain);
   }
-  const OpInfo* op = findOp(node.opType);
+  const OpInfo* op = findOp(node.opType, node.domain);
   if (!op) {
-    return HQ_ERROR(kUnsupported, "node {}: operator '{}' is not supported by hq", node.describe(),
-                    node.opType);
+    return HQ_ERROR(kUnsupported, "node {}: operator '{}{}' is not supported by hq", node.describe(),
+                    node.domain == kIntDomain ? "ai.hq." : "", node.opType);
   }
   for (const auto& [name, attr] : node.attrs.all()) {
     if (std::find(op->attributes.begin(), op->attributes.end(), name) == op->attributes.end()) {
@@ -82,8 +98,8 @@ Status InferContext::requireInput(size_t i) const {
 }
 
 Expected<std::vector<ValueInfo>> inferNode(const Node& node, const std::vector<ValueInfo>& inputs) {
-  const OpInfo* op = findOp(node.opType);
-  if (!op || !node.domain.empty()) {
+  const OpInfo* op = findOp(node.opType, node.domain);
+  if (!op) {
     return HQ_ERROR(kUnsupported, "node {}: no shape function for operator '{}'", node.describe(),
                     node.opType);
   }

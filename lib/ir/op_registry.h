@@ -57,10 +57,17 @@ struct OpInfo {
   InferFn infer;
 };
 
-/// The op of `op_type` in the default domain, or nullptr.
-const OpInfo* findOp(const std::string& op_type);
-/// All ops, in ops.def order.
+/// hq's integer operator domain (schemas/int-ops.md) and the one version this build knows.
+inline constexpr const char* kIntDomain = "ai.hq";
+inline constexpr int kIntDomainVersion = 1;
+
+/// The op of `op_type` in `domain` ("" or "ai.onnx": ops.def; "ai.hq": int_ops.def), or
+/// nullptr.
+const OpInfo* findOp(const std::string& op_type, const std::string& domain = "");
+/// All ops of the default domain, in ops.def order.
 const std::vector<OpInfo>& allOps();
+/// All integer ops (domain ai.hq), in int_ops.def order.
+const std::vector<OpInfo>& allIntOps();
 
 /// Check a node against the registry: known op, known attributes, attribute kinds.
 Status verifyNode(const Node& node);

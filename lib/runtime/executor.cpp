@@ -191,7 +191,7 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Graph& graph,
   ex->graph_ = graph.clone();
   ex->options_ = options;
   for (const Node* node : ex->graph_->nodes()) {
-    if (!node->domain.empty() || !findReferenceKernel(node->opType)) {
+    if (!findReferenceKernel(node->opType, node->domain)) {
       return HQ_ERROR(kUnsupported, "node {}: operator '{}' cannot be executed", node->describe(),
                       node->opType);
     }

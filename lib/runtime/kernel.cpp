@@ -7,14 +7,21 @@
 
 namespace hq {
 
-ReferenceKernel findReferenceKernel(const std::string& op_type) {
+ReferenceKernel findReferenceKernel(const std::string& op_type, const std::string& domain) {
   static const std::map<std::string, ReferenceKernel> table = {
 #define HQ_OP(Name, Attrs) {#Name, &kernels::ref##Name},
 #include "ir/ops.def"
 #undef HQ_OP
   };
-  auto it = table.find(op_type);
-  return it == table.end() ? nullptr : it->second;
+  static const std::map<std::string, ReferenceKernel> int_table = {
+#define HQ_INT_OP(Name, Attrs) {#Name, &kernels::ref##Name},
+#include "ir/int_ops.def"
+#undef HQ_INT_OP
+  };
+  const auto& t = domain.empty() || domain == "ai.onnx" ? table : int_table;
+  if (!domain.empty() && domain != "ai.onnx" && domain != kIntDomain) return nullptr;
+  auto it = t.find(op_type);
+  return it == t.end() ? nullptr : it->second;
 }
 
 namespace {
@@ -33,13 +40,13 @@ Expected<std::unique_ptr<PreparedKernel>> prepareKernel(const Node& node,
                                                         const std::vector<ValueInfo>& inputs,
                                                         const std::vector<ValueInfo>& outputs,
                                                         const KernelOptions& options) {
-  if (!options.referenceOnly && node.domain.empty()) {
+  if (!options.referenceOnly) {
     for (const auto& entry : kernels::fastKernels()) {
-      if (node.opType != entry.opType) continue;
+      if (node.opType != entry.opType || node.domain != entry.domain) continue;
       if (auto k = entry.factory(node, inputs, outputs)) return k;
     }
   }
-  ReferenceKernel fn = node.domain.empty() ? findReferenceKernel(node.opType) : nullptr;
+  ReferenceKernel fn = findReferenceKernel(node.opType, node.domain);
   if (!fn) {
     return HQ_ERROR(kUnsupported, "node {}: no kernel for operator '{}'", node.describe(), node.opType);
   }
@@ -48,7 +55,7 @@ Expected<std::unique_ptr<PreparedKernel>> prepareKernel(const Node& node,
 
 Expected<std::vector<Tensor>> runReference(const Node& node,
                                            const std::vector<const Tensor*>& inputs) {
-  ReferenceKernel fn = findReferenceKernel(node.opType);
+  ReferenceKernel fn = findReferenceKernel(node.opType, node.domain);
   if (!fn) {
     return HQ_ERROR(kUnsupported, "node {}: no kernel for operator '{}'", node.describe(), node.opType);
   }

@@ -53,8 +53,9 @@ using FastKernelFactory = std::unique_ptr<PreparedKernel> (*)(const Node& node,
                                                               const std::vector<ValueInfo>& inputs,
                                                               const std::vector<ValueInfo>& outputs);
 
-/// The reference kernel of an op in ops.def; nullptr if unknown.
-ReferenceKernel findReferenceKernel(const std::string& op_type);
+/// The reference kernel of an op in ops.def (domain "") or int_ops.def (domain "ai.hq");
+/// nullptr if unknown.
+ReferenceKernel findReferenceKernel(const std::string& op_type, const std::string& domain = "");
 
 /// Best kernel for the node: a fast one when one applies and options allow, else the
 /// reference kernel wrapped. Error when the op has no kernel at all.

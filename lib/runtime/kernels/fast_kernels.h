@@ -8,6 +8,7 @@ namespace hq::kernels {
 struct FastKernelEntry {
   const char* opType;
   FastKernelFactory factory;
+  const char* domain = "";  ///< "" (ONNX) or "ai.hq" (integer ops)
 };
 
 /// All fast kernels, tried in order for a node of the given op type.
