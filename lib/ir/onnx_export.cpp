@@ -9,6 +9,7 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include "ir/int_op_schemas.h"
 #include "support/atomic_file.h"
 
 namespace hq {
@@ -162,6 +163,7 @@ Expected<std::string> exportOnnxBytes(const Graph& graph) {
 }
 
 Status checkOnnxBytes(const std::string& bytes, const std::string& what) {
+  HQ_RETURN_IF_ERROR(registerIntOpSchemas());  // so that the checker validates ai.hq nodes
   onnx::ModelProto model;
   if (!model.ParseFromString(bytes)) {
     return HQ_ERROR(kParse, "{}: not a valid ONNX model (protobuf parse failed)", what);

@@ -9,6 +9,7 @@
 #include "ir/ops/resize.h"
 #include "runtime/kernels/elementwise_util.h"
 #include "runtime/kernels/reference_kernels.h"
+#include "runtime/kernels/resize_taps.h"
 
 namespace hq::kernels {
 
@@ -18,14 +19,6 @@ using ops::CoordTransform;
 using ops::NearestMode;
 using ops::ResizeMode;
 using ops::ResizeParams;
-
-/// Taps of one axis: for output index o, taps*o .. taps*o+taps-1 in idx/weight.
-struct AxisTaps {
-  int64_t taps = 1;
-  std::vector<int64_t> idx;
-  std::vector<double> weight;
-  std::vector<uint8_t> outside;  ///< 1: the output takes the extrapolation value
-};
 
 /// The input coordinate of output index x on one axis (ONNX coordinate transforms).
 double sourceCoord(const ResizeParams& p, size_t d, int64_t x, int64_t in_len) {
@@ -53,6 +46,8 @@ void cubicCoeffs(double r, double a, double* c) {
   c[2] = ((a + 2) * (1 - r) - (a + 3)) * (1 - r) * (1 - r) + 1;
   c[3] = ((a * ((1 - r) + 1) - 5 * a) * ((1 - r) + 1) + 8 * a) * ((1 - r) + 1) - 4 * a;
 }
+
+}  // namespace
 
 AxisTaps axisTaps(const ResizeParams& p, size_t d, int64_t in_len, int64_t out_len) {
   AxisTaps t;
@@ -135,6 +130,8 @@ AxisTaps axisTaps(const ResizeParams& p, size_t d, int64_t in_len, int64_t out_l
   }
   return t;
 }
+
+namespace {
 
 template <typename T>
 void interpolate(const ResizeParams& p, const Tensor& x, Tensor& y) {
