@@ -362,10 +362,12 @@ Expected<std::unique_ptr<Executor::Plan>> Executor::buildPlan(const std::vector<
     const Node* n = nodes[i];
     std::vector<dnnl::memory::desc> in;
     for (const Value* v : n->inputs) {
-      if (!v || v->dtype != DType::kFloat32) {
+      // Integer values: the producer's layout (int8 fast kernels exchange NHWC), or an
+      // empty desc for plain.
+      const dnnl::memory::desc d = v ? desc[static_cast<size_t>(slot(v))] : dnnl::memory::desc();
+      if (!v || (v->dtype != DType::kFloat32 && !d.data.ndims)) {
         in.emplace_back();
       } else {
-        const dnnl::memory::desc& d = desc[static_cast<size_t>(slot(v))];
         in.push_back(d.data.ndims ? d : dnnl_rt::plainDesc(v->shape));
       }
     }

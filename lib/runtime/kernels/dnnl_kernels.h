@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "runtime/kernel.h"
@@ -28,5 +29,19 @@ std::unique_ptr<PreparedKernel> makeBinary(const Node& node, const std::vector<V
 /// Gemm with a 2-D input, constant B and constant C (absent, [N] or [1, N]).
 std::unique_ptr<PreparedKernel> makeGemm(const Node& node, const std::vector<ValueInfo>& inputs,
                                          const std::vector<ValueInfo>& outputs);
+
+
+/// ai.hq QConv (2-D, int8 X, constant int8 W, any group/stride/pads/dilation) and QGemm
+/// ([..., K] int8 X, constant W): oneDNN computes the int32 accumulators only, hq's own
+/// output stage requantizes, so the bytes equal the reference kernels'. nullptr (the
+/// reference kernel runs) where that exactness is not guaranteed: see intFastRefusal.
+std::unique_ptr<PreparedKernel> makeQConv(const Node& node, const std::vector<ValueInfo>& inputs,
+                                          const std::vector<ValueInfo>& outputs);
+std::unique_ptr<PreparedKernel> makeQGemm(const Node& node, const std::vector<ValueInfo>& inputs,
+                                          const std::vector<ValueInfo>& outputs);
+/// Why makeQConv / makeQGemm returns nullptr for this node ("" when it makes a kernel):
+/// no AVX-512 VNNI, an accumulator bound >= 2^24, int16 input, unsupported shapes...
+std::string intFastRefusal(const Node& node, const std::vector<ValueInfo>& inputs,
+                           const std::vector<ValueInfo>& outputs);
 
 }  // namespace hq::dnnl_rt

@@ -21,6 +21,8 @@ const std::vector<FastKernelEntry>& fastKernels() {
       {"Sub", &dnnl_rt::makeBinary},
       {"Mul", &dnnl_rt::makeBinary},
       {"Div", &dnnl_rt::makeBinary},
+      {"QConv", &dnnl_rt::makeQConv, "ai.hq"},
+      {"QGemm", &dnnl_rt::makeQGemm, "ai.hq"},
   };
   return entries;
 }

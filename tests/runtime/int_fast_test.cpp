@@ -1,0 +1,413 @@
+// The int8 fast kernels (oneDNN accumulation + hq's output stage, dnnl_int_conv.cpp)
+// against the reference kernels of ai.hq.QConv / QGemm: identical bytes on random shapes,
+// residuals, clamps, int32 outputs, per-channel multipliers and adversarial extremes; the
+// fallback decisions (no VNNI, accumulator bound, int16) taken and reported.
+#include <catch2/catch.hpp>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <limits>
+#include <random>
+#include <string>
+
+#include "ir/graph.h"
+#include "ir/op_registry.h"
+#include "runtime/executor.h"
+#include "runtime/kernel.h"
+#include "runtime/kernels/dnnl_int_requant.h"
+#include "runtime/kernels/dnnl_kernels.h"
+#include "support/fixed_point.h"
+
+namespace hq {
+namespace {
+
+bool hasVnni() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
+template <typename T>
+Tensor randomInts(Shape shape, int64_t lo, int64_t hi, std::mt19937& rng) {
+  Tensor t(DTypeOf<T>::value, std::move(shape));
+  std::uniform_int_distribution<int64_t> d(lo, hi);
+  T* p = t.data<T>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(d(rng));
+  return t;
+}
+
+template <typename T>
+Tensor filled(Shape shape, int64_t v) {
+  Tensor t(DTypeOf<T>::value, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<T>()[i] = static_cast<T>(v);
+  return t;
+}
+
+ValueInfo infoOf(const Tensor* t, bool constant) {
+  ValueInfo v;
+  if (!t) return v;
+  v.dtype = t->dtype();
+  v.shape = t->shape();
+  v.hasShape = true;
+  v.constant = constant ? t : nullptr;
+  return v;
+}
+
+/// First differing element, or -1.
+int64_t firstDifference(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return 0;
+  const std::vector<int64_t> x = a.toInt64(), y = b.toInt64();
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] != y[i]) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+/// One ai.hq compute node with its tensors (X, W, B, R) and the expected output buffer.
+struct IntCase {
+  std::string op = "QConv";
+  Attributes attrs;
+  Tensor x, w, b, r;
+  DType outType = DType::kInt8;
+  Shape yShape;
+
+  std::vector<const Tensor*> inputs() const {
+    return {&x, &w, b.defined() ? &b : nullptr, r.defined() ? &r : nullptr};
+  }
+};
+
+struct Outcome {
+  std::string kernel;  ///< the fast kernel's name, or "reference" (fast path refused)
+  std::string refusal;
+  Tensor fast, ref;
+};
+
+Outcome runBoth(const IntCase& c) {
+  Graph g;
+  std::vector<Value*> ins;
+  std::vector<const Tensor*> tensors = c.inputs();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    ins.push_back(tensors[i] ? g.addValue("in" + std::to_string(i), tensors[i]->dtype(),
+                                          tensors[i]->shape(), true)
+                             : nullptr);
+  }
+  Value* y = g.addValue("y", c.outType, c.yShape, true);
+  Node* node = g.addNode(c.op, "qnode", ins, {y}, c.attrs, kIntDomain);
+  std::vector<ValueInfo> in_infos;
+  for (size_t i = 0; i < tensors.size(); ++i) in_infos.push_back(infoOf(tensors[i], i == 1 || i == 2));
+  ValueInfo out_info;
+  out_info.dtype = c.outType;
+  out_info.shape = c.yShape;
+  out_info.hasShape = true;
+
+  Outcome o;
+  o.ref = Tensor(c.outType, c.yShape);
+  o.fast = Tensor(c.outType, c.yShape);
+  KernelCall ref_call{*node, tensors, {&o.ref}};
+  ReferenceKernel ref = findReferenceKernel(c.op, kIntDomain);
+  REQUIRE(ref != nullptr);
+  Status rs = ref(ref_call);
+  INFO(rs.message());
+  REQUIRE(rs.isOk());
+
+  o.refusal = dnnl_rt::intFastRefusal(*node, in_infos, {out_info});
+  auto k = prepareKernel(*node, in_infos, {out_info}, {});
+  REQUIRE(k.isOk());
+  o.kernel = (*k)->name();
+  KernelCall fast_call{*node, tensors, {&o.fast}};
+  Status fs = (*k)->run(fast_call);
+  INFO(fs.message());
+  REQUIRE(fs.isOk());
+  return o;
+}
+
+/// Per-channel requantization attributes: random normalized multipliers, shifts in
+/// [smin, smax]; with `residual` a residual multiplier at the same shift.
+void setRequant(Attributes& a, int64_t channels, int smin, int smax, bool residual,
+                std::mt19937& rng) {
+  std::uniform_int_distribution<int64_t> m(fxp::kMultiplierMin, fxp::kMultiplierMax);
+  std::uniform_int_distribution<int64_t> s(smin, smax);
+  std::vector<int64_t> mult, shift, rm;
+  for (int64_t o = 0; o < channels; ++o) {
+    mult.push_back(m(rng));
+    shift.push_back(s(rng));
+    rm.push_back(m(rng) >> std::uniform_int_distribution<int>(0, 6)(rng));
+  }
+  a.set("multiplier", Attribute::ofInts(mult));
+  a.set("shift", Attribute::ofInts(shift));
+  if (residual) a.set("residual_multiplier", Attribute::ofInts(rm));
+}
+
+void setOut(Attributes& a, DType t, int64_t lo, int64_t hi) {
+  a.set("out_type", Attribute::ofInt(t == DType::kInt8 ? 3 : t == DType::kInt16 ? 5 : 6));
+  a.set("out_lo", Attribute::ofInt(lo));
+  a.set("out_hi", Attribute::ofInt(hi));
+}
+
+struct ConvSpec {
+  int64_t n = 1, c = 4, o = 8, h = 6, w = 6, kh = 3, kw = 3;
+  int64_t stride = 1, pad = 1, dil = 1, group = 1;
+  bool bias = true, residual = false;
+  DType outType = DType::kInt8;
+  int64_t lo = -128, hi = 127;
+  int smin = 8, smax = 20;
+};
+
+IntCase convCase(const ConvSpec& s, std::mt19937& rng) {
+  IntCase c;
+  Attributes& a = c.attrs;
+  a.set("kernel_shape", Attribute::ofInts({s.kh, s.kw}));
+  a.set("strides", Attribute::ofInts({s.stride, s.stride}));
+  a.set("pads", Attribute::ofInts({s.pad, s.pad, s.pad, s.pad}));
+  a.set("dilations", Attribute::ofInts({s.dil, s.dil}));
+  a.set("group", Attribute::ofInt(s.group));
+  c.x = randomInts<int8_t>({s.n, s.c, s.h, s.w}, -128, 127, rng);
+  c.w = randomInts<int8_t>({s.o, s.c / s.group, s.kh, s.kw}, -128, 127, rng);
+  if (s.bias) c.b = randomInts<int32_t>({s.o}, -100000, 100000, rng);
+  const int64_t oh = (s.h + 2 * s.pad - ((s.kh - 1) * s.dil + 1)) / s.stride + 1;
+  const int64_t ow = (s.w + 2 * s.pad - ((s.kw - 1) * s.dil + 1)) / s.stride + 1;
+  c.yShape = {s.n, s.o, oh, ow};
+  c.outType = s.outType;
+  if (s.residual) c.r = randomInts<int8_t>(c.yShape, -128, 127, rng);
+  if (s.outType == DType::kInt16 && s.residual) c.r = randomInts<int16_t>(c.yShape, -32768, 32767, rng);
+  if (s.outType != DType::kInt32) setRequant(a, s.o, s.smin, s.smax, s.residual, rng);
+  setOut(a, s.outType, s.lo, s.hi);
+  return c;
+}
+
+void checkSame(const Outcome& o, const std::string& fast_name) {
+  INFO("refusal: " << o.refusal);
+  if (hasVnni()) {
+    CHECK(o.refusal.empty());
+    CHECK(o.kernel == fast_name);
+  } else {
+    CHECK(o.kernel == "reference");
+  }
+  const int64_t d = firstDifference(o.fast, o.ref);
+  INFO("first difference at element " << d);
+  CHECK(d == -1);
+}
+
+}  // namespace
+
+TEST_CASE("int8 output stage: the AVX-512 loop gives fxp's bytes", "[int][dnnl]") {
+  std::mt19937 rng(7);
+  const int64_t channels = 67, pixels = 9;  // a tail of 3 channels
+  std::uniform_int_distribution<int64_t> any32(std::numeric_limits<int32_t>::min(),
+                                               std::numeric_limits<int32_t>::max());
+  std::uniform_int_distribution<int64_t> mult(0, fxp::kMultiplierMax);
+  for (DType out_type : {DType::kInt8, DType::kInt16}) {
+    for (bool residual : {false, true}) {
+      for (int round = 0; round < 8; ++round) {
+        std::vector<int32_t> m, rm;
+        std::vector<int> s;
+        for (int64_t o = 0; o < channels; ++o) {
+          // Every shift 0..63 appears; edge multipliers included.
+          s.push_back(static_cast<int>((o + round * 5) % 64));
+          const int64_t pick = (o + round) % 5;
+          m.push_back(static_cast<int32_t>(pick == 0 ? fxp::kMultiplierMax
+                                           : pick == 1 ? fxp::kMultiplierMin
+                                           : pick == 2 ? 0
+                                                       : mult(rng)));
+          rm.push_back(static_cast<int32_t>(mult(rng)));
+        }
+        const fxp::IntRange range = round % 2 ? fxp::IntRange{0, 6} :
+                                    out_type == DType::kInt8 ? fxp::kInt8Range : fxp::kInt16Range;
+        // Bias 0 here: acc anywhere in int32, the extremes included.
+        std::vector<int32_t> acc(static_cast<size_t>(channels * pixels));
+        for (size_t i = 0; i < acc.size(); ++i) {
+          acc[i] = static_cast<int32_t>(i % 11 == 0   ? std::numeric_limits<int32_t>::min()
+                                        : i % 11 == 1 ? std::numeric_limits<int32_t>::max()
+                                        : i % 11 < 5  ? any32(rng) >> (i % 31)
+                                                      : any32(rng));
+        }
+        Tensor res = out_type == DType::kInt8
+                         ? randomInts<int8_t>({channels * pixels}, -128, 127, rng)
+                         : randomInts<int16_t>({channels * pixels}, -32768, 32767, rng);
+        dnnl_rt::IntOutputStage stage(channels, {}, m, s, residual ? rm : std::vector<int32_t>{},
+                                      range, out_type, out_type);
+        Tensor simd(out_type, {channels * pixels}), scalar(out_type, {channels * pixels});
+        stage.run(acc.data(), residual ? res.raw() : nullptr, simd.raw(), pixels);
+        stage.run(acc.data(), residual ? res.raw() : nullptr, scalar.raw(), pixels, true);
+        // The scalar loop is fxp itself; check a few elements against fxp directly too.
+        const std::vector<int64_t> sv = scalar.toInt64(), rv = res.toInt64();
+        for (size_t i = 0; i < acc.size(); i += 37) {
+          const size_t o = i % static_cast<size_t>(channels);
+          const int32_t want =
+              residual ? fxp::requantizeSum(acc[i], m[o], static_cast<int32_t>(rv[i]), rm[o], s[o],
+                                            range)
+                       : fxp::requantize(acc[i], {m[o], s[o]}, range);
+          REQUIRE(sv[i] == want);
+        }
+        INFO("round " << round << " residual " << residual);
+        CHECK(firstDifference(simd, scalar) == -1);
+      }
+    }
+  }
+}
+
+TEST_CASE("int8 QConv fast kernel: random shapes give the reference's bytes", "[int][dnnl]") {
+  std::mt19937 rng(11);
+  std::vector<ConvSpec> specs;
+  {
+    ConvSpec s;  // plain 3x3, bias, full int8 range
+    specs.push_back(s);
+    s.n = 3, s.c = 3, s.o = 32, s.h = 9, s.w = 7, s.stride = 2;  // first-layer-like, batch 3
+    specs.push_back(s);
+    s = ConvSpec();
+    s.c = s.o = s.group = 24, s.h = s.w = 8, s.n = 2;  // depthwise, ReLU6-like clamp
+    s.lo = 0, s.hi = 96;
+    specs.push_back(s);
+    s.stride = 2, s.pad = 1, s.dil = 2, s.h = 11, s.w = 10;  // depthwise strided, dilated
+    specs.push_back(s);
+    s = ConvSpec();
+    s.c = 16, s.o = 12, s.group = 4, s.kh = 3, s.kw = 2, s.pad = 2, s.n = 2;  // grouped
+    specs.push_back(s);
+    s = ConvSpec();
+    s.c = 32, s.o = 40, s.kh = s.kw = 1, s.pad = 0, s.h = s.w = 4, s.n = 5;  // 1x1 + residual
+    s.residual = true, s.lo = 0, s.hi = 127;
+    specs.push_back(s);
+    s.o = 17, s.c = 19;  // channel tails
+    specs.push_back(s);
+    s = ConvSpec();
+    s.c = 8, s.o = 10, s.outType = DType::kInt32, s.lo = 0;  // int32 output, Relu
+    s.hi = std::numeric_limits<int32_t>::max();
+    specs.push_back(s);
+    s = ConvSpec();
+    s.c = 6, s.o = 9, s.outType = DType::kInt16, s.lo = -32768, s.hi = 32767, s.smin = 2,
+    s.smax = 9, s.residual = true;  // int16 output with an int16 residual
+    specs.push_back(s);
+    s = ConvSpec();
+    s.c = 16, s.o = 16, s.bias = false, s.smin = 0, s.smax = 63, s.h = s.w = 1, s.pad = 1;
+    specs.push_back(s);  // 1x1 spatial input, every shift
+  }
+  for (size_t i = 0; i < specs.size(); ++i) {
+    INFO("spec " << i);
+    Outcome o = runBoth(convCase(specs[i], rng));
+    checkSame(o, specs[i].residual ? "dnnl:qconv+sum" : "dnnl:qconv");
+  }
+  // And random geometry.
+  std::uniform_int_distribution<int> pick(0, 1 << 30);
+  for (int round = 0; round < 24; ++round) {
+    ConvSpec s;
+    s.group = std::vector<int64_t>{1, 1, 2, 4}[pick(rng) % 4];
+    const bool dw = pick(rng) % 3 == 0;
+    s.c = dw ? 8 + pick(rng) % 24 : s.group * (1 + pick(rng) % 12);
+    s.group = dw ? s.c : s.group;
+    s.o = dw ? s.c : s.group * (1 + pick(rng) % 12);
+    s.kh = 1 + pick(rng) % 3, s.kw = 1 + pick(rng) % 3;
+    s.stride = 1 + pick(rng) % 2, s.pad = pick(rng) % 3, s.dil = 1 + pick(rng) % 2;
+    s.h = s.kh * s.dil + pick(rng) % 6, s.w = s.kw * s.dil + pick(rng) % 6;
+    s.n = 1 + pick(rng) % 4;
+    s.bias = pick(rng) % 4 != 0;
+    s.residual = pick(rng) % 2 == 0;
+    if (pick(rng) % 2) s.lo = 0, s.hi = 1 + pick(rng) % 127;
+    s.smin = 6 + pick(rng) % 8, s.smax = s.smin + pick(rng) % 10;
+    INFO("round " << round << ": c " << s.c << " o " << s.o << " g " << s.group << " k " << s.kh
+                  << "x" << s.kw << " s " << s.stride << " p " << s.pad << " d " << s.dil << " in "
+                  << s.h << "x" << s.w << " n " << s.n);
+    Outcome o = runBoth(convCase(s, rng));
+    checkSame(o, s.residual ? "dnnl:qconv+sum" : "dnnl:qconv");
+  }
+}
+
+TEST_CASE("int8 QConv fast kernel: adversarial extremes at the accumulator bound", "[int][dnnl]") {
+  std::mt19937 rng(3);
+  // K = 256 x 2 x 2 = 1024 weights of 127: bound 1024 * 127 * 128 = 16,646,144 < 2^24.
+  ConvSpec s;
+  s.n = 2, s.c = 256, s.o = 16, s.h = s.w = 3, s.kh = s.kw = 2, s.pad = 0;
+  s.outType = DType::kInt32, s.lo = std::numeric_limits<int32_t>::min();
+  s.hi = std::numeric_limits<int32_t>::max(), s.bias = false;
+  for (int64_t xv : {-128, 127}) {
+    for (int64_t wv : {127, -127}) {
+      IntCase c = convCase(s, rng);
+      c.x = filled<int8_t>(c.x.shape(), xv);
+      c.w = filled<int8_t>(c.w.shape(), wv);
+      Outcome o = runBoth(c);
+      checkSame(o, "dnnl:qconv");
+      CHECK(o.ref.data<int32_t>()[0] == xv * wv * 1024);
+    }
+  }
+  // Same extremes through requantization with the largest multiplier, residual and bias.
+  s.outType = DType::kInt8, s.lo = -128, s.hi = 127, s.residual = true, s.bias = true;
+  s.smin = 28, s.smax = 36;
+  IntCase c = convCase(s, rng);
+  c.x = filled<int8_t>(c.x.shape(), -128);
+  c.w = filled<int8_t>(c.w.shape(), 127);
+  c.r = filled<int8_t>(c.r.shape(), 127);
+  checkSame(runBoth(c), "dnnl:qconv+sum");
+}
+
+TEST_CASE("int8 fast kernels: fallbacks are taken and say why", "[int][dnnl]") {
+  std::mt19937 rng(5);
+  ConvSpec s;
+  s.c = 300, s.o = 4, s.kh = s.kw = 2, s.pad = 0, s.h = s.w = 2;  // K = 1200
+  IntCase c = convCase(s, rng);
+  c.w = filled<int8_t>(c.w.shape(), 127);  // 1200 * 127 * 128 > 2^24
+  Outcome o = runBoth(c);
+  CHECK(o.kernel == "reference");
+  CHECK(o.refusal.find(hasVnni() ? "2^24" : "VNNI") != std::string::npos);
+  CHECK(firstDifference(o.fast, o.ref) == -1);
+
+  ConvSpec s16;
+  IntCase c16 = convCase(s16, rng);
+  c16.x = randomInts<int16_t>(c16.x.shape(), -32768, 32767, rng);
+  Outcome o16 = runBoth(c16);
+  CHECK(o16.kernel == "reference");
+  CHECK(o16.refusal == "int16 input X");
+  CHECK(firstDifference(o16.fast, o16.ref) == -1);
+}
+
+// Run by the next test in a child process with ONEDNN_MAX_CPU_ISA=AVX512_CORE (no VNNI).
+TEST_CASE("int8 fast kernels refuse without VNNI (child)", "[.int-novnni]") {
+  REQUIRE(!hasVnni());
+  std::mt19937 rng(5);
+  ConvSpec s;
+  Outcome o = runBoth(convCase(s, rng));
+  CHECK(o.kernel == "reference");
+  CHECK(o.refusal.find("VNNI") != std::string::npos);
+  CHECK(firstDifference(o.fast, o.ref) == -1);
+}
+
+TEST_CASE("int8 fast kernels: a CPU without VNNI takes the reference", "[int][dnnl]") {
+  if (!hasVnni()) return;  // this run already covers it
+  // This test binary again, with oneDNN capped below VNNI (the shell's /proc/self/exe
+  // would be the shell: resolve ours here).
+  char self[4096] = {0};
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  REQUIRE(len > 0);
+  const std::string run = "ONEDNN_MAX_CPU_ISA=AVX512_CORE '" + std::string(self, static_cast<size_t>(len)) +
+                          "' '[.int-novnni]' >/dev/null 2>&1";
+  CHECK(std::system(run.c_str()) == 0);
+}
+
+TEST_CASE("int8 QGemm fast kernel gives the reference's bytes", "[int][dnnl]") {
+  std::mt19937 rng(9);
+  for (int round = 0; round < 6; ++round) {
+    IntCase c;
+    c.op = "QGemm";
+    const int64_t m = 1 + round * 13, k = 16 + round * 97, n = 3 + round * 5;
+    const bool trans_b = round % 2 == 0;
+    c.attrs.set("transB", Attribute::ofInt(trans_b ? 1 : 0));
+    c.x = randomInts<int8_t>({m, k}, -128, 127, rng);
+    c.w = randomInts<int8_t>(trans_b ? Shape{n, k} : Shape{k, n}, -128, 127, rng);
+    if (round != 3) c.b = randomInts<int32_t>({n}, -50000, 50000, rng);
+    c.yShape = {m, n};
+    c.outType = round == 4 ? DType::kInt32 : DType::kInt8;
+    if (c.outType == DType::kInt8) {
+      const bool residual = round % 3 == 1;
+      if (residual) c.r = randomInts<int8_t>(c.yShape, -128, 127, rng);
+      setRequant(c.attrs, n, 10, 22, residual, rng);
+      setOut(c.attrs, DType::kInt8, round == 5 ? 0 : -128, 127);
+    } else {
+      setOut(c.attrs, DType::kInt32, std::numeric_limits<int32_t>::min(),
+             std::numeric_limits<int32_t>::max());
+    }
+    INFO("round " << round);
+    checkSame(runBoth(c), c.r.defined() ? "dnnl:qgemm+sum" : "dnnl:qgemm");
+  }
+}
+
+}  // namespace hq
