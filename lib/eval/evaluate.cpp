@@ -51,6 +51,58 @@ Status checkModelFitsData(const Graph& graph, const Dataset& dataset, bool need_
   return Status::ok();
 }
 
+std::string dumpFileName(const std::string& name) {
+  std::string out = name;
+  for (char& c : out) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) c = '_';
+  }
+  if (out.empty() || out[0] == '.') out = "_" + out;  // never hidden, never "." or ".."
+  return out + ".npy";
+}
+
+namespace {
+
+/// Tensor names for --dump-tensors: a value name as is, a node name as its first output.
+Expected<std::vector<std::string>> resolveDumpNames(const Graph& graph,
+                                                    const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const auto& name : names) {
+    if (graph.findValue(name)) {
+      out.push_back(name);
+    } else if (const Node* n = graph.findNode(name); n && !n->outputs.empty() && n->outputs[0]) {
+      out.push_back(n->outputs[0]->name);
+    } else {
+      return HQ_ERROR(kNotFound, "--dump-tensors: the model has no tensor or node named '{}'",
+                      name);
+    }
+  }
+  return out;
+}
+
+/// Copy batch rows [first, first + n) of `part` into `whole` (allocated on first use with
+/// `total` rows).
+Status appendRows(Tensor& whole, const Tensor& part, int64_t first, int64_t total,
+                  const std::string& name) {
+  if (part.rank() < 1) return HQ_ERROR(kShape, "--dump-tensors: tensor '{}' is a scalar", name);
+  if (!whole.defined()) {
+    Shape s = part.shape();
+    s[0] = total;
+    whole = Tensor(part.dtype(), s);
+  }
+  const size_t row = part.nbytes() / static_cast<size_t>(std::max<int64_t>(part.dim(0), 1));
+  if (whole.dtype() != part.dtype() || whole.nbytes() / static_cast<size_t>(total) != row) {
+    return HQ_ERROR(kShape, "--dump-tensors: tensor '{}' changes shape between batches ({})",
+                    name, shapeString(part.shape()));
+  }
+  std::memcpy(static_cast<char*>(whole.raw()) + static_cast<size_t>(first) * row,
+              part.raw(), part.nbytes());
+  return Status::ok();
+}
+
+}  // namespace
+
 Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const EvalOptions& options) {
   if (options.batchSize <= 0) {
     return HQ_ERROR(kInvalidArgument, "batch size must be positive, got {}", options.batchSize);
@@ -59,7 +111,9 @@ Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const E
   ExecutorOptions eo;
   eo.threads = options.threads;
   eo.kernels.referenceOnly = options.referenceOnly;
+  HQ_ASSIGN_OR_RETURN(eo.keep, resolveDumpNames(graph, options.dumpTensors));
   HQ_ASSIGN_OR_RETURN(auto executor, Executor::create(graph, eo));
+  std::vector<Tensor> dumped(eo.keep.size());
 
   LoaderOptions lo;
   lo.batchSize = options.batchSize;
@@ -109,6 +163,13 @@ Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const E
       if (!dump.defined()) dump = Tensor(DType::kFloat32, {dataset.size(), classes});
       std::memcpy(dump.data<float>() + batch->first * classes, p, logits.nbytes());
     }
+    for (size_t k = 0; k < eo.keep.size(); ++k) {
+      auto it = executor->kept().find(eo.keep[k]);
+      if (it == executor->kept().end()) {
+        return HQ_ERROR(kInternal, "--dump-tensors: tensor '{}' was not kept", eo.keep[k]);
+      }
+      HQ_RETURN_IF_ERROR(appendRows(dumped[k], it->second, batch->first, dataset.size(), eo.keep[k]));
+    }
     r.count += n;
     if (progress) {
       progress->setSuffix(fmt::format("Acc@1 {:.3f}", 100.0 * r.correct1 / r.count));
@@ -122,6 +183,10 @@ Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const E
   r.top1 = 100.0 * r.correct1 / r.count;
   r.top5 = 100.0 * r.correct5 / r.count;
   if (!options.dumpOutputs.empty()) HQ_RETURN_IF_ERROR(writeNpy(options.dumpOutputs, dump));
+  for (size_t k = 0; k < eo.keep.size(); ++k) {
+    const std::string dir = options.dumpDir.empty() ? "." : options.dumpDir;
+    HQ_RETURN_IF_ERROR(writeNpy(dir + "/" + dumpFileName(eo.keep[k]), dumped[k]));
+  }
   return r;
 }
 

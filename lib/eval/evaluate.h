@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "data/dataset.h"
 #include "ir/graph.h"
@@ -18,7 +19,17 @@ struct EvalOptions {
   std::string progressLabel = "eval";
   /// Write all logits, [count, classes] float32, to this .npy file.
   std::string dumpOutputs;
+  /// Intermediate tensors to write, by tensor name or node name (its first output): each
+  /// to `dumpDir`/<name>.npy (characters other than [A-Za-z0-9._-] become '_'), all
+  /// evaluated images along axis 0, in the tensor's own dtype (int8 / int16 / int32 in
+  /// integer models: dequantize with the model's "hq.int.scales" metadata).
+  std::vector<std::string> dumpTensors;
+  std::string dumpDir = ".";
 };
+
+/// The file name a dumped tensor gets: `name` with every character outside
+/// [A-Za-z0-9._-] replaced by '_', plus ".npy".
+std::string dumpFileName(const std::string& name);
 
 struct EvalResult {
   int64_t count = 0;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "support/json.h"
 #include "support/status.h"
 
 namespace hq {
@@ -42,6 +43,15 @@ struct CompareReport {
   double top1Disagreement = 0;
   /// Sorted worst first (lowest cosineFloat, then cosineFakeQuant).
   std::vector<LayerComparison> layers;
+
+  /// Deterministic JSON (NaN -> null, infinities -> "inf"/"-inf").
+  OrderedJson toJson() const;
+  /// A table for people: the three top-1s, the disagreement, then up to `max_rows` layers,
+  /// worst first.
+  std::string toText(size_t max_rows = 20) const;
+  /// Layers whose cosine similarity to the float model (or, without a float model, to the
+  /// fake-quant model) is below `min_cosine`: the --fail-below gate.
+  std::vector<const LayerComparison*> below(double min_cosine) const;
 };
 
 /// Compare the three models on `options.data`. `float_model` may be null (then the float

@@ -30,7 +30,7 @@ std::string Status::location() const {
   return fmt::format("{}:{}", state_->file, state_->line);
 }
 
-Status& Status::addContext(const std::string& prefix) {
+Status& Status::addContext(const std::string& prefix) & {
   if (state_) {
     auto next = std::make_shared<State>(*state_);
     next->message = prefix + ": " + next->message;

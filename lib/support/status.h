@@ -40,8 +40,14 @@ class [[nodiscard]] Status {
   /// "lib/ir/onnx_import.cpp:120" or "" when unknown.
   std::string location() const;
 
-  /// Prefix the message with context ("model.onnx: " + message). Returns *this.
-  Status& addContext(const std::string& prefix);
+  /// Prefix the message with context ("model.onnx: " + message). Returns *this; on a
+  /// temporary it returns a copy, so `HQ_RETURN_IF_ERROR(f().addContext(...))` never
+  /// binds a reference to a dead temporary.
+  Status& addContext(const std::string& prefix) &;
+  Status addContext(const std::string& prefix) && {
+    addContext(prefix);  // *this is an lvalue here: the & overload
+    return std::move(*this);
+  }
 
  private:
   struct State {

@@ -126,3 +126,31 @@ TEST_CASE("hq-eval rejects bad input with one clear line and writes nothing") {
     CHECK(e.path().string().find(".tmp.") == std::string::npos);
   }
 }
+
+TEST_CASE("hq-eval --dump-tensors writes intermediate tensors of every evaluated image") {
+  if (!kHaveFashion) return;
+  auto dir = scratchDir("eval_dump_tensors");
+  auto slurp = [](const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(f)), {});
+  };
+  // A tensor by name and a node by name (its first output), batches of 32 over 70 images.
+  auto r = runTool("hq-eval", kModel + " --data fashion-mnist-test --limit 70 --batch 32 -q "
+                                       "--dump-tensors /features/features.1/MaxPool_output_0,"
+                                       "/fc/Gemm --dump-dir " + dir.string() +
+                                       " --dump-outputs " + (dir / "all_logits.npy").string());
+  INFO(r.err);
+  REQUIRE(r.exitCode == 0);
+  const fs::path pool = dir / "_features_features.1_MaxPool_output_0.npy";
+  REQUIRE(fs::exists(pool));
+  // float32 [70, 16, 14, 14] after the 128-byte .npy 1.0 header.
+  CHECK(fs::file_size(pool) == 128 + 70 * 16 * 14 * 14 * 4);
+  CHECK(slurp(pool).find("'shape': (70, 16, 14, 14)") != std::string::npos);
+  // The Gemm node's output is the graph output "logits": the bytes of --dump-outputs.
+  REQUIRE(fs::exists(dir / "logits.npy"));
+  CHECK(slurp(dir / "logits.npy") == slurp(dir / "all_logits.npy"));
+
+  auto bad = runTool("hq-eval", kModel + " --data fashion-mnist-test --limit 5 -q "
+                                         "--dump-tensors nope --dump-dir " + dir.string());
+  requireCleanError(bad, 3, "no tensor or node named 'nope'");
+}

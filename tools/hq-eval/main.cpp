@@ -25,6 +25,11 @@ int main(int argc, char** argv) {
   app.add_option("--limit", limit, "evaluate only the first N images (0 = all)")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   app.add_option("--threads", eval.threads, "worker threads (0 = all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--dump-outputs", dump_outputs, "write all logits to this .npy file");
+  app.add_option("--dump-tensors", eval.dumpTensors,
+                 "intermediate tensors (or nodes: their first output) to write as .npy, "
+                 "comma-separated; integer models give int8/int16/int32 arrays")
+      ->delimiter(',');
+  app.add_option("--dump-dir", eval.dumpDir, "folder for --dump-tensors files")->default_val(".");
   app.add_option("--label", label, "name printed before the result (default: the model path)");
   app.add_option("--report", report, "also write the JSON result to this file");
   app.add_flag("--reference", reference, "use only the reference kernels (slow; the test oracle)");
