@@ -50,14 +50,16 @@ Status requireConstant(const InferContext& ctx, size_t i, const char* what, DTyp
   return ctx.requireInput(i);
 }
 
-Status requireInputCount(const InferContext& ctx, size_t max_inputs, const char* names) {
+/// At most `max_inputs` inputs (`names`) and exactly one output (`output_note` explains).
+Status requireInputCount(const InferContext& ctx, size_t max_inputs, const char* names,
+                         const char* output_note = "Y") {
   if (ctx.numInputs() > max_inputs) {
     return ctx.error(ErrorCode::kShape, "has {} inputs; expected at most {} ({})", ctx.numInputs(),
                      max_inputs, names);
   }
   if (ctx.numOutputs() != 1) {
-    return ctx.error(ErrorCode::kShape, "has {} outputs; expected exactly 1 (Y)",
-                     ctx.numOutputs());
+    return ctx.error(ErrorCode::kShape, "has {} outputs; expected exactly 1 ({})",
+                     ctx.numOutputs(), output_note);
   }
   return Status::ok();
 }
@@ -175,7 +177,8 @@ Status inferCompute(InferContext& ctx, ComputeKind kind) {
 
 /// QMaxPool, QGlobalMaxPool: the float op's shape, the input's dtype.
 Status inferIntMax(InferContext& ctx, FloatInferFn fn) {
-  HQ_RETURN_IF_ERROR(requireInputCount(ctx, 1, "X; integer max pools have no Indices output"));
+  HQ_RETURN_IF_ERROR(
+      requireInputCount(ctx, 1, "X", "Y; integer max pools have no Indices output"));
   HQ_RETURN_IF_ERROR(requireActivation(ctx, 0, "X"));
   HQ_ASSIGN_OR_RETURN(ValueInfo y, floatGeometry(ctx, 1, fn));
   if (y.hasShape) {
