@@ -117,7 +117,14 @@ void outputStage(const int32_t* acc, int64_t count, int64_t o0, int64_t o_step,
   if constexpr (std::is_same_v<TY, int32_t>) {
     for (int64_t i = 0; i < count; ++i) y[i] = fxp::saturate(acc[i], rq.clamp);
   } else {
-    if (r) {
+    if (r && o_step == 0) {
+      const size_t o = static_cast<size_t>(o0);
+      const int32_t m = rq.multiplier[o], rm = rq.residualMultiplier[o];
+      const int s = rq.shift[o];
+      for (int64_t i = 0; i < count; ++i) {
+        y[i] = static_cast<TY>(fxp::requantizeSum(acc[i], m, r[i], rm, s, rq.clamp));
+      }
+    } else if (r) {
       for (int64_t i = 0; i < count; ++i) {
         const size_t o = static_cast<size_t>(o0 + i * o_step);
         y[i] = static_cast<TY>(fxp::requantizeSum(acc[i], rq.multiplier[o], r[i],
