@@ -5,13 +5,14 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace hq::dnnl_rt {
 
 namespace {
 
-constexpr int64_t kLanes = 8;  // 64-bit lanes of one AVX-512 vector
+constexpr int64_t kLanes = 16;  // int32 lanes of one AVX-512 vector
 
 int64_t padded(int64_t c) { return (c + kLanes - 1) / kLanes * kLanes; }
 
@@ -116,40 +117,27 @@ void IntOutputStage::runScalar(const int32_t* acc, const void* res, void* out,
 
 namespace {
 
-// One group of up to 8 channels: the exact p = acc * m (+ r * rm), round half to even by
-// 2^s as fxp::roundingShiftRight does (q = p >> s; round up when (p & (2^s - 1)) + (q & 1)
-// > 2^(s-1), an unsigned compare; at s = 0 mask, half and odd are 0 so q = p), clamp, and
-// a truncating store of the clamped value.
-template <typename TOut, typename TRes, bool kRes>
-inline void requantGroup(const int32_t* acc, const TRes* res, TOut* out, __mmask8 k,
-                         const int32_t* bias, const int64_t* m, const int64_t* rm,
-                         const int64_t* s, const int64_t* mask, const int64_t* half,
-                         const int64_t* odd, __m512i lo, __m512i hi) {
-  __m256i a = _mm256_maskz_loadu_epi32(k, acc);
-  a = _mm256_add_epi32(a, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bias)));
-  __m512i p = _mm512_mul_epi32(_mm512_cvtepi32_epi64(a), _mm512_loadu_si512(m));
-  if constexpr (kRes) {
-    __m512i r;
-    if constexpr (sizeof(TRes) == 1) {
-      r = _mm512_cvtepi8_epi64(_mm_maskz_loadu_epi8(k, res));
-    } else {
-      r = _mm512_cvtepi16_epi64(_mm_maskz_loadu_epi16(k, res));
-    }
-    p = _mm512_add_epi64(p, _mm512_mul_epi32(r, _mm512_loadu_si512(rm)));
-  }
-  __m512i q = _mm512_srav_epi64(p, _mm512_loadu_si512(s));
-  __m512i rem = _mm512_and_si512(p, _mm512_loadu_si512(mask));
-  __m512i t = _mm512_add_epi64(rem, _mm512_and_si512(q, _mm512_loadu_si512(odd)));
-  __mmask8 up = _mm512_cmpgt_epu64_mask(t, _mm512_loadu_si512(half));
-  q = _mm512_mask_add_epi64(q, up, q, _mm512_set1_epi64(1));
-  q = _mm512_min_epi64(_mm512_max_epi64(q, lo), hi);
-  if constexpr (sizeof(TOut) == 1) {
-    _mm512_mask_cvtepi64_storeu_epi8(out, k, q);
-  } else if constexpr (sizeof(TOut) == 2) {
-    _mm512_mask_cvtepi64_storeu_epi16(out, k, q);
-  } else {
-    _mm512_mask_cvtepi64_storeu_epi32(out, k, q);
-  }
+/// The per-channel constants of 16 channels, in registers: even channels in the 64-bit
+/// lanes of *E, odd ones in *O.
+struct Group16 {
+  __m512i bias, mE, mO, rmE, rmO, sE, sO, maskE, maskO, halfE, halfO, oddE, oddO;
+};
+
+/// Half of a group (8 channels in 64-bit lanes): round_half_even(p / 2^s) exactly as
+/// fxp::roundingShiftRight: q = p >> s (floor), r = p & (2^s - 1), q + 1 where
+/// r + (q & 1) > 2^(s-1) (an unsigned compare: r + 1 <= 2^63); at s = 0 mask, half and
+/// odd are 0, so q = p. Then the clamp.
+inline __m512i roundClamp(__m512i p, __m512i s, __m512i mask, __m512i half, __m512i odd,
+                          __m512i lo, __m512i hi) {
+  __m512i q = _mm512_srav_epi64(p, s);
+  const __m512i t = _mm512_add_epi64(_mm512_and_si512(p, mask), _mm512_and_si512(q, odd));
+  q = _mm512_mask_add_epi64(q, _mm512_cmpgt_epu64_mask(t, half), q, _mm512_set1_epi64(1));
+  return _mm512_min_epi64(_mm512_max_epi64(q, lo), hi);
+}
+
+/// Lanes 2i of a (low 32 bits of 64-bit lane i of `even`) and 2i+1 (of `odd`).
+inline __m512i interleave(__m512i even, __m512i odd) {
+  return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
 }
 
 template <typename TOut, typename TRes, bool kRes>
@@ -158,20 +146,51 @@ void avx512Rows(const int32_t* acc, const TRes* res, TOut* out, int64_t pixels, 
                 const int64_t* mask, const int64_t* half, const int64_t* odd,
                 fxp::IntRange clamp) {
   const __m512i lo = _mm512_set1_epi64(clamp.lo), hi = _mm512_set1_epi64(clamp.hi);
-  const int64_t full = channels / kLanes * kLanes;
-  const __mmask8 tail = static_cast<__mmask8>((1u << (channels - full)) - 1u);
-  for (int64_t p = 0; p < pixels; ++p) {
-    const int32_t* a = acc + p * channels;
-    const TRes* r = kRes ? res + p * channels : nullptr;
-    TOut* y = out + p * channels;
-    for (int64_t o = 0; o < full; o += kLanes) {
-      requantGroup<TOut, TRes, kRes>(a + o, kRes ? r + o : nullptr, y + o, 0xff, bias + o, m + o,
-                                     rm + o, s + o, mask + o, half + o, odd + o, lo, hi);
-    }
-    if (tail) {
-      const int64_t o = full;
-      requantGroup<TOut, TRes, kRes>(a + o, kRes ? r + o : nullptr, y + o, tail, bias + o, m + o,
-                                     rm + o, s + o, mask + o, half + o, odd + o, lo, hi);
+  const __m512i even_idx = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd_idx = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+  auto split = [&](const int64_t* v, __m512i& e, __m512i& o) {
+    const __m512i a = _mm512_loadu_si512(v), b = _mm512_loadu_si512(v + 8);
+    e = _mm512_permutex2var_epi64(a, even_idx, b);
+    o = _mm512_permutex2var_epi64(a, odd_idx, b);
+  };
+  // Channel groups outside, pixels inside: a group's constants stay in registers.
+  for (int64_t c0 = 0; c0 < channels; c0 += 16) {
+    const int64_t n = std::min<int64_t>(16, channels - c0);
+    const __mmask16 k = static_cast<__mmask16>((1u << n) - 1u);
+    Group16 g;
+    g.bias = _mm512_loadu_si512(bias + c0);
+    split(m + c0, g.mE, g.mO);
+    split(s + c0, g.sE, g.sO);
+    split(mask + c0, g.maskE, g.maskO);
+    split(half + c0, g.halfE, g.halfO);
+    split(odd + c0, g.oddE, g.oddO);
+    if constexpr (kRes) split(rm + c0, g.rmE, g.rmO);
+    const int32_t* a = acc + c0;
+    TOut* y = out + c0;
+    for (int64_t p = 0; p < pixels; ++p, a += channels, y += channels) {
+      const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, a), g.bias);
+      __m512i pe = _mm512_mul_epi32(v, g.mE);
+      __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), g.mO);
+      if constexpr (kRes) {
+        const TRes* rp = res + c0 + p * channels;
+        __m512i r;
+        if constexpr (sizeof(TRes) == 1) {
+          r = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, rp));
+        } else {
+          r = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(k, rp));
+        }
+        pe = _mm512_add_epi64(pe, _mm512_mul_epi32(r, g.rmE));
+        po = _mm512_add_epi64(po, _mm512_mul_epi32(_mm512_srli_epi64(r, 32), g.rmO));
+      }
+      const __m512i q = interleave(roundClamp(pe, g.sE, g.maskE, g.halfE, g.oddE, lo, hi),
+                                   roundClamp(po, g.sO, g.maskO, g.halfO, g.oddO, lo, hi));
+      if constexpr (sizeof(TOut) == 1) {
+        _mm512_mask_cvtepi32_storeu_epi8(y, k, q);
+      } else if constexpr (sizeof(TOut) == 2) {
+        _mm512_mask_cvtepi32_storeu_epi16(y, k, q);
+      } else {
+        _mm512_mask_storeu_epi32(y, k, q);
+      }
     }
   }
 }
@@ -186,8 +205,7 @@ void IntOutputStage::runAvx512(const int32_t* acc, const void* res, void* out,
     if (!resMult_.empty()) {
       avx512Rows<TOut, TRes, true>(acc, static_cast<const TRes*>(res), static_cast<TOut*>(out),
                                    pixels, channels_, biasPad_.data(), m64_.data(), rm64_.data(),
-                                   s64_.data(), mask64_.data(), half64_.data(), odd64_.data(),
-                                   clamp_);
+                                   s64_.data(), mask64_.data(), half64_.data(), odd64_.data(), clamp_);
     } else {
       avx512Rows<TOut, TRes, false>(acc, nullptr, static_cast<TOut*>(out), pixels, channels_,
                                     biasPad_.data(), m64_.data(), rm64_.data(), s64_.data(),

@@ -43,9 +43,9 @@ class IntOutputStage {
   std::vector<int> shift_;
   fxp::IntRange clamp_;
   DType outType_, resType_;
-  // SIMD form, padded to a multiple of 8 channels: 64-bit lanes of the multipliers, the
-  // shift, the remainder mask 2^s - 1, half 2^(s-1) (0 at s = 0) and the odd-bit mask
-  // (1 for s > 0, else 0); bias as int32.
+  // SIMD form, padded to a multiple of 16 channels: the multipliers, the shift, the
+  // remainder mask 2^s - 1, half 2^(s-1) and the odd-bit mask 1 (the last three 0 at
+  // s = 0), as int64; the bias as int32.
   std::vector<int32_t> biasPad_;
   std::vector<int64_t> m64_, rm64_, s64_, mask64_, half64_, odd64_;
 };
