@@ -134,7 +134,7 @@ for name in $MODELS; do
   "$BIN/hq-calib" "$path" --data "$calib" --out "$qdq" --batch "$BATCH" --threads "$THREADS" -q
   if [[ $WITH_INT == 1 ]]; then
     echo "$name: hq-convert" >&2
-    "$BIN/hq-convert" "$qdq" --out "$int"
+    "$BIN/hq-convert" "$qdq" --out "$int" --report "$WORK/$name.convert.json" -q
   fi
 
   if [[ $SPEED == 1 ]]; then
