@@ -67,14 +67,16 @@ OpSpec computeSpec(const char* name, const char* doc) {
   OpSpec s;
   s.name = name;
   s.doc = doc;
-  s.inputs = {{"X", "T1"}, {"W", "T2"}, {"B", "T3", Option::Optional}, {"R", "T4", Option::Optional}};
+  s.inputs = {
+      {"X", "T1"}, {"W", "T2"}, {"B", "T3", Option::Optional}, {"R", "T4", Option::Optional}};
   s.outputs = {{"Y", "T5"}};
   s.constraints = {{"T1", kActivation},
                    {"T2", {"tensor(int8)"}},
                    {"T3", {"tensor(int32)"}},
                    {"T4", kActivation},
                    {"T5", {"tensor(int8)", "tensor(int16)", "tensor(int32)"}}};
-  s.attrs = {{"multiplier", kInts, kOptional}, {"shift", kInts, kOptional},
+  s.attrs = {{"multiplier", kInts, kOptional},
+             {"shift", kInts, kOptional},
              {"residual_multiplier", kInts, kOptional}};
   addOutputStage(&s);
   s.attrs.insert(s.attrs.end(), {{"in_scale", kFloat, kOptional},
@@ -154,15 +156,13 @@ OpSpec specQAveragePool() {
   s.inputs = {{"X", "T1"}};
   s.outputs = {{"Y", "T2"}};
   s.constraints = {{"T1", kActivation}, {"T2", kActivation}};
-  s.attrs = {{"ceil_mode", kInt, kOptional},
-             {"count_include_pad", kInt, kOptional},
-             {"kernel_shape", kInts, kRequired},
-             {"pads", kInts, kOptional},
-             {"strides", kInts, kOptional},
-             {"multiplier", kInts, kRequired},
+  s.attrs = {{"ceil_mode", kInt, kOptional},     {"count_include_pad", kInt, kOptional},
+             {"kernel_shape", kInts, kRequired}, {"pads", kInts, kOptional},
+             {"strides", kInts, kOptional},      {"multiplier", kInts, kRequired},
              {"shift", kInts, kRequired}};
   addOutputStage(&s);
-  s.attrs.insert(s.attrs.end(), {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
+  s.attrs.insert(s.attrs.end(),
+                 {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
   return s;
 }
 
@@ -175,15 +175,17 @@ OpSpec specQGlobalAveragePool() {
   s.constraints = {{"T1", kActivation}, {"T2", kActivation}};
   s.attrs = {{"multiplier", kInts, kRequired}, {"shift", kInts, kRequired}};
   addOutputStage(&s);
-  s.attrs.insert(s.attrs.end(), {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
+  s.attrs.insert(s.attrs.end(),
+                 {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
   return s;
 }
 
 OpSpec specQAdd() {
   OpSpec s;
   s.name = "QAdd";
-  s.doc = "Y = requantizeSum(A, multiplier_a, B, multiplier_b, shift) with broadcasting "
-          "(Add, Sub; int-ops.md section 4.2).";
+  s.doc =
+      "Y = requantizeSum(A, multiplier_a, B, multiplier_b, shift) with broadcasting "
+      "(Add, Sub; int-ops.md section 4.2).";
   s.inputs = {{"A", "T1"}, {"B", "T2"}};
   s.outputs = {{"Y", "T3"}};
   s.constraints = {{"T1", kActivation}, {"T2", kActivation}, {"T3", kActivation}};
@@ -221,7 +223,8 @@ OpSpec specQRescale() {
   s.constraints = {{"T1", kActivation}, {"T2", kActivation}};
   s.attrs = {{"multiplier", kInt, kRequired}, {"shift", kInt, kRequired}};
   addOutputStage(&s);
-  s.attrs.insert(s.attrs.end(), {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
+  s.attrs.insert(s.attrs.end(),
+                 {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
   return s;
 }
 
@@ -232,7 +235,8 @@ OpSpec specQConcat() {
   s.inputs = {{"X", "T1", Option::Variadic, false}};
   s.outputs = {{"Y", "T2"}};
   s.constraints = {{"T1", kActivation}, {"T2", kActivation}};
-  s.attrs = {{"axis", kInt, kRequired}, {"multiplier", kInts, kRequired}, {"shift", kInts, kRequired}};
+  s.attrs = {
+      {"axis", kInt, kRequired}, {"multiplier", kInts, kRequired}, {"shift", kInts, kRequired}};
   addOutputStage(&s);
   s.attrs.insert(s.attrs.end(),
                  {{"in_scales", kFloats, kOptional}, {"out_scale", kFloat, kOptional}});
@@ -242,22 +246,21 @@ OpSpec specQConcat() {
 OpSpec specQResize() {
   OpSpec s;
   s.name = "QResize";
-  s.doc = "Resize over H and W: nearest (a gather, int-ops.md section 3) or linear (integer "
-          "bilinear weights of frac_bits bits, then requantize; section 4.6).";
+  s.doc =
+      "Resize over H and W: nearest (a gather, int-ops.md section 3) or linear (integer "
+      "bilinear weights of frac_bits bits, then requantize; section 4.6).";
   s.inputs = {{"X", "T1"}};
   s.outputs = {{"Y", "T2"}};
   s.constraints = {{"T1", kActivation}, {"T2", kActivation}};
   // Linear mode needs frac_bits, multiplier, shift and the output stage; nearest reads none.
-  s.attrs = {{"mode", kString, kOptional},
-             {"coordinate_transformation_mode", kString, kOptional},
-             {"nearest_mode", kString, kOptional},
-             {"sizes", kInts, kRequired},
-             {"scales", kFloats, kOptional},
-             {"frac_bits", kInt, kOptional},
-             {"multiplier", kInt, kOptional},
-             {"shift", kInt, kOptional}};
+  s.attrs = {
+      {"mode", kString, kOptional},         {"coordinate_transformation_mode", kString, kOptional},
+      {"nearest_mode", kString, kOptional}, {"sizes", kInts, kRequired},
+      {"scales", kFloats, kOptional},       {"frac_bits", kInt, kOptional},
+      {"multiplier", kInt, kOptional},      {"shift", kInt, kOptional}};
   addOutputStage(&s, kOptional);
-  s.attrs.insert(s.attrs.end(), {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
+  s.attrs.insert(s.attrs.end(),
+                 {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
   return s;
 }
 
@@ -268,12 +271,9 @@ OpSpec specQLookup() {
   s.inputs = {{"X", "T1"}, {"T", "T2"}};
   s.outputs = {{"Y", "T2"}};
   s.constraints = {{"T1", kActivation}, {"T2", kActivation}};
-  s.attrs = {{"in_lo", kInt, kRequired},
-             {"axis", kInt, kOptional},
-             {"function", kString, kOptional},
-             {"out_type", kInt, kRequired},
-             {"in_scale", kFloat, kOptional},
-             {"out_scale", kFloat, kOptional}};
+  s.attrs = {{"in_lo", kInt, kRequired},       {"axis", kInt, kOptional},
+             {"function", kString, kOptional}, {"out_type", kInt, kRequired},
+             {"in_scale", kFloat, kOptional},  {"out_scale", kFloat, kOptional}};
   return s;
 }
 
@@ -284,9 +284,11 @@ OpSpec specQSoftmax() {
   s.inputs = {{"X", "T1"}, {"E", "T2"}};
   s.outputs = {{"Y", "T3"}};
   s.constraints = {{"T1", {"tensor(int8)"}}, {"T2", {"tensor(int32)"}}, {"T3", kActivation}};
-  s.attrs = {{"axis", kInt, kOptional}, {"multiplier", kInt, kRequired}, {"shift", kInt, kRequired}};
+  s.attrs = {
+      {"axis", kInt, kOptional}, {"multiplier", kInt, kRequired}, {"shift", kInt, kRequired}};
   addOutputStage(&s);
-  s.attrs.insert(s.attrs.end(), {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
+  s.attrs.insert(s.attrs.end(),
+                 {{"in_scale", kFloat, kOptional}, {"out_scale", kFloat, kOptional}});
   return s;
 }
 
@@ -307,9 +309,8 @@ Status checkAgainstDef(const OpSpec& spec) {
   std::set<std::string> def(op->attributes.begin(), op->attributes.end()), mine;
   for (const AttrSpec& a : spec.attrs) mine.insert(a.name);
   if (def != mine) {
-    return HQ_ERROR(kInternal,
-                    "ai.hq schema {} lists attributes [{}] but int_ops.def lists [{}]", spec.name,
-                    fmt::join(mine, ","), fmt::join(def, ","));
+    return HQ_ERROR(kInternal, "ai.hq schema {} lists attributes [{}] but int_ops.def lists [{}]",
+                    spec.name, fmt::join(mine, ","), fmt::join(def, ","));
   }
   return Status::ok();
 }

@@ -54,9 +54,12 @@ struct AllOpsGraph {
     Value* e = g.addConstant("e", Tensor(DType::kInt32, {256}));
     Value* c = g.addConstant("c", Tensor(DType::kInt8, {1}));
 
-    Attributes conv = make({{"kernel_shape", Is({3, 3})}, {"pads", Is({1, 1, 1, 1})},
-                            {"multiplier", Is({1 << 30, 1 << 30})}, {"shift", Is({36, 36})},
-                            {"in_scale", F(0.1f)}, {"w_scale", Attribute::ofFloats({0.1f, 0.2f})},
+    Attributes conv = make({{"kernel_shape", Is({3, 3})},
+                            {"pads", Is({1, 1, 1, 1})},
+                            {"multiplier", Is({1 << 30, 1 << 30})},
+                            {"shift", Is({36, 36})},
+                            {"in_scale", F(0.1f)},
+                            {"w_scale", Attribute::ofFloats({0.1f, 0.2f})},
                             {"out_scale", F(0.1f)}});
     int8Out(&conv);
     add("QConv", {x, w, b}, DType::kInt8, {1, 2, 4, 4}, conv);
@@ -64,7 +67,8 @@ struct AllOpsGraph {
     convt.set("strides", Is({2, 2}));
     convt.set("output_padding", Is({1, 1}));
     add("QConvTranspose", {x, wt, nullptr, x}, DType::kInt8, {1, 2, 8, 8}, convt);
-    Attributes gemm = make({{"transB", I(0)}, {"multiplier", Is({1 << 30, 1 << 30, 1 << 30})},
+    Attributes gemm = make({{"transB", I(0)},
+                            {"multiplier", Is({1 << 30, 1 << 30, 1 << 30})},
                             {"shift", Is({36, 36, 36})}});
     int8Out(&gemm);
     add("QGemm", {x, wg}, DType::kInt8, {1, 2, 4, 3}, gemm);
@@ -72,15 +76,18 @@ struct AllOpsGraph {
         make({{"kernel_shape", Is({2, 2})}, {"strides", Is({2, 2})}}));
     add("QGlobalMaxPool", {x}, DType::kInt8, {1, 2, 1, 1}, {});
     add("QClamp", {x}, DType::kInt8, {1, 2, 4, 4}, make({{"lo", I(0)}, {"hi", I(127)}}));
-    Attributes avg = make({{"kernel_shape", Is({2, 2})}, {"multiplier", Is({1 << 30, 1 << 30, 1 << 30, 1 << 30})},
+    Attributes avg = make({{"kernel_shape", Is({2, 2})},
+                           {"multiplier", Is({1 << 30, 1 << 30, 1 << 30, 1 << 30})},
                            {"shift", Is({30, 31, 32, 32})}});
     int8Out(&avg);
     add("QAveragePool", {x}, DType::kInt8, {1, 2, 3, 3}, avg);
     Attributes gavg = make({{"multiplier", Is({1 << 30})}, {"shift", Is({34})}});
     int8Out(&gavg);
     add("QGlobalAveragePool", {x}, DType::kInt8, {1, 2, 1, 1}, gavg);
-    Attributes qadd = make({{"multiplier_a", I(1 << 30)}, {"multiplier_b", I(-(1 << 29))},
-                            {"shift", I(30)}, {"a_scale", F(0.1f)}});
+    Attributes qadd = make({{"multiplier_a", I(1 << 30)},
+                            {"multiplier_b", I(-(1 << 29))},
+                            {"shift", I(30)},
+                            {"a_scale", F(0.1f)}});
     int8Out(&qadd);
     add("QAdd", {x, c}, DType::kInt8, {1, 2, 4, 4}, qadd);
     Attributes mul = make({{"multiplier", I(1 << 30)}, {"shift", I(36)}});
@@ -91,13 +98,18 @@ struct AllOpsGraph {
     rescale.set("out_hi", I(32767));
     rescale.set("out_type", I(5));
     add("QRescale", {x}, DType::kInt16, {1, 2, 4, 4}, rescale);
-    Attributes concat = make({{"axis", I(1)}, {"multiplier", Is({1 << 30, 1 << 30})},
-                              {"shift", Is({30, 31})}, {"in_scales", Attribute::ofFloats({1, 2})}});
+    Attributes concat = make({{"axis", I(1)},
+                              {"multiplier", Is({1 << 30, 1 << 30})},
+                              {"shift", Is({30, 31})},
+                              {"in_scales", Attribute::ofFloats({1, 2})}});
     int8Out(&concat);
     add("QConcat", {x, x}, DType::kInt8, {1, 4, 4, 4}, concat);
-    Attributes resize = make({{"mode", S("linear")}, {"sizes", Is({1, 2, 8, 8})},
-                              {"scales", Attribute::ofFloats({1, 1, 2, 2})}, {"frac_bits", I(12)},
-                              {"multiplier", I(1 << 30)}, {"shift", I(54)}});
+    Attributes resize = make({{"mode", S("linear")},
+                              {"sizes", Is({1, 2, 8, 8})},
+                              {"scales", Attribute::ofFloats({1, 1, 2, 2})},
+                              {"frac_bits", I(12)},
+                              {"multiplier", I(1 << 30)},
+                              {"shift", I(54)}});
     int8Out(&resize);
     add("QResize", {x}, DType::kInt8, {1, 2, 8, 8}, resize);
     add("QResize", {x}, DType::kInt8, {1, 2, 8, 8},
@@ -157,14 +169,17 @@ TEST_CASE("every op of int_ops.def has an ONNX schema, and no other", "[int][onn
   CHECK(conv->attributes().at("w_scale").type == onnx::AttributeProto::FLOATS);
   CHECK(onnx::OpSchemaRegistry::Schema("QMul", 1, kIntDomain)->attributes().at("multiplier").type ==
         onnx::AttributeProto::INT);
-  CHECK(onnx::OpSchemaRegistry::Schema("QConcat", 1, kIntDomain)->attributes().at("multiplier").type ==
-        onnx::AttributeProto::INTS);
+  CHECK(onnx::OpSchemaRegistry::Schema("QConcat", 1, kIntDomain)
+            ->attributes()
+            .at("multiplier")
+            .type == onnx::AttributeProto::INTS);
 }
 
 TEST_CASE("registerIntOpSchemas is safe from several threads", "[int][onnx]") {
   std::vector<std::thread> threads;
   std::vector<int> ok(4, 0);
-  for (int i = 0; i < 4; ++i) threads.emplace_back([&ok, i] { ok[i] = registerIntOpSchemas().isOk(); });
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&ok, i] { ok[i] = registerIntOpSchemas().isOk(); });
   for (auto& t : threads) t.join();
   CHECK(ok == std::vector<int>{1, 1, 1, 1});
 }
@@ -180,7 +195,8 @@ TEST_CASE("onnx::checker rejects malformed ai.hq nodes, naming them", "[int][onn
   SECTION("missing required attribute") {
     AllOpsGraph m;
     Node* n = nullptr;
-    for (Node* node : m.g.nodes()) if (node->opType == "QAdd") n = node;
+    for (Node* node : m.g.nodes())
+      if (node->opType == "QAdd") n = node;
     REQUIRE(n);
     n->attrs.erase("shift");
     Status s = m.check();
@@ -191,8 +207,11 @@ TEST_CASE("onnx::checker rejects malformed ai.hq nodes, naming them", "[int][onn
   SECTION("wrong input count") {
     AllOpsGraph m;
     Node* n = m.add("QMul", {m.x, m.x, m.x}, DType::kInt8, {1, 2, 4, 4},
-                    make({{"multiplier", I(1)}, {"shift", I(1)}, {"out_lo", I(0)},
-                          {"out_hi", I(1)}, {"out_type", I(3)}}));
+                    make({{"multiplier", I(1)},
+                          {"shift", I(1)},
+                          {"out_lo", I(0)},
+                          {"out_hi", I(1)},
+                          {"out_type", I(3)}}));
     Status s = m.check();
     REQUIRE_FALSE(s.isOk());
     CHECK_THAT(s.message(), Catch::Contains(n->name));
@@ -201,8 +220,11 @@ TEST_CASE("onnx::checker rejects malformed ai.hq nodes, naming them", "[int][onn
   SECTION("wrong attribute kind") {
     AllOpsGraph m;
     Node* n = m.add("QRescale", {m.x}, DType::kInt8, {1, 2, 4, 4},
-                    make({{"multiplier", Is({1})}, {"shift", I(1)}, {"out_lo", I(0)},
-                          {"out_hi", I(1)}, {"out_type", I(3)}}));
+                    make({{"multiplier", Is({1})},
+                          {"shift", I(1)},
+                          {"out_lo", I(0)},
+                          {"out_hi", I(1)},
+                          {"out_type", I(3)}}));
     Status s = m.check();
     REQUIRE_FALSE(s.isOk());
     CHECK_THAT(s.message(), Catch::Contains(n->name));

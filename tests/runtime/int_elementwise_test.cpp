@@ -13,14 +13,21 @@ using namespace hq::testing;
 namespace {
 
 Attributes requant(int64_t m, int64_t s, int64_t type = 3, int64_t lo = -128, int64_t hi = 127) {
-  return intAttrs({{"multiplier", I(m)}, {"shift", I(s)}, {"out_type", I(type)},
-                   {"out_lo", I(lo)}, {"out_hi", I(hi)}});
+  return intAttrs({{"multiplier", I(m)},
+                   {"shift", I(s)},
+                   {"out_type", I(type)},
+                   {"out_lo", I(lo)},
+                   {"out_hi", I(hi)}});
 }
 
 Attributes addAttrs(int64_t ma, int64_t mb, int64_t s, int64_t lo = -128, int64_t hi = 127,
                     int64_t type = 3) {
-  return intAttrs({{"multiplier_a", I(ma)}, {"multiplier_b", I(mb)}, {"shift", I(s)},
-                   {"out_type", I(type)}, {"out_lo", I(lo)}, {"out_hi", I(hi)}});
+  return intAttrs({{"multiplier_a", I(ma)},
+                   {"multiplier_b", I(mb)},
+                   {"shift", I(s)},
+                   {"out_type", I(type)},
+                   {"out_lo", I(lo)},
+                   {"out_hi", I(hi)}});
 }
 
 constexpr int64_t k2p30 = int64_t{1} << 30;
@@ -169,8 +176,8 @@ TEST_CASE("QLookup per tensor and per channel", "[int][elementwise]") {
   for (int i = 0; i < 65536; ++i) t16[i] = static_cast<int16_t>((i - 32768) >> 2);
   Tensor table16 = ints<int16_t>({65536}, t16);
   Tensor x16 = ints<int16_t>({4}, {-32768, -1, 0, 32767});
-  auto y16 = runInt("QLookup", {&x16, &table16},
-                    intAttrs({{"in_lo", I(-32768)}, {"out_type", I(5)}}));
+  auto y16 =
+      runInt("QLookup", {&x16, &table16}, intAttrs({{"in_lo", I(-32768)}, {"out_type", I(5)}}));
   REQUIRE(y16.isOk());
   CHECK(y16->dtype() == DType::kInt16);
   CHECK(valuesOf(*y16) == std::vector<int32_t>{-8192, -1, 0, 8191});
@@ -192,9 +199,9 @@ TEST_CASE("QAdd, Sub and QMul are within 1 LSB of the float ops", "[int][element
     const auto& m = *shared;
     INFO("round " << round << " scales " << sa << " " << sb << " " << so);
     for (bool sub : {false, true}) {
-      auto y = runInt("QAdd", {&a, &b},
-                      addAttrs(m[0].multiplier, sub ? -m[1].multiplier : m[1].multiplier,
-                               m[0].shift));
+      auto y =
+          runInt("QAdd", {&a, &b},
+                 addAttrs(m[0].multiplier, sub ? -m[1].multiplier : m[1].multiplier, m[0].shift));
       REQUIRE(y.isOk());
       Tensor f = runFloat(sub ? "Sub" : "Add", {&fa, &fb});
       CHECK(maxAbsDiff(valuesOf(*y), quantized(f, so, fxp::kInt8Range)) <= 1);
@@ -236,8 +243,8 @@ Tensor buildTable(const std::string& op, Attributes attrs, const Tensor* slope, 
   for (int i = 0; i < 256; ++i) all.data<float>()[i] = fxp::dequantize(i - 128, s_in);
   Tensor f = slope ? runFloat(op, {&all, slope}, attrs) : runFloat(op, {&all}, attrs);
   int next = 0;
-  std::vector<int32_t> t = fxp::buildLookupTable(
-      fxp::kInt8Range, s_in, s_out, fxp::kInt8Range, [&](float x) {
+  std::vector<int32_t> t =
+      fxp::buildLookupTable(fxp::kInt8Range, s_in, s_out, fxp::kInt8Range, [&](float x) {
         REQUIRE(x == all.data<float>()[next]);  // called once per entry, in order
         return f.data<float>()[next++];
       });
@@ -247,7 +254,8 @@ Tensor buildTable(const std::string& op, Attributes attrs, const Tensor* slope, 
 
 }  // namespace
 
-TEST_CASE("QLookup is bit-exact against the float activation kernels", "[int][elementwise][float]") {
+TEST_CASE("QLookup is bit-exact against the float activation kernels",
+          "[int][elementwise][float]") {
   std::mt19937 rng(3);
   struct Case {
     const char* op;

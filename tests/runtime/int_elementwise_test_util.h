@@ -93,7 +93,8 @@ inline Tensor dequantized(const Tensor& q, float scale) {
 /// fxp::quantizeLinear of every element into `out`'s range.
 inline std::vector<int32_t> quantized(const Tensor& f, float scale, fxp::IntRange out) {
   std::vector<int32_t> q;
-  for (int64_t i = 0; i < f.numel(); ++i) q.push_back(fxp::quantizeLinear(f.data<float>()[i], scale, out));
+  for (int64_t i = 0; i < f.numel(); ++i)
+    q.push_back(fxp::quantizeLinear(f.data<float>()[i], scale, out));
   return q;
 }
 

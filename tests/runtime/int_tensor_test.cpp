@@ -16,8 +16,12 @@ constexpr int64_t k2p30 = int64_t{1} << 30;
 
 Attributes concatAttrs(int64_t axis, std::vector<int64_t> m, std::vector<int64_t> s,
                        int64_t type = 3, int64_t lo = -128, int64_t hi = 127) {
-  return intAttrs({{"axis", I(axis)}, {"multiplier", Is(std::move(m))}, {"shift", Is(std::move(s))},
-                   {"out_type", I(type)}, {"out_lo", I(lo)}, {"out_hi", I(hi)}});
+  return intAttrs({{"axis", I(axis)},
+                   {"multiplier", Is(std::move(m))},
+                   {"shift", Is(std::move(s))},
+                   {"out_type", I(type)},
+                   {"out_lo", I(lo)},
+                   {"out_hi", I(hi)}});
 }
 
 Attributes resizeAttrs(const std::string& mode, std::vector<int64_t> sizes,
@@ -38,8 +42,12 @@ void addLinear(Attributes* a, fxp::FixedMultiplier m, int64_t frac_bits = 12) {
 }
 
 Attributes softmaxAttrs(fxp::FixedMultiplier inv, int64_t axis = -1) {
-  return intAttrs({{"axis", I(axis)}, {"multiplier", I(inv.multiplier)}, {"shift", I(inv.shift)},
-                   {"out_type", I(3)}, {"out_lo", I(-128)}, {"out_hi", I(127)}});
+  return intAttrs({{"axis", I(axis)},
+                   {"multiplier", I(inv.multiplier)},
+                   {"shift", I(inv.shift)},
+                   {"out_type", I(3)},
+                   {"out_lo", I(-128)},
+                   {"out_hi", I(127)}});
 }
 
 }  // namespace
@@ -79,8 +87,8 @@ TEST_CASE("QConcat requantizes parts with other scales or dtypes", "[int][tensor
   REQUIRE(relu.isOk());
   CHECK(valuesOf(*relu) == std::vector<int32_t>{127, 0, 2, 0, 2, 64, 0, 7});
   // int16 output: the int16 part is copied, the int8 part scaled by 4 (2^30 * 2^-28).
-  auto wide = runInt("QConcat", {&a, &b},
-                     concatAttrs(0, {k2p30, k2p30}, {30, 28}, 5, -32768, 32767));
+  auto wide =
+      runInt("QConcat", {&a, &b}, concatAttrs(0, {k2p30, k2p30}, {30, 28}, 5, -32768, 32767));
   REQUIRE(wide.isOk());
   CHECK(wide->dtype() == DType::kInt16);
   CHECK(valuesOf(*wide) == std::vector<int32_t>{300, -300, 12, -12, 20, 508});
@@ -126,9 +134,9 @@ TEST_CASE("QResize bilinear 2x: exact weights 1/4, 3/4, ties to even", "[int][te
   auto y = runInt("QResize", {&x}, a);
   REQUIRE(y.isOk());
   CHECK(y->shape() == Shape{1, 2, 4, 4});
-  CHECK(valuesOf(*y) == std::vector<int32_t>{0, 0, 1, 1, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3,
-                                             0, 0, -1, -1, 0, -1, -1, -2, -2, -2, -2, -2, -2, -2,
-                                             -3, -3});
+  CHECK(valuesOf(*y) == std::vector<int32_t>{0,  0,  1,  1,  0,  1,  1,  2,  2,  2, 2,
+                                             2,  2,  2,  3,  3,  0,  0,  -1, -1, 0, -1,
+                                             -1, -2, -2, -2, -2, -2, -2, -2, -3, -3});
   // Same weights with the output scale halved (M = 2 * 2^-24) saturating at 127:
   // X = [[0, 40], [80, 120]] gives 2 * (80 t_i + 40 t_j).
   Tensor big = ints<int8_t>({1, 1, 2, 2}, {0, 40, 80, 120});
@@ -136,8 +144,8 @@ TEST_CASE("QResize bilinear 2x: exact weights 1/4, 3/4, ties to even", "[int][te
   a.set("sizes", Is({1, 1, 4, 4}));
   auto z = runInt("QResize", {&big}, a);
   REQUIRE(z.isOk());
-  CHECK(valuesOf(*z) == std::vector<int32_t>{0, 20, 60, 80, 40, 60, 100, 120, 120, 127, 127,
-                                             127, 127, 127, 127, 127});
+  CHECK(valuesOf(*z) == std::vector<int32_t>{0, 20, 60, 80, 40, 60, 100, 120, 120, 127, 127, 127,
+                                             127, 127, 127, 127});
 }
 
 TEST_CASE("QResize matches the float Resize", "[int][tensor][float]") {
@@ -281,8 +289,7 @@ TEST_CASE("QConcat, QResize and QSoftmax reject malformed nodes", "[int][tensor]
   Tensor x = ints<int8_t>({1, 2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
   Tensor x16 = ints<int16_t>({1, 1, 2, 2}, {1, 2, 3, 4});
   Tensor x2 = ints<int8_t>({2}, {1, 2});
-  checkNodeError(runInt("QResize", {&x}, resizeAttrs("cubic", {1, 2, 4, 4})).status(),
-                 "cubic");
+  checkNodeError(runInt("QResize", {&x}, resizeAttrs("cubic", {1, 2, 4, 4})).status(), "cubic");
   checkNodeError(runInt("QResize", {&x}, resizeAttrs("area", {1, 2, 4, 4})).status(), "area");
   checkNodeError(
       runInt("QResize", {&x}, resizeAttrs("nearest", {1, 2, 4, 4}, "tf_crop_and_resize")).status(),

@@ -406,7 +406,8 @@ Status inferQRescale(InferContext& ctx) {
 
 Status inferQConcat(InferContext& ctx) {
   if (ctx.numInputs() == 0) return ctx.error(ErrorCode::kShape, "needs at least one input");
-  for (size_t i = 0; i < ctx.numInputs(); ++i) HQ_RETURN_IF_ERROR(requireIntActivation(ctx, i, "X"));
+  for (size_t i = 0; i < ctx.numInputs(); ++i)
+    HQ_RETURN_IF_ERROR(requireIntActivation(ctx, i, "X"));
   const int64_t rank = static_cast<int64_t>(ctx.input(0).shape.size());
   HQ_ASSIGN_OR_RETURN(QConcatParams p, readQConcat(ctx.node(), ctx.numInputs(), rank));
   // The shapes follow float Concat's rules; the parts may differ in dtype (each is

@@ -108,8 +108,8 @@ Status refQLookup(const KernelCall& call) {
   const Tensor& x = call.in(0);
   const Tensor& t = call.in(1);
   Tensor& y = call.out(0);
-  HQ_ASSIGN_OR_RETURN(ops::QLookupParams p, ops::readQLookup(call.node, x.dtype(), x.shape(),
-                                                             t.dtype(), t.shape()));
+  HQ_ASSIGN_OR_RETURN(ops::QLookupParams p,
+                      ops::readQLookup(call.node, x.dtype(), x.shape(), t.dtype(), t.shape()));
   // The tables as int32 (fxp::lookup's form): one copy per call, C * 2^bits entries.
   const std::vector<int64_t> t64 = t.toInt64();
   const std::vector<int32_t> table(t64.begin(), t64.end());

@@ -18,8 +18,7 @@ namespace {
 /// Whether requantize(x, m, clamp) is x for every x of dtype t: m is exactly 1 (2^s * 2^-s)
 /// and the clamp is t's full range.
 bool isIdentity(fxp::FixedMultiplier m, fxp::IntRange clamp, DType t) {
-  return m.shift <= 30 && m.multiplier == (int32_t{1} << m.shift) &&
-         clamp == ops::intDTypeRange(t);
+  return m.shift <= 30 && m.multiplier == (int32_t{1} << m.shift) && clamp == ops::intDTypeRange(t);
 }
 
 /// Integer taps of one axis: per output index, `taps` (index, weight) pairs with weights
@@ -68,7 +67,8 @@ void resizeLinear(const Tensor& x, Tensor& y, const IntTaps& ty_taps, const IntT
           const int64_t wy = ty_taps.weight[oy * ty_taps.taps + a];
           const TX* row = src + ty_taps.idx[oy * ty_taps.taps + a] * in_w;
           for (int64_t b = 0; b < tx_taps.taps; ++b) {
-            acc += wy * tx_taps.weight[ox * tx_taps.taps + b] * row[tx_taps.idx[ox * tx_taps.taps + b]];
+            acc += wy * tx_taps.weight[ox * tx_taps.taps + b] *
+                   row[tx_taps.idx[ox * tx_taps.taps + b]];
           }
         }
         dst[oy * out_w + ox] =
@@ -155,9 +155,8 @@ Status refQResize(const KernelCall& call) {
   }
   const IntTaps ih = intTaps(th, p.fracBits), iw = intTaps(tw, p.fracBits);
   dispatchIntActivation(x.dtype(), [&](auto tx) {
-    dispatchIntActivation(y.dtype(), [&](auto ty) {
-      resizeLinear<decltype(tx), decltype(ty)>(x, y, ih, iw, p);
-    });
+    dispatchIntActivation(
+        y.dtype(), [&](auto ty) { resizeLinear<decltype(tx), decltype(ty)>(x, y, ih, iw, p); });
   });
   return Status::ok();
 }
@@ -200,7 +199,8 @@ Status refQSoftmax(const KernelCall& call) {
         for (int64_t k = 0; k < length; ++k) sum += table[mx - in[base + k * inner]];
         for (int64_t k = 0; k < length; ++k) {
           const int32_t ek = table[mx - in[base + k * inner]];
-          out[base + k * inner] = static_cast<TY>(fxp::softmaxOutput(ek, sum, p.invOut, p.out.clamp));
+          out[base + k * inner] =
+              static_cast<TY>(fxp::softmaxOutput(ek, sum, p.invOut, p.out.clamp));
         }
       }
     }
