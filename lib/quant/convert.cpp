@@ -227,7 +227,6 @@ Status Emitter::emitCopy(const Node& n, bool same_scale) {
 }
 
 Status Emitter::emitNode(Node* n) {
-  ++sourceNodes_;
   QuantRule rule = quantRuleOf(fg_, *n);
   const std::string& op = n->opType;
   switch (rule) {
@@ -279,6 +278,7 @@ Expected<std::unique_ptr<Graph>> Emitter::run() {
     for (size_t i = 1; i < u.nodes.size(); ++i) absorbed.insert(u.nodes[i]);
   }
   for (Node* n : fg_.nodes()) {
+    ++sourceNodes_;
     if (absorbed.count(n)) continue;
     HQ_RETURN_IF_ERROR(emitNode(n));
   }

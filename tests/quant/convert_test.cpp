@@ -696,3 +696,61 @@ TEST_CASE("convert: the integer CNN matches the fake-quant model on test images"
   }
   CHECK(agree == rows);
 }
+
+TEST_CASE("convert: BatchNormalization left in a QDQ model folds into the int8 weights") {
+  auto qdq = convQdq();
+  // Conv -> BN -> Relu, with a negative factor on channel 1 (the weight's sign flips).
+  Node* conv = qdq->findNode("conv1");
+  Value* c = conv->outputs[0];
+  Value* bn_out = qdq->addValue("bn", DType::kFloat32, c->shape, true);
+  auto vec = [&](const std::string& name, std::vector<float> v) {
+    return qdq->addConstant(name, Tensor::fromVector<float>({2}, v));
+  };
+  auto bn = std::make_unique<Node>();
+  bn->opType = "BatchNormalization";
+  bn->name = "bn";
+  bn->inputs = {c, vec("gamma", {2.0f, -0.5f}), vec("beta", {0.1f, -0.2f}),
+                vec("mean", {0.3f, 0.05f}), vec("var", {4.0f, 0.25f})};
+  bn->outputs = {bn_out};
+  bn->attrs.set("epsilon", Attribute::ofFloat(0.0f));
+  Node* relu = qdq->findNode("relu1");
+  qdq->insertNodeBefore(relu, std::move(bn));
+  relu->inputs[0] = bn_out;
+  ConvertResult r = convertOk(*qdq);
+  CHECK(r.warnings.size() == 1);
+  const Node* n = intNode(*r.model, "conv1");
+  const Node* wdq = conv->inputs[1]->producer;
+  const Tensor& wq = wdq->input(0)->constant;
+  std::vector<float> s_w = floats(wdq->input(1));
+  const Tensor& folded = n->inputs[1]->constant;
+  const double f[2] = {2.0 / 2.0, -0.5 / 0.5};  // gamma / sqrt(var)
+  std::vector<float> ws = n->attrs.getFloats("w_scale");
+  for (int64_t i = 0; i < wq.numel(); ++i) {
+    int o = static_cast<int>(i / 2);
+    int want = f[o] < 0 ? std::min(127, -wq.data<int8_t>()[i]) : wq.data<int8_t>()[i];
+    CHECK(folded.data<int8_t>()[i] == want);
+  }
+  for (int o = 0; o < 2; ++o) CHECK(ws[o] == static_cast<float>(s_w[o] * std::fabs(f[o])));
+  // Bias (0 - mean) * f + beta at the accumulator scale.
+  const Tensor& bq = n->inputs[2]->constant;
+  CHECK(bq.data<int32_t>()[0] == std::nearbyint((-0.3 * 1.0 + 0.1) / (0.02 * ws[0])));
+  CHECK(bq.data<int32_t>()[1] == std::nearbyint((-0.05 * -1.0 - 0.2) / (0.02 * ws[1])));
+  runBoth(*qdq, *r.model, {randomInput({1, 2, 4, 4}, 2.0f, 61)}, 1);
+}
+
+TEST_CASE("convert: the float model is found from the QDQ model's lineage when unchanged") {
+  auto qdq = loadQdq();
+  std::string want = std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float.onnx";
+  std::string found = floatModelFromLineage(*qdq, HQ_SOURCE_DIR);
+  REQUIRE_FALSE(found.empty());
+  CHECK(std::filesystem::equivalent(found, want));
+  auto lineage = parseJson(qdq->metadata.at("hq.lineage"), "lineage");
+  REQUIRE(lineage.isOk());
+  std::string digest = (*lineage)["inputs"]["model"];
+  qdq->metadata["hq.lineage"] = R"({"command": "hq-calib no/such/model.onnx", "inputs": {"model": ")" +
+                                digest + "\"}}";
+  CHECK(floatModelFromLineage(*qdq, HQ_SOURCE_DIR).empty());  // no such file
+  qdq->metadata["hq.lineage"] = R"({"command": "hq-calib models/fmnist_cnn.float-bn.onnx",
+                                    "inputs": {"model": "0000"}})";
+  CHECK(floatModelFromLineage(*qdq, HQ_SOURCE_DIR).empty());  // digest differs
+}
