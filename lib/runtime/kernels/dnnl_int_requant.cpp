@@ -184,10 +184,16 @@ void avx512Rows(const int32_t* acc, const TRes* res, TOut* out, int64_t pixels, 
       }
       const __m512i q = interleave(roundClamp(pe, g.sE, g.maskE, g.halfE, g.oddE, lo, hi),
                                    roundClamp(po, g.sO, g.maskO, g.halfO, g.oddO, lo, hi));
+      // Narrow in registers, then store (vpmovdb to memory is slow on some CPUs, e.g.
+      // AMD Zen 4); masked only at a channel tail.
       if constexpr (sizeof(TOut) == 1) {
-        _mm512_mask_cvtepi32_storeu_epi8(y, k, q);
+        const __m128i b = _mm512_cvtepi32_epi8(q);
+        if (n == 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(y), b);
+        else _mm_mask_storeu_epi8(y, k, b);
       } else if constexpr (sizeof(TOut) == 2) {
-        _mm512_mask_cvtepi32_storeu_epi16(y, k, q);
+        const __m256i h = _mm512_cvtepi32_epi16(q);
+        if (n == 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), h);
+        else _mm256_mask_storeu_epi16(y, k, h);
       } else {
         _mm512_mask_storeu_epi32(y, k, q);
       }
