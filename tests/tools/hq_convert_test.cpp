@@ -170,6 +170,23 @@ TEST_CASE("hq-convert --compare: a comparison, or an error and no output file") 
     REQUIRE(doc.isOk());
     CHECK((*doc)["compare"]["images"] == 20);
     CHECK((*doc)["compare"]["layers"].size() >= 5);
+    // The gate: exit 1 naming the worst layer when a cosine vs fake-quant is below COS.
+    double worst = 1.0;
+    std::string worst_tensor;
+    for (const auto& l : (*doc)["compare"]["layers"]) {
+      if (l["cosine_fake_quant"].get<double>() < worst) {
+        worst = l["cosine_fake_quant"].get<double>();
+        worst_tensor = l["tensor"].get<std::string>();
+      }
+    }
+    std::string base = kQdq + " --compare fashion-mnist-test --limit 20 -q --out " + out.string();
+    CHECK(runTool("hq-convert", base + " --fail-below " + std::to_string(worst - 1e-4)).exitCode == 0);
+    if (worst < 1.0) {
+      auto g = runTool("hq-convert", base + " --fail-below 1");
+      CHECK(g.exitCode == 1);
+      CHECK(g.err.find(worst_tensor) != std::string::npos);
+      CHECK(fs::exists(out));  // a failed gate keeps the (valid) model
+    }
   } else {  // the stub: kUnsupported, and the converted model is not left behind
     CHECK(r.exitCode == 4);
     CHECK(lineCount(r.err) == 1);
