@@ -260,10 +260,12 @@ Expected<CompareReport> compareModels(const Graph* float_model, const Graph& fak
                           shapeString(f.shape()));
         }
         const std::vector<double> fv = asDoubles(f);
-        // Compared in LSBs: integer values as they are, float values divided by the scale.
+        // Compared in LSBs: integer values as they are; float values (a DequantizeLinear
+        // output, or a same-scale op on one) are on the grid, so divided by the scale and
+        // rounded (q * s / s need not give q back exactly in float32).
         for (size_t i = 0; i < qv.size(); ++i) {
           const double s = dq.scaleAt(static_cast<int64_t>(i));
-          t.vsFake.add(qv[i], t.fakeIsInt ? fv[i] : fv[i] / s);
+          t.vsFake.add(qv[i], t.fakeIsInt ? fv[i] : std::nearbyint(fv[i] / s));
         }
       }
       if (!t.floatName.empty()) {
@@ -379,11 +381,13 @@ std::string CompareReport::toText(size_t max_rows) const {
       "{} images: top-1 float {}  fake-quant {}  integer {}; integer and fake-quant top-1 "
       "differ on {:.2f}% of images\n",
       images, pct(top1Float), pct(top1FakeQuant), pct(top1Int), 100.0 * top1Disagreement);
-  out += fmt::format("{:<8} {:>10} {:>9} {:>10} {:>9} {:>8} {:>8}  {}\n", "op", "cos/float",
+  size_t w = 2;
+  for (const auto& l : layers) w = std::max(w, l.op.size());
+  out += fmt::format("{:<{}} {:>10} {:>9} {:>10} {:>9} {:>8} {:>8}  {}\n", "op", w, "cos/float",
                      "SQNR dB", "cos/fq", "SQNR dB", "max LSB", "differ", "tensor");
   for (size_t i = 0; i < layers.size() && i < max_rows; ++i) {
     const LayerComparison& l = layers[i];
-    out += fmt::format("{:<8} {:>10} {:>9} {:>10} {:>9} {:>8} {:>8}  {}\n", l.op,
+    out += fmt::format("{:<{}} {:>10} {:>9} {:>10} {:>9} {:>8} {:>8}  {}\n", l.op, w,
                        val(l.cosineFloat, "{:.6f}"), val(l.sqnrFloatDb, "{:.1f}"),
                        val(l.cosineFakeQuant, "{:.6f}"), val(l.sqnrFakeQuantDb, "{:.1f}"),
                        val(l.maxErrLsb, "{:.0f}"),

@@ -154,42 +154,55 @@ TEST_CASE("hq-convert refuses unconvertible models and leaves no output file") {
   }
 }
 
-TEST_CASE("hq-convert --compare: a comparison, or an error and no output file") {
+TEST_CASE("hq-convert --compare: the three models side by side, and the --fail-below gate") {
   if (!fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) {
     WARN("dataset-fashion-mnist not installed; skipped");
     return;
   }
   auto dir = scratchDir("hq_convert_compare");
   auto out = dir / "m.int.onnx";
-  auto r = runTool("hq-convert", kQdq + " --compare fashion-mnist-test --limit 20 -q --json --out " +
-                                     out.string());
+  const std::string flt = std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float.onnx";
+  const std::string base = kQdq + " --compare fashion-mnist-test --limit 20 -q --out " +
+                           out.string() + " --float " + flt;
+  auto r = runTool("hq-convert", base + " --json");
   INFO("stderr: " << r.err);
-  if (r.exitCode == 0) {  // compareModels implemented
-    REQUIRE(fs::exists(out));
-    auto doc = hq::parseJson(r.out, "stdout");
-    REQUIRE(doc.isOk());
-    CHECK((*doc)["compare"]["images"] == 20);
-    CHECK((*doc)["compare"]["layers"].size() >= 5);
-    // The gate: exit 1 naming the worst layer when a cosine vs fake-quant is below COS.
-    double worst = 1.0;
-    std::string worst_tensor;
-    for (const auto& l : (*doc)["compare"]["layers"]) {
-      if (l["cosine_fake_quant"].get<double>() < worst) {
-        worst = l["cosine_fake_quant"].get<double>();
-        worst_tensor = l["tensor"].get<std::string>();
-      }
-    }
-    std::string base = kQdq + " --compare fashion-mnist-test --limit 20 -q --out " + out.string();
-    CHECK(runTool("hq-convert", base + " --fail-below " + std::to_string(worst - 1e-4)).exitCode == 0);
-    if (worst < 1.0) {
-      auto g = runTool("hq-convert", base + " --fail-below 1");
-      CHECK(g.exitCode == 1);
-      CHECK(g.err.find(worst_tensor) != std::string::npos);
-      CHECK(fs::exists(out));  // a failed gate keeps the (valid) model
-    }
-  } else {  // the stub: kUnsupported, and the converted model is not left behind
-    CHECK(r.exitCode == 4);
-    CHECK(lineCount(r.err) == 1);
-    CHECK_FALSE(fs::exists(out));
+  REQUIRE(r.exitCode == 0);
+  REQUIRE(fs::exists(out));
+  auto doc = hq::parseJson(r.out, "stdout");
+  REQUIRE(doc.isOk());
+  const auto& cmp = (*doc)["compare"];
+  CHECK(cmp["images"] == 20);
+  CHECK(cmp["float_model"] == flt);
+  // input, 3 conv units, 2 max pools, average pool, Flatten, logits
+  REQUIRE(cmp["layers"].size() == 9);
+  CHECK(cmp["top1_disagreement"].get<double>() <= 0.05);
+  // Worst first by cosine vs float; the integer model is close to the fake-quant one.
+  double prev = -1;
+  for (const auto& l : cmp["layers"]) {
+    CHECK(l["cosine_float"].get<double>() >= prev);
+    prev = l["cosine_float"].get<double>();
+    CHECK(l["cosine_fake_quant"].get<double>() > 0.999);
+    CHECK(l["cosine_float"].get<double>() > 0.95);
   }
+  const double worst = cmp["layers"][0]["cosine_float"].get<double>();
+  const std::string worst_tensor = cmp["layers"][0]["tensor"].get<std::string>();
+  CHECK(worst < 0.9999);
+
+  // The gate: passes just below the worst layer, fails (exit 1, naming it) just above,
+  // and keeps the (valid) model.
+  CHECK(runTool("hq-convert", base + " --fail-below " + std::to_string(worst - 1e-4)).exitCode == 0);
+  fs::remove(out);
+  auto g = runTool("hq-convert", base + " --fail-below " + std::to_string(worst + 1e-5));
+  CHECK(g.exitCode == 1);
+  CHECK(lineCount(g.err) == 1);
+  CHECK(g.err.find("worst '" + worst_tensor + "'") != std::string::npos);
+  CHECK(g.err.find("vs float") != std::string::npos);
+  CHECK(fs::exists(out));
+
+  // A bad dataset: an error, and no model written.
+  fs::remove(out);
+  auto bad = runTool("hq-convert", kQdq + " --compare fashion-mnist-test-32 -q --out " + out.string());
+  CHECK(bad.exitCode == 3);
+  CHECK(lineCount(bad.err) == 1);
+  CHECK_FALSE(fs::exists(out));
 }
