@@ -14,7 +14,7 @@
 // - X is int8 (int16 activations take the reference).
 //
 // QConv runs batch chunks sized so that a chunk's int32 accumulators stay in the L2 cache,
-// one chunk per thread at a time (the primitives are built single-threaded and executed
+// one chunk per thread at a time (dynamic schedule) (the primitives are built single-threaded and executed
 // concurrently, each thread with its own stream, scratchpad and buffers), and requantizes
 // each chunk right after its convolution. Activations between these kernels stay NHWC
 // (DnnlKernel's layout exchange); plain NCHW inputs and outputs are transposed per chunk.
@@ -304,7 +304,8 @@ class DnnlQConv : public DnnlKernel {
 #pragma omp parallel num_threads(nthr)
     {
       ThreadState& t = threads_[static_cast<size_t>(omp_get_thread_num())];
-#pragma omp for schedule(static)
+      // Dynamic: on a busy machine a descheduled thread's chunks go to the other.
+#pragma omp for schedule(dynamic, 1)
       for (int64_t ch = 0; ch < chunks_; ++ch) {
         const int64_t n0 = ch * nb_, cnt = std::min(nb_, n - n0);
         const int p = cnt == nb_ ? 0 : 1;
