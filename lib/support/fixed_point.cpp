@@ -145,6 +145,27 @@ Expected<int32_t> quantizeBias(double bias, double acc_scale, bool* saturated) {
   return q;
 }
 
+Expected<int64_t> quantizeBiasFixed(double bias, float s_out, int shift) {
+  if (std::isnan(bias) || std::isinf(bias)) {
+    return HQ_ERROR(kData, "bias: expected a finite value, got {}", bias);
+  }
+  if (!(s_out > 0.0f) || std::isinf(s_out)) {
+    return HQ_ERROR(kData, "output scale: expected a positive finite value, got {}", s_out);
+  }
+  if (shift < 0 || shift > kMaxShift) {
+    return HQ_ERROR(kData, "shift: expected 0..{}, got {}", kMaxShift, shift);
+  }
+  const double lsb = bias / static_cast<double>(s_out);  // the bias in output LSB
+  const double t = std::ldexp(lsb, shift);
+  if (!(std::fabs(t) <= static_cast<double>(kMaxFixedBias))) {
+    return HQ_ERROR(kData,
+                    "bias {} is {:.4g} output LSB: too large for the 64-bit fixed-point bias at "
+                    "shift {} (at most 2^61 / 2^shift = {:.4g} LSB)",
+                    bias, lsb, shift, std::ldexp(1.0, 61 - shift));
+  }
+  return static_cast<int64_t>(roundHalfEven(t));
+}
+
 bool accumulatorFitsInt32(int64_t terms, int64_t max_abs_x, int64_t max_abs_w,
                           int64_t max_abs_bias) {
   if (terms < 0 || max_abs_x < 0 || max_abs_w < 0 || max_abs_bias < 0) return false;

@@ -172,6 +172,31 @@ inline int32_t requantizeSum(int32_t a, int32_t ma, int32_t b, int32_t mb, int s
   return saturate(roundingShiftRight(p, shift), out);
 }
 
+/// Largest |bias| of a compute op's fixed-point bias (2^61): with |acc * m| < 2^62 and a
+/// residual term below 2^47, the 64-bit sum cannot overflow.
+inline constexpr int64_t kMaxFixedBias = int64_t{1} << 61;
+
+/// The requantization of a compute op (Conv / Gemm unit) with its bias in the output's
+/// fixed-point units (quantizeBiasFixed):
+///   clamp(round_half_even((acc * m + bias) / 2^s), out)
+/// acc is the exact int32 sum of products (no bias), |bias| <= kMaxFixedBias.
+inline int32_t requantizeBiased(int32_t acc, FixedMultiplier m, int64_t bias, IntRange out) {
+  assert(bias >= -kMaxFixedBias && bias <= kMaxFixedBias);
+  const int64_t p = static_cast<int64_t>(acc) * m.multiplier + bias;
+  return saturate(roundingShiftRight(p, m.shift), out);
+}
+
+/// The same with a fused residual r (multiplier mr, sharing the shift):
+///   clamp(round_half_even((acc * m + r * mr + bias) / 2^shift), out)
+/// |r| <= 2^15 and mr < 2^31 keep r * mr below 2^47.
+inline int32_t requantizeSumBiased(int32_t acc, int32_t m, int32_t r, int32_t mr, int shift,
+                                   int64_t bias, IntRange out) {
+  assert(bias >= -kMaxFixedBias && bias <= kMaxFixedBias);
+  const int64_t p =
+      static_cast<int64_t>(acc) * m + static_cast<int64_t>(r) * mr + bias;
+  return saturate(roundingShiftRight(p, shift), out);
+}
+
 // ---------------------------------------------------------------------------------------
 // The boundary with float (QDQ models, graph inputs and outputs).
 
@@ -190,6 +215,15 @@ inline int32_t quantizeLinear(float x, float scale, IntRange out) {
 /// ONNX DequantizeLinear with zero point 0: float(q) * scale in float32 (float(q) rounds
 /// half to even for |q| > 2^24).
 inline float dequantize(int32_t q, float scale) { return static_cast<float>(q) * scale; }
+
+/// A compute op's bias in the output's fixed-point units, for requantizeBiased:
+/// round_half_even(bias / s_out * 2^shift), computed in double (bias / s_out one rounding,
+/// the power of two exact), where shift is the op's requantization shift for that channel.
+/// The bias then errs by at most 2^-(shift+1) output LSB (plus 2^-53 relative), instead of
+/// the 1/2 accumulator LSB (= M/2 output LSB) of an int32 bias at scale s_in * s_w.
+/// Errors (kData): bias NaN/infinite, s_out not > 0 finite, shift outside [0, 63], or a
+/// result beyond kMaxFixedBias (the message says how many output LSB the bias is).
+Expected<int64_t> quantizeBiasFixed(double bias, float s_out, int shift);
 
 /// An int32 bias: round_half_even(bias / acc_scale) in double, saturated to int32
 /// (*saturated, when given, says whether it was). acc_scale is s_in * s_w[c] (exact in

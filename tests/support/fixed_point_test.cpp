@@ -712,3 +712,73 @@ TEST_CASE("interpolation weights in fixed point", "[fixed_point]") {
 }
 
 }  // namespace hq::fxp
+
+namespace hq::fxp {
+
+TEST_CASE("requantizeBiased: the bias joins the 64-bit product before the one rounding",
+          "[fixed_point]") {
+  // acc 3 at M = 0.5 (2^30, 31) is 1.5; a bias of +0.25 LSB (2^29 at shift 31) makes 1.75 -> 2,
+  // -0.25 makes 1.25 -> 1; +0.5 makes 2.0; bias 0 keeps the tie 1.5 -> 2 (even).
+  const FixedMultiplier half{1 << 30, 31};
+  CHECK(requantizeBiased(3, half, 1 << 29, kInt8Range) == 2);
+  CHECK(requantizeBiased(3, half, -(1 << 29), kInt8Range) == 1);
+  CHECK(requantizeBiased(3, half, 1 << 30, kInt8Range) == 2);
+  CHECK(requantizeBiased(1, half, 0, kInt8Range) == 0);   // 0.5 -> 0
+  CHECK(requantizeBiased(5, half, 0, kInt8Range) == 2);   // 2.5 -> 2
+  // An int32 bias would have to be a whole accumulator LSB (0.5 output LSB here): the
+  // fixed-point bias carries 0.25 exactly.
+  CHECK(requantizeBiased(-3, half, -(1 << 29), kInt8Range) == -2);  // -1.75
+  CHECK(requantizeBiased(1000, half, 0, kInt8Range) == 127);
+  CHECK(requantizeBiased(-1000, half, -kMaxFixedBias, kInt8Range) == -128);
+  // Against the exact reference on random values, including the extremes.
+  std::mt19937_64 rng(29);
+  for (int i = 0; i < 20000; ++i) {
+    const FixedMultiplier m{static_cast<int32_t>(kMultiplierMin + rng() % (uint64_t{1} << 30)),
+                            static_cast<int>(rng() % 64)};
+    const int32_t acc = i == 0 ? kI32Min : i == 1 ? kI32Max
+                                         : static_cast<int32_t>(static_cast<uint32_t>(rng()));
+    const int64_t bias = static_cast<int64_t>(rng() % (2 * static_cast<uint64_t>(kMaxFixedBias) + 1)) -
+                         kMaxFixedBias;
+    const i128 exact = refRoundShift(static_cast<i128>(acc) * m.multiplier + bias, m.shift);
+    REQUIRE(requantizeBiased(acc, m, bias, kInt16Range) == refClamp(exact, kInt16Range));
+    REQUIRE(requantizeBiased(acc, m, 0, kInt16Range) == requantize(acc, m, kInt16Range));
+    const int32_t r = static_cast<int32_t>(rng() % 65536) - 32768;
+    const int32_t mr = static_cast<int32_t>(rng() % (uint64_t{1} << 31));
+    const i128 exact_sum = refRoundShift(
+        static_cast<i128>(acc) * m.multiplier + static_cast<i128>(r) * mr + bias, m.shift);
+    REQUIRE(requantizeSumBiased(acc, m.multiplier, r, mr, m.shift, bias, kInt32Range) ==
+            refClamp(exact_sum, kInt32Range));
+  }
+}
+
+TEST_CASE("quantizeBiasFixed: the bias in output LSB with `shift` fraction bits",
+          "[fixed_point]") {
+  // 0.3 / 0.1 = 3 LSB (in double: 2.9999999999999996) at shift 4 -> 47.99999... -> 48.
+  auto b = quantizeBiasFixed(0.3, 0.1f, 4);
+  REQUIRE(b.isOk());
+  CHECK(*b == static_cast<int64_t>(std::nearbyint(0.3 / static_cast<double>(0.1f) * 16)));
+  // Exact powers of two: 1.5 / 0.5 = 3 LSB, at shift 40 -> 3 * 2^40; ties to even at shift 0.
+  CHECK(*quantizeBiasFixed(1.5, 0.5f, 40) == 3 * (int64_t{1} << 40));
+  CHECK(*quantizeBiasFixed(1.25, 0.5f, 0) == 2);   // 2.5 -> 2
+  CHECK(*quantizeBiasFixed(1.75, 0.5f, 0) == 4);   // 3.5 -> 4
+  CHECK(*quantizeBiasFixed(-1.25, 0.5f, 0) == -2);
+  CHECK(*quantizeBiasFixed(0.0, 0.5f, 63) == 0);
+  // The bound: 2^61 units.
+  CHECK(*quantizeBiasFixed(std::ldexp(1.0, 21), 1.0f, 40) == kMaxFixedBias);
+  auto big = quantizeBiasFixed(std::ldexp(1.0, 22), 1.0f, 40);
+  REQUIRE_FALSE(big.isOk());
+  CHECK_THAT(big.status().message(), Catch::Contains("output LSB"));
+  CHECK_FALSE(quantizeBiasFixed(std::nan(""), 1.0f, 3).isOk());
+  CHECK_FALSE(quantizeBiasFixed(1.0, 0.0f, 3).isOk());
+  CHECK_FALSE(quantizeBiasFixed(1.0, 1.0f, 64).isOk());
+  // Far more precise than an int32 bias at the accumulator scale: with M = s_in * s_w / s_out
+  // = 0.0223, an int32 bias errs by up to M / 2 = 0.011 output LSB; this one by 2^-(s+1).
+  const float s_in = 0.0078125f, s_w = 0.0121f, s_out = 0.004237f;
+  const FixedMultiplier m = mustQuantize(computeMultiplier(s_in, s_w, s_out));
+  const double bias = 0.01234567;
+  const double exact_lsb = bias / s_out;
+  const double fixed_lsb = std::ldexp(static_cast<double>(*quantizeBiasFixed(bias, s_out, m.shift)), -m.shift);
+  CHECK(std::fabs(fixed_lsb - exact_lsb) <= std::ldexp(1.0, -m.shift - 1) * 1.0001);
+}
+
+}  // namespace hq::fxp
