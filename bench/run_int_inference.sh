@@ -47,7 +47,7 @@ while [[ $# -gt 0 ]]; do
     --no-speed) SPEED=0; shift ;;
     --no-int) WITH_INT=0; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "run_int_inference.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
