@@ -54,7 +54,7 @@ void resizeLinear(const Tensor& x, Tensor& y, const IntTaps& ty_taps, const IntT
   const int64_t rank = x.rank();
   const int64_t in_h = x.dim(rank - 2), in_w = x.dim(rank - 1);
   const int64_t out_h = y.dim(rank - 2), out_w = y.dim(rank - 1);
-  const int64_t planes = in_h * in_w ? x.numel() / (in_h * in_w) : 0;
+  const int64_t planes = in_h * in_w != 0 ? x.numel() / (in_h * in_w) : 0;
   const TX* in = x.data<TX>();
   TY* out = y.data<TY>();
   for (int64_t plane = 0; plane < planes; ++plane) {
@@ -83,7 +83,7 @@ void resizeNearest(const Tensor& x, Tensor& y, const AxisTaps& ty_taps, const Ax
   const int64_t rank = x.rank();
   const int64_t in_h = x.dim(rank - 2), in_w = x.dim(rank - 1);
   const int64_t out_h = y.dim(rank - 2), out_w = y.dim(rank - 1);
-  const int64_t planes = in_h * in_w ? x.numel() / (in_h * in_w) : 0;
+  const int64_t planes = in_h * in_w != 0 ? x.numel() / (in_h * in_w) : 0;
   const T* in = x.data<T>();
   T* out = y.data<T>();
   for (int64_t plane = 0; plane < planes; ++plane) {
