@@ -76,7 +76,15 @@ class Reader {
   explicit Reader(const Graph& qdq) : g_(qdq.clone()) {}
 
   Expected<QdqModel> run(const Graph& qdq) {
-    std::set<std::string> int16 = splitList(qdq, "hq.quant.int16_activations");
+    const std::set<std::string> listed = splitList(qdq, "hq.quant.int16_activations");
+    // A graph output keeps its name on the quantizer's Mul (quant/qdq.h), so a listed
+    // graph output is found by the Div at the start of the chain that ends in it.
+    std::set<std::string> int16;
+    for (const std::string& name : listed) {
+      const Value* v = g_->findValue(name);
+      const Node* div = v && g_->isGraphOutput(v) ? chainStart(v) : nullptr;
+      int16.insert(div ? div->input(0)->name : name);
+    }
     std::set<std::string> int32 = splitList(qdq, "hq.quant.int32_outputs");
     for (Node* n : g_->nodes()) {
       if (removed_.count(n) || !n->domain.empty()) continue;
@@ -84,14 +92,17 @@ class Reader {
         HQ_RETURN_IF_ERROR(readDequantize(n));
       } else if (n->opType == "QuantizeLinear") {
         HQ_RETURN_IF_ERROR(readQuantize(n));
-      } else if (n->opType == "Div" && n->input(0) && int16.count(n->input(0)->name)) {
+      } else if (n->opType == "Div" && n->input(0) && int16.count(n->input(0)->name) &&
+                 !acts_.count(n->input(0))) {
+        // The quantizer comes before every reader of the value; a later Div of the same
+        // value (redirected here from the quantizer's output) is the model's own op.
         HQ_RETURN_IF_ERROR(readInt16(n));
       }
     }
     for (const Node* n : toRemove_) g_->removeNode(n);
     g_->removeDeadValues();
     for (auto& [v, name] : renames_) HQ_RETURN_IF_ERROR(g_->renameValue(v, name));
-    for (const std::string& name : int16) {
+    for (const std::string& name : listed) {
       if (!acts_.count(g_->findValue(name))) {
         return HQ_ERROR(kParse, "metadata hq.quant.int16_activations lists '{}', but no "
                         "Div/Round/Clip/Mul quantizer of that value was found", name);
@@ -244,6 +255,18 @@ class Reader {
     return addAct(v, p);
   }
 
+  /// The Div of the qint16 quantizer chain Div -> Round -> Clip -> Mul whose Mul makes
+  /// `out`, or nullptr.
+  const Node* chainStart(const Value* out) const {
+    const Node* n = out->producer;
+    for (const char* op : {"Mul", "Clip", "Round", "Div"}) {
+      if (!n || n->opType != op || !n->domain.empty() || !n->input(0)) return nullptr;
+      if (std::string(op) == "Div") return n;
+      n = n->input(0)->producer;
+    }
+    return nullptr;
+  }
+
   /// Div(v, s) -> Round -> Clip(lo, hi) -> Mul(s): qint16 (quant/qdq.cpp).
   Status readInt16(Node* div) {
     Value* v = div->input(0);
@@ -265,12 +288,14 @@ class Reader {
       return HQ_ERROR(kUnsupported, "node {}: qint16 quantizer scales differ (Div {}, Mul {})",
                       mul->describe(), s[0], s2[0]);
     }
+    // A graph output's integer tensor is named after the output (as for qint8).
+    const bool output = g_->isGraphOutput(mul->outputs[0]);
+    ActParams p;
+    p.qname = (output ? mul->outputs[0]->name : v->name) + "_quantized";
     redirect(mul->outputs[0], v);
     for (Node* n : {div, round, clip, mul}) remove(n);
-    ActParams p;
     p.dtype = QDType::kInt16;
     p.scale = s[0];
-    p.qname = v->name + "_quantized";
     p.node = div->describe();
     return addAct(v, p);
   }

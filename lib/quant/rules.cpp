@@ -207,8 +207,10 @@ Expected<QuantPlan> planQuantization(Graph& graph, const QConfig& qconfig) {
         break;
       }
       case QuantRule::kRequant: {
+        // Constant operands are quantized; Resize's roi and scales are parameters.
+        const bool resize = n->opType == "Resize" || n->opType == "Upsample";
         for (Value* in : n->inputs) {
-          if (in && isFloat(in) && in->isConstant()) {
+          if (in && isFloat(in) && in->isConstant() && !resize) {
             QuantSpec w = qconfig.weightSpec(n->name, n->opType);
             w.perChannel = false;
             add_point(QuantPoint::Kind::kWeight, in, n, w);

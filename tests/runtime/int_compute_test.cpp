@@ -521,10 +521,12 @@ TEST_CASE("QConv: malformed requantization attributes are errors naming the node
     n.a.is("residual_multiplier", {1, 1, 1});
     checkError(n.infer(), kArg, "residual input R");
   }
-  SECTION("R of another dtype") {
+  SECTION("R of another int dtype than Y is valid; an int32 R is not") {
     n.a.is("residual_multiplier", {1, 1, 1});
     n.r = i16({1, 3, 4, 4}, std::vector<int64_t>(48, 1));
-    checkError(n.infer("QConv", true), ErrorCode::kShape, "(R) has dtype int16");
+    CHECK(n.infer("QConv", true).isOk());
+    n.r = i32({1, 3, 4, 4}, std::vector<int64_t>(48, 1));
+    checkError(n.infer("QConv", true), ErrorCode::kUnsupported, "(R) has dtype int32");
   }
   SECTION("R of another shape") {
     n.a.is("residual_multiplier", {1, 1, 1});

@@ -81,15 +81,10 @@ Expected<ValueInfo> floatGeometry(const InferContext& ctx, size_t n, FloatInferF
   return fctx.outputs().at(0);
 }
 
-/// Residual R (input 3): dtype out_type, shape of Y (where both are known).
-Status checkResidual(const InferContext& ctx, DType out_type, const ValueInfo& y) {
+/// Residual R (input 3, int8 or int16 whatever Y's dtype: checked by the caller): the shape
+/// of Y (where both are known).
+Status checkResidual(const InferContext& ctx, const ValueInfo& y) {
   const ValueInfo& r = ctx.input(3);
-  if (r.dtype != out_type) {
-    return ctx.error(ErrorCode::kShape,
-                     "residual input 3 (R) has dtype {}; expected the output's dtype {} "
-                     "(out_type)",
-                     dtypeName(r.dtype), dtypeName(out_type));
-  }
   if (!r.hasShape || !y.hasShape) return Status::ok();
   bool same = r.shape.size() == y.shape.size();
   for (size_t i = 0; same && i < r.shape.size(); ++i) {
@@ -166,7 +161,7 @@ Status inferCompute(InferContext& ctx, ComputeKind kind) {
   opts.allowInt32 = true;
   opts.countMeaning = "one per output channel";
   HQ_ASSIGN_OR_RETURN(IntRequant rq, readIntRequant(ctx.node(), opts));
-  if (residual) HQ_RETURN_IF_ERROR(checkResidual(ctx, rq.outType, y));
+  if (residual) HQ_RETURN_IF_ERROR(checkResidual(ctx, y));
   if (y.hasShape) {
     ctx.setOutput(0, rq.outType, y.shape);
   } else {

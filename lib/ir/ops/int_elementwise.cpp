@@ -229,13 +229,20 @@ Expected<QResizeParams> resolveQResize(const Node& node, DType x, const Shape& i
                      "attribute scales has {} values for the rank-{} input",
                      scales_attr->floats.size(), rank);
   }
+  // -1 on a leading (never resized) axis is the input's dim: a model with a dynamic batch
+  // keeps it (hq-convert writes the output shape it resolved, unknown dims included).
+  Shape out = sizes;
   for (int64_t d = 0; d < rank; ++d) {
-    if (sizes[d] <= 0) {
-      return nodeError(node, ErrorCode::kShape, "sizes [{}] must be positive",
+    const bool as_input = d < rank - 2 && sizes[d] == -1;
+    if (as_input) {
+      out[d] = in[d];
+    } else if (sizes[d] <= 0) {
+      return nodeError(node, ErrorCode::kShape,
+                       "sizes [{}] must be positive (-1 only on a leading, unresized axis)",
                        fmt::join(sizes, ", "));
     }
     if (d < rank - 2) {
-      const bool size_changes = in[d] >= 0 && sizes[d] != in[d];
+      const bool size_changes = !as_input && in[d] >= 0 && sizes[d] != in[d];
       const bool scale_changes = scales_attr && scales_attr->floats[d] != 1.0f;
       if (size_changes || scale_changes) {
         return nodeError(node, ErrorCode::kShape,
@@ -249,17 +256,19 @@ Expected<QResizeParams> resolveQResize(const Node& node, DType x, const Shape& i
   // from the float model's scales when it gave scales, else from the sizes.
   Shape known = in;
   for (int64_t d = 0; d < rank; ++d) {
-    if (known[d] < 0) known[d] = d < rank - 2 ? sizes[d] : 1;
+    if (known[d] < 0) known[d] = d < rank - 2 && out[d] > 0 ? out[d] : 1;
   }
   QResizeParams p;
   if (scales_attr) {
     Tensor s = Tensor::fromVector<float>({rank}, scales_attr->floats);
     HQ_ASSIGN_OR_RETURN(p.resize, resolveResize(node, known, nullptr, &s, nullptr));
   } else {
-    Tensor s = Tensor::fromVector<int64_t>({rank}, sizes);
+    std::vector<int64_t> resolved = out;
+    for (int64_t d = 0; d < rank - 2; ++d) resolved[d] = known[d];
+    Tensor s = Tensor::fromVector<int64_t>({rank}, resolved);
     HQ_ASSIGN_OR_RETURN(p.resize, resolveResize(node, known, nullptr, nullptr, &s));
   }
-  p.resize.outShape = sizes;
+  p.resize.outShape = out;
 
   if (p.resize.mode == ResizeMode::kNearest) {
     HQ_ASSIGN_OR_RETURN(std::optional<int64_t> out_type, optionalInt(node, "out_type"));

@@ -101,19 +101,21 @@ Expected<ops::IntRequant> checkCall(const KernelCall& call, int64_t channels,
                       call.hasOut(0) ? shapeString(call.out(0).shape()) : "",
                       dtypeName(rq.outType), shapeString(expected));
   }
-  if (call.has(3) && (call.in(3).dtype() != rq.outType || call.in(3).shape() != expected)) {
-    return call.error(ErrorCode::kShape, "residual R is {} {}; expected {} {} (the output's)",
-                      dtypeName(call.in(3).dtype()), shapeString(call.in(3).shape()),
-                      dtypeName(rq.outType), shapeString(expected));
+  if (call.has(3) && ((call.in(3).dtype() != DType::kInt8 && call.in(3).dtype() != DType::kInt16) ||
+                       call.in(3).shape() != expected)) {
+    return call.error(ErrorCode::kShape, "residual R is {} {}; expected int8 or int16 {} (the "
+                      "output's shape)", dtypeName(call.in(3).dtype()),
+                      shapeString(call.in(3).shape()), shapeString(expected));
   }
   return rq;
 }
 
 /// The output stage of `count` accumulators: element i belongs to output channel
-/// o0 + i * o_step (o_step 0: one channel plane; 1: a Gemm row). r: residual or nullptr.
-template <typename TY>
+/// o0 + i * o_step (o_step 0: one channel plane; 1: a Gemm row). r: residual (int8 or
+/// int16, either for either output type) or nullptr.
+template <typename TY, typename TR>
 void outputStage(const int32_t* acc, int64_t count, int64_t o0, int64_t o_step,
-                 const ops::IntRequant& rq, const TY* r, TY* y) {
+                 const ops::IntRequant& rq, const TR* r, TY* y) {
   if constexpr (std::is_same_v<TY, int32_t>) {
     for (int64_t i = 0; i < count; ++i) y[i] = fxp::saturate(acc[i], rq.clamp);
   } else {
@@ -226,13 +228,13 @@ void convTransposePlane(const ConvDims& cd, int64_t n, int64_t m, const TX* xd, 
   }
 }
 
-template <typename TX, typename TY>
+template <typename TX, typename TY, typename TR>
 void runConv(const KernelCall& call, const ConvDims& cd, bool transpose,
              const ops::IntRequant& rq) {
   const TX* xd = call.in(0).data<TX>();
   const int8_t* wd = call.in(1).data<int8_t>();
   const int32_t* bd = call.has(2) ? call.in(2).data<int32_t>() : nullptr;
-  const TY* rd = call.has(3) ? call.in(3).data<TY>() : nullptr;
+  const TR* rd = call.has(3) ? call.in(3).data<TR>() : nullptr;
   TY* yd = call.out(0).data<TY>();
   const int64_t out_plane = cd.g.outPlane(), planes = cd.batch * cd.cOut;
 
@@ -248,22 +250,30 @@ void runConv(const KernelCall& call, const ConvDims& cd, bool transpose,
       } else {
         convPlane(cd, n, m, xd, wd, acc.data());
       }
-      outputStage<TY>(acc.data(), out_plane, m, 0, rq, rd ? rd + nm * out_plane : nullptr,
+      outputStage<TY, TR>(acc.data(), out_plane, m, 0, rq, rd ? rd + nm * out_plane : nullptr,
                       yd + nm * out_plane);
     }
   }
 }
 
-/// Dispatch on (X dtype, Y dtype); `fn` is a generic lambda taking (TX{}, TY{}).
+/// Dispatch on (X dtype, Y dtype, R dtype); `fn` is a generic lambda taking (TX{}, TY{},
+/// TR{}); TR is int8_t when there is no residual.
 template <typename Fn>
-void dispatchTypes(DType xt, DType yt, Fn&& fn) {
+void dispatchTypes(DType xt, DType yt, DType rt, Fn&& fn) {
+  auto with_r = [&](auto tx, auto ty) {
+    if (rt == DType::kInt16) {
+      fn(tx, ty, int16_t{});
+    } else {
+      fn(tx, ty, int8_t{});
+    }
+  };
   auto with_y = [&](auto tx) {
     if (yt == DType::kInt8) {
-      fn(tx, int8_t{});
+      with_r(tx, int8_t{});
     } else if (yt == DType::kInt16) {
-      fn(tx, int16_t{});
+      with_r(tx, int16_t{});
     } else {
-      fn(tx, int32_t{});
+      fn(tx, int32_t{}, int8_t{});  // an int32 output has no residual
     }
   };
   if (xt == DType::kInt8) {
@@ -325,19 +335,20 @@ Status qconv(const KernelCall& call, bool transpose) {
     HQ_RETURN_IF_ERROR(
         checkAccumulators(call, bound, [&](int64_t i) { return i / (cpg * kvol); }));
   }
-  dispatchTypes(x.dtype(), rq.outType, [&](auto tx, auto ty) {
-    runConv<decltype(tx), decltype(ty)>(call, cd, transpose, rq);
+  const DType rt = call.has(3) ? call.in(3).dtype() : DType::kInt8;
+  dispatchTypes(x.dtype(), rq.outType, rt, [&](auto tx, auto ty, auto tr) {
+    runConv<decltype(tx), decltype(ty), decltype(tr)>(call, cd, transpose, rq);
   });
   return Status::ok();
 }
 
-template <typename TX, typename TY>
+template <typename TX, typename TY, typename TR>
 void runGemm(const KernelCall& call, int64_t rows, int64_t k_size, int64_t n_size, bool trans_b,
              const ops::IntRequant& rq) {
   const TX* xd = call.in(0).data<TX>();
   const int8_t* wd = call.in(1).data<int8_t>();
   const int32_t* bd = call.has(2) ? call.in(2).data<int32_t>() : nullptr;
-  const TY* rd = call.has(3) ? call.in(3).data<TY>() : nullptr;
+  const TR* rd = call.has(3) ? call.in(3).data<TR>() : nullptr;
   TY* yd = call.out(0).data<TY>();
 
 #pragma omp parallel
@@ -364,7 +375,7 @@ void runGemm(const KernelCall& call, int64_t rows, int64_t k_size, int64_t n_siz
           for (int64_t n = 0; n < n_size; ++n) acc[static_cast<size_t>(n)] += xv * wr[n];
         }
       }
-      outputStage<TY>(acc.data(), n_size, 0, 1, rq, rd ? rd + m * n_size : nullptr,
+      outputStage<TY, TR>(acc.data(), n_size, 0, 1, rq, rd ? rd + m * n_size : nullptr,
                       yd + m * n_size);
     }
   }
@@ -405,8 +416,10 @@ Status refQGemm(const KernelCall& call) {
     HQ_RETURN_IF_ERROR(checkAccumulators(call, bound, [&](int64_t i) { return i % n_size; }));
   }
   const int64_t rows = k_size > 0 ? x.numel() / k_size : shapeNumel(expected) / std::max<int64_t>(1, n_size);
-  dispatchTypes(x.dtype(), rq.outType, [&](auto tx, auto ty) {
-    runGemm<decltype(tx), decltype(ty)>(call, rows, k_size, n_size, trans_b != 0, rq);
+  const DType rt = call.has(3) ? call.in(3).dtype() : DType::kInt8;
+  dispatchTypes(x.dtype(), rq.outType, rt, [&](auto tx, auto ty, auto tr) {
+    runGemm<decltype(tx), decltype(ty), decltype(tr)>(call, rows, k_size, n_size, trans_b != 0,
+                                                      rq);
   });
   return Status::ok();
 }
