@@ -72,7 +72,8 @@ OpSpec computeSpec(const char* name, const char* doc) {
   s.outputs = {{"Y", "T5"}};
   s.constraints = {{"T1", kActivation},
                    {"T2", {"tensor(int8)"}},
-                   {"T3", {"tensor(int32)"}},
+                   // B: int64 fixed-point bias (requantized outputs) or int32 (int32 outputs).
+                   {"T3", {"tensor(int32)", "tensor(int64)"}},
                    {"T4", kActivation},
                    {"T5", {"tensor(int8)", "tensor(int16)", "tensor(int32)"}}};
   s.attrs = {{"multiplier", kInts, kOptional},

@@ -151,7 +151,9 @@ Status Emitter::emitUnit(const QuantUnit& u) {
                     u.residualAdd ? "residual Add" : u.activation->opType);
   }
 
-  // Bias (int32, scale s_in * s_w[o]).
+  // Bias: the real values here; quantized below (int32 at scale s_in * s_w[o] for an int32
+  // output, else int64 fixed-point b / s_out * 2^shift[o] once the shifts are known).
+  std::vector<double> bias_real(static_cast<size_t>(out_ch), 0.0);
   std::vector<int32_t> bias(static_cast<size_t>(out_ch), 0);
   const Value* b = gemm ? (op == "Gemm" ? a.input(2) : nullptr) : a.input(2);
   if (b) {
@@ -164,6 +166,8 @@ Status Emitter::emitUnit(const QuantUnit& u) {
     const float* bd = b->constant.data<float>();
     for (int64_t o = 0; o < out_ch; ++o) {
       double real = static_cast<double>(beta) * bd[b->constant.numel() == 1 ? 0 : o];
+      bias_real[o] = real;
+      if (!int32_out) continue;
       bool saturated = false;
       HQ_ASSIGN_OR_RETURN(bias[o], fxp::quantizeBias(real, static_cast<double>(s_in) * sw[o],
                                                      &saturated));
@@ -174,6 +178,7 @@ Status Emitter::emitUnit(const QuantUnit& u) {
       }
     }
   }
+  // The accumulator holds the bias only for an int32 output (bias[] is 0 otherwise).
   for (int64_t o = 0; o < out_ch; ++o) {
     if (!fxp::accumulatorFitsInt32(k, maxAbsOf(xi.dtype), max_w[o % per_group],
                                    std::abs(static_cast<int64_t>(bias[o])))) {
@@ -198,6 +203,7 @@ Status Emitter::emitUnit(const QuantUnit& u) {
   }
   Attributes attrs;
   std::vector<int64_t> mult, shift, res_mult;
+  std::vector<int64_t> bias64;  // requantized outputs: the fixed-point bias
   if (!int32_out) {
     for (int64_t o = 0; o < out_ch; ++o) {
       double m = fxp::computeMultiplier(s_in, sw[o], p->scale);
@@ -213,6 +219,14 @@ Status Emitter::emitUnit(const QuantUnit& u) {
         mult.push_back(fm.multiplier);
         shift.push_back(fm.shift);
       }
+    }
+    for (int64_t o = 0; o < out_ch; ++o) {
+      auto fb = fxp::quantizeBiasFixed(bias_real[o], p->scale, static_cast<int>(shift[o]));
+      if (!fb.isOk()) {
+        return HQ_ERROR(kUnsupported, "node {}: bias of channel {}: {}", a.describe(), o,
+                        fb.status().message());
+      }
+      bias64.push_back(*fb);
     }
     attrs.set("multiplier", ints(mult));
     attrs.set("shift", ints(shift));
@@ -260,7 +274,8 @@ Status Emitter::emitUnit(const QuantUnit& u) {
   // Inputs: X, W, B, [R].
   Value* wv = ig_->addConstant(w.qname, wq);
   std::string bname = b ? b->name + "_quantized" : a.name + "_bias_quantized";
-  Value* bv = ig_->addConstant(bname, Tensor::fromVector<int32_t>({out_ch}, bias));
+  Value* bv = ig_->addConstant(bname, int32_out ? Tensor::fromVector<int32_t>({out_ch}, bias)
+                                                : Tensor::fromVector<int64_t>({out_ch}, bias64));
   std::vector<Value*> ins = {x, wv, bv};
   if (r) ins.push_back(r);
   std::vector<float> out_scales = {p->scale};

@@ -3,6 +3,7 @@
 // the node of a missing required attribute, a wrong attribute kind or a wrong input count.
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -48,7 +49,9 @@ struct AllOpsGraph {
     g.mutableInputs().push_back(x);
     Value* w = g.addConstant("w", Tensor(DType::kInt8, {2, 2, 3, 3}));
     Value* wt = g.addConstant("wt", Tensor(DType::kInt8, {2, 2, 3, 3}));
-    Value* b = g.addConstant("b", Tensor(DType::kInt32, {2}));
+    // Compute-op biases: int64 fixed-point for requantized outputs, int32 for int32 outputs.
+    Value* b = g.addConstant("b", Tensor(DType::kInt64, {2}));
+    Value* b32 = g.addConstant("b32", Tensor(DType::kInt32, {3}));
     Value* wg = g.addConstant("wg", Tensor(DType::kInt8, {4, 3}));
     Value* table = g.addConstant("table", Tensor(DType::kInt8, {256}));
     Value* e = g.addConstant("e", Tensor(DType::kInt32, {256}));
@@ -72,6 +75,11 @@ struct AllOpsGraph {
                             {"shift", Is({36, 36, 36})}});
     int8Out(&gemm);
     add("QGemm", {x, wg}, DType::kInt8, {1, 2, 4, 3}, gemm);
+    Attributes gemm32 = make({{"transB", I(0)},
+                              {"out_lo", I(std::numeric_limits<int32_t>::min())},
+                              {"out_hi", I(std::numeric_limits<int32_t>::max())},
+                              {"out_type", I(6)}});
+    add("QGemm", {x, wg, b32}, DType::kInt32, {1, 2, 4, 3}, gemm32);
     add("QMaxPool", {x}, DType::kInt8, {1, 2, 2, 2},
         make({{"kernel_shape", Is({2, 2})}, {"strides", Is({2, 2})}}));
     add("QGlobalMaxPool", {x}, DType::kInt8, {1, 2, 1, 1}, {});
@@ -167,6 +175,19 @@ TEST_CASE("every op of int_ops.def has an ONNX schema, and no other", "[int][onn
   CHECK(conv->attributes().at("out_type").required);
   CHECK_FALSE(conv->attributes().at("residual_multiplier").required);
   CHECK(conv->attributes().at("w_scale").type == onnx::AttributeProto::FLOATS);
+  // B: int64 (fixed-point bias of requantized outputs) or int32 (int32 outputs), its own
+  // type constraint.
+  for (const char* op : {"QConv", "QConvTranspose", "QGemm"}) {
+    const onnx::OpSchema* cs = onnx::OpSchemaRegistry::Schema(op, 1, kIntDomain);
+    REQUIRE(cs);
+    REQUIRE(cs->inputs().size() == 4);
+    CHECK(cs->inputs()[2].GetName() == "B");
+    std::set<std::string> b_types, x_types;
+    for (const std::string* t : cs->inputs()[2].GetTypes()) b_types.insert(*t);
+    for (const std::string* t : cs->inputs()[0].GetTypes()) x_types.insert(*t);
+    CHECK(b_types == std::set<std::string>{"tensor(int32)", "tensor(int64)"});
+    CHECK(x_types == std::set<std::string>{"tensor(int8)", "tensor(int16)"});
+  }
   CHECK(onnx::OpSchemaRegistry::Schema("QMul", 1, kIntDomain)->attributes().at("multiplier").type ==
         onnx::AttributeProto::INT);
   CHECK(onnx::OpSchemaRegistry::Schema("QConcat", 1, kIntDomain)

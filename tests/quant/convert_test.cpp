@@ -241,15 +241,19 @@ TEST_CASE("convert: the bundled CNN's QDQ model becomes QConv/QMaxPool/QGemm wit
     auto shift = attrInts(n, "shift");
     REQUIRE(mult.size() == s_w.size());
     std::vector<float> bias = floats(src->input(2));
+    // The bias: int64 fixed-point, round_half_even(b / s_out * 2^shift[c]) (int-ops.md
+    // section 1.5; nearbyint rounds half to even).
     const Tensor& bq = n->inputs[2]->constant;
-    REQUIRE(bq.dtype() == DType::kInt32);
+    REQUIRE(bq.dtype() == DType::kInt64);
     for (size_t c = 0; c < s_w.size(); ++c) {
       double acc_scale = static_cast<double>(s_in) * s_w[c];
       auto fm = fxp::quantizeMultiplier(acc_scale / s_out);
       REQUIRE(fm.isOk());
       CHECK(mult[c] == fm->multiplier);
       CHECK(shift[c] == fm->shift);
-      CHECK(bq.data<int32_t>()[c] == static_cast<int32_t>(std::nearbyint(bias[c] / acc_scale)));
+      const double want = std::nearbyint(
+          std::ldexp(static_cast<double>(bias[c]) / s_out, static_cast<int>(shift[c])));
+      CHECK(bq.data<int64_t>()[c] == static_cast<int64_t>(want));
     }
     CHECK(n->attrs.getInt("out_hi", 0) == 127);
     CHECK(n->attrs.getInt("out_lo", 0) == (n->opType == "QConv" ? 0 : -128));  // fused Relu
@@ -617,6 +621,24 @@ TEST_CASE("convert rejects a non-constant weight, naming the node") {
   CHECK_THAT(msg, Catch::Contains("conv1") && Catch::Contains("not a constant"));
 }
 
+TEST_CASE("convert rejects a bias too large for the fixed-point form, naming node and channel") {
+  // b / s_out * 2^shift must stay within 2^61: 1e12 / 0.1 * 2^shift (shift ~ 40) does not.
+  auto g = std::make_unique<Graph>();
+  Value* x = act(*g, "x", {2, 8});
+  g->mutableInputs().push_back(x);
+  Value* y = act(*g, "y", {2, 4});
+  Attributes a;
+  a.set("transB", Attribute::ofInt(1));
+  g->addNode("Gemm", "fc", {x, randomConst(*g, "w", {4, 8}, 1.0f, 81),
+                            g->addConstant("b", Tensor::fromVector<float>({4}, {0, 1e12f, 0, 0}))},
+             {y}, a);
+  g->mutableOutputs().push_back(y);
+  auto qdq = toQdq(std::move(g), {{"x", 0.02f}, {"y", 0.1f}});
+  std::string msg = convertError(*qdq);
+  CHECK_THAT(msg, Catch::Contains("fc") && Catch::Contains("bias of channel 1") &&
+                      Catch::Contains("fixed-point bias"));
+}
+
 TEST_CASE("convert rejects a non-zero zero point, naming the node") {
   auto qdq = convQdq();
   Value* z = qdq->findValue("x_zero_point");
@@ -731,10 +753,19 @@ TEST_CASE("convert: BatchNormalization left in a QDQ model folds into the int8 w
     CHECK(folded.data<int8_t>()[i] == want);
   }
   for (int o = 0; o < 2; ++o) CHECK(ws[o] == static_cast<float>(s_w[o] * std::fabs(f[o])));
-  // Bias (0 - mean) * f + beta at the accumulator scale.
+  // Bias (0 - mean) * f + beta (stored as float32 by the fold), as the int64 fixed-point
+  // bias round_half_even(b / s_out * 2^shift[o]).
   const Tensor& bq = n->inputs[2]->constant;
-  CHECK(bq.data<int32_t>()[0] == std::nearbyint((-0.3 * 1.0 + 0.1) / (0.02 * ws[0])));
-  CHECK(bq.data<int32_t>()[1] == std::nearbyint((-0.05 * -1.0 - 0.2) / (0.02 * ws[1])));
+  REQUIRE(bq.dtype() == DType::kInt64);
+  const float s_out = n->attrs.getFloat("out_scale", 0);
+  const std::vector<int64_t> shift = n->attrs.getInts("shift");
+  REQUIRE(shift.size() == 2);
+  const float b0 = static_cast<float>((0.0 - 0.3f) * 1.0 + 0.1f);
+  const float b1 = static_cast<float>((0.0 - 0.05f) * -1.0 + -0.2f);
+  CHECK(bq.data<int64_t>()[0] ==
+        std::nearbyint(std::ldexp(static_cast<double>(b0) / s_out, static_cast<int>(shift[0]))));
+  CHECK(bq.data<int64_t>()[1] ==
+        std::nearbyint(std::ldexp(static_cast<double>(b1) / s_out, static_cast<int>(shift[1]))));
   runBoth(*qdq, *r.model, {randomInput({1, 2, 4, 4}, 2.0f, 61)}, 1);
 }
 

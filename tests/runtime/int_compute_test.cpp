@@ -1,7 +1,8 @@
 // ai.hq.QConv, QConvTranspose, QGemm (schemas/int-ops.md section 2): shape functions and
 // reference kernels. Goldens: hand-computed values below and
 // tests/fixtures/int_compute/cases.txt (gen_goldens.py: PyTorch float64 accumulators,
-// Python-integer half-even requantization); the float reference ops on dequantized data;
+// Python-integer half-even requantization with the int64 fixed-point bias); the float
+// reference ops on dequantized data;
 // and malformed nodes, which must give errors that name the node.
 #include <algorithm>
 #include <cmath>
@@ -14,6 +15,7 @@ using hq::testing::checkError;
 using hq::testing::checkInts;
 using hq::testing::i16;
 using hq::testing::i32;
+using hq::testing::i64;
 using hq::testing::i8;
 using hq::testing::inferInt;
 using hq::testing::infoOf;
@@ -46,16 +48,17 @@ int runGoldens(const std::vector<std::string>& ops) {
 }  // namespace
 
 TEST_CASE("QConv / QConvTranspose / QGemm golden cases from PyTorch", "[int]") {
-  CHECK(runGoldens({"QConv"}) == 6);
+  CHECK(runGoldens({"QConv"}) == 7);
   CHECK(runGoldens({"QConvTranspose"}) == 2);
   CHECK(runGoldens({"QGemm"}) == 3);
 }
 
 TEST_CASE("QConv requantizes per channel, ties to even", "[int]") {
-  // 1x1 conv, two output channels. Channel 0: W 1, M = 1/2; channel 1: W 3, B 1, M = 1/2.
+  // 1x1 conv, two output channels. Channel 0: W 1, M = 1/2; channel 1: W 3, M = 1/2 and a
+  // bias of 1 accumulator LSB = 1/2 output LSB: B = 2^30 at shift 31.
   Tensor x = i8({1, 1, 1, 6}, {1, 3, 5, -1, -3, -5});
   Tensor w = i8({2, 1, 1, 1}, {1, 3});
-  Tensor b = i32({2}, {0, 1});
+  Tensor b = i64({2}, {0, k2p30});
   auto a = IntAttrs().is("kernel_shape", {1, 1}).out(3).requant({k2p30, k2p30}, {31, 31});
   // x / 2: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> 0, -1.5 -> -2, -2.5 -> -2;
   // (3x + 1) / 2 = 2, 5, 8, -1, -4, -7.
@@ -86,10 +89,10 @@ TEST_CASE("QConv geometry: pads, strides, dilations, groups", "[int]") {
   auto dilated = base;
   dilated.is("dilations", {1, 2});
   checkInts(runOk("QConv", dilated, {&x, &w, nullptr}), i8({1, 1, 1, 1}, {-4}));
-  // Depthwise (group 2): channel 0 = 2x + 1, channel 1 = -x.
+  // Depthwise (group 2): channel 0 = 2x + 1, channel 1 = -x (M = 1: B = 1 LSB * 2^30).
   Tensor xd = i8({1, 2, 1, 2}, {1, 2, 3, 4});
   Tensor wd = i8({2, 1, 1, 1}, {2, -1});
-  Tensor bd = i32({2}, {1, 0});
+  Tensor bd = i64({2}, {k2p30, 0});
   auto dw = IntAttrs().is("kernel_shape", {1, 1}).i("group", 2).out(3).requant(
       {k2p30, k2p30}, {30, 30});
   checkInts(runOk("QConv", dw, {&xd, &wd, &bd}), i8({1, 2, 1, 2}, {3, 5, -3, -4}));
@@ -147,10 +150,11 @@ TEST_CASE("QConvTranspose scatters with stride, pads, output_padding and groups"
   out_pad.is("output_padding", {0, 1});
   checkInts(runOk("QConvTranspose", out_pad, {&x, &w, nullptr}),
             i8({1, 1, 1, 6}, {1, 2, 5, 4, 6, 0}));
-  // Group 2, one channel each: y0 = (3 * x0 + 1) / 2 = 2, y1 = -x1.
+  // Group 2, one channel each: y0 = (3 * x0 + 1) / 2 = 2, y1 = -x1 (bias 1/2 output LSB of
+  // channel 0: 2^30 at shift 31).
   Tensor xg = i8({1, 2, 1, 1}, {1, 2});
   Tensor wg = i8({2, 1, 1, 1}, {3, -1});
-  Tensor bg = i32({2}, {1, 0});
+  Tensor bg = i64({2}, {k2p30, 0});
   auto g = IntAttrs().is("kernel_shape", {1, 1}).i("group", 2).out(3).requant({k2p30, k2p30},
                                                                               {31, 30});
   checkInts(runOk("QConvTranspose", g, {&xg, &wg, &bg}), i8({1, 2, 1, 1}, {2, -2}));
@@ -160,8 +164,11 @@ TEST_CASE("QGemm: transB 0 and 1, per-channel multipliers, batch dims", "[int]")
   Tensor x = i8({2, 3}, {1, 2, 3, -1, 0, 2});
   Tensor w = i8({3, 2}, {1, -1, 2, 0, 0, 3});
   Tensor wt = i8({2, 3}, {1, 2, 0, -1, 0, 3});
-  Tensor b = i32({2}, {1, -1});
-  // acc row 0: 6, 7; row 1: 0, 6. Channel 0: M = 1/2, channel 1: M = 1.
+  // The bias is +1 accumulator LSB on channel 0 and -1 on channel 1: B = +-2^30 in the
+  // fixed-point form (1/2 output LSB at shift 31, 1 at shift 30), b32 for the int32 output.
+  Tensor b = i64({2}, {k2p30, -k2p30});
+  Tensor b32 = i32({2}, {1, -1});
+  // acc + bias row 0: 6, 7; row 1: 0, 6. Channel 0: M = 1/2, channel 1: M = 1.
   auto a = IntAttrs().out(3).requant({k2p30, k2p30}, {31, 30});
   const Tensor want = i8({2, 2}, {3, 7, 0, 6});
   checkInts(runOk("QGemm", a, {&x, &w, &b}), want);
@@ -171,7 +178,41 @@ TEST_CASE("QGemm: transB 0 and 1, per-channel multipliers, batch dims", "[int]")
   Tensor x3 = x.reshaped({1, 2, 3});
   checkInts(runOk("QGemm", a, {&x3, &w, &b}), want.reshaped({1, 2, 2}));
   // int32 output (the classifier's high-precision output) keeps the accumulators.
-  checkInts(runOk("QGemm", IntAttrs().out(6), {&x, &w, &b}), i32({2, 2}, {6, 7, 0, 6}));
+  checkInts(runOk("QGemm", IntAttrs().out(6), {&x, &w, &b32}), i32({2, 2}, {6, 7, 0, 6}));
+}
+
+TEST_CASE("QConv: the fixed-point bias moves ties an int32 bias cannot", "[int]") {
+  // s_in * s_w = 1, s_out = 2: M = 1/2 (2^30, shift 31), so odd accumulators are ties.
+  // A real bias of 0.4 (0.2 output LSB) is 0 as an int32 at the accumulator scale
+  // (round(0.4)), and every tie goes to even; as the fixed-point bias
+  // round(0.4 / 2 * 2^31) = 429496730 it lifts 0.5 -> 0.7 -> 1 and 1.5 -> 1.7 -> 2.
+  Tensor x = i8({1, 1, 1, 4}, {1, 3, -1, -3});
+  Tensor w = i8({1, 1, 1, 1}, {1});
+  auto bias = fxp::quantizeBiasFixed(0.4, 2.0f, 31);
+  REQUIRE(bias.isOk());
+  CHECK(*bias == 429496730);
+  auto b32 = fxp::quantizeBias(0.4, 1.0);
+  REQUIRE(b32.isOk());
+  CHECK(*b32 == 0);
+  auto a = IntAttrs().is("kernel_shape", {1, 1}).out(3).requant({k2p30}, {31});
+  Tensor b = i64({1}, {*bias});
+  // 0.7 -> 1, 1.7 -> 2, -0.3 -> 0, -1.3 -> -1.
+  checkInts(runOk("QConv", a, {&x, &w, &b}), i8({1, 1, 1, 4}, {1, 2, 0, -1}));
+  // The old int32 bias (0 here) gives the ties to even: 0, 2, 0, -2.
+  Tensor b_old = i64({1}, {int64_t{*b32} * k2p30});
+  checkInts(runOk("QConv", a, {&x, &w, &b_old}), i8({1, 1, 1, 4}, {0, 2, 0, -2}));
+  // With a residual the bias joins the same single rounding: x/2 + r/4 + 0.2.
+  Tensor r = i8({1, 1, 1, 4}, {1, 0, 0, 2});
+  a.is("residual_multiplier", {k2p30 / 2});
+  // 0.5 + 0.25 + 0.2 = 0.95 -> 1; 1.7 -> 2; -0.3 -> 0; -1.5 + 0.5 + 0.2 = -0.8 -> -1.
+  checkInts(runOk("QConv", a, {&x, &w, &b, &r}), i8({1, 1, 1, 4}, {1, 2, 0, -1}));
+  // A whole number of LSB (B = 100 * 2^31) leaves the ties to even: 100.5 -> 100,
+  // 101.5 -> 102, 99.5 -> 100, 98.5 -> 98; 200 LSB saturates int8.
+  Tensor big = i64({1}, {int64_t{100} << 31});
+  a.drop("residual_multiplier");
+  checkInts(runOk("QConv", a, {&x, &w, &big}), i8({1, 1, 1, 4}, {100, 102, 100, 98}));
+  big = i64({1}, {int64_t{200} << 31});
+  checkInts(runOk("QConv", a, {&x, &w, &big}), i8({1, 1, 1, 4}, {127, 127, 127, 127}));
 }
 
 // --- Against the float ops ---------------------------------------------------------------
@@ -213,6 +254,9 @@ void compareWithFloat(const FloatCase& fc, uint32_t seed) {
     const int64_t c = i / (mpg * kvol), oc = (i / kvol) % mpg;
     return (c / cpg) * mpg + oc;
   };
+  // The bias: random int32 at the accumulator scale, dequantized for the float op; an int32
+  // output uses it as it is, a requantized one as fxp::quantizeBiasFixed of the same real
+  // values (below, once the shifts are known).
   Tensor b = hq::testing::randomInts<int32_t>({c_out}, -20000, 20000, rng);
   const float s_in = int16 ? 0.0002f : 0.05f;
   std::uniform_real_distribution<float> sw_dist(0.002f, 0.01f);
@@ -270,6 +314,14 @@ void compareWithFloat(const FloatCase& fc, uint32_t seed) {
     }
     a.requant(mult, shift);
     if (fc.residual) a.is("residual_multiplier", rmult);
+    std::vector<int64_t> fixed;
+    for (int64_t c = 0; c < c_out; ++c) {
+      auto q = fxp::quantizeBiasFixed(bf.data<float>()[c], s_out,
+                                      static_cast<int>(shift[static_cast<size_t>(c)]));
+      REQUIRE(q.isOk());
+      fixed.push_back(*q);
+    }
+    b = i64({c_out}, fixed);
   }
   auto yi_r = runInt(fc.op, a, {&x, &w, &b, fc.residual ? &r : nullptr});
   INFO((yi_r.isOk() ? "" : yi_r.status().message()));
@@ -380,7 +432,7 @@ namespace {
 struct ConvNode {
   Tensor x = i8({1, 2, 4, 4}, std::vector<int64_t>(32, 1));
   Tensor w = i8({3, 2, 3, 3}, std::vector<int64_t>(54, 1));
-  Tensor b = i32({3}, {1, 2, 3});
+  Tensor b = i64({3}, {1, 2, 3});
   Tensor r = i8({1, 3, 4, 4}, std::vector<int64_t>(48, 1));
   IntAttrs a = IntAttrs().is("kernel_shape", {3, 3}).is("pads", {1, 1, 1, 1}).out(3).requant(
       {k2p30, k2p30, k2p30}, {31, 31, 31});
@@ -429,10 +481,35 @@ TEST_CASE("QConv: malformed dtypes and inputs are errors naming the node", "[int
   }
   SECTION("B int8") {
     n.b = i8({3}, {1, 2, 3});
-    checkError(n.infer(), ErrorCode::kUnsupported, "(B) has dtype int8; expected int32");
+    checkError(n.infer(), ErrorCode::kUnsupported, "bias B has dtype int8; expected int64");
+  }
+  SECTION("B int32 with a requantized output (the old accumulator-scale bias)") {
+    n.b = i32({3}, {1, 2, 3});
+    checkError(n.infer(), ErrorCode::kUnsupported, "bias B has dtype int32; expected int64");
+    // The reference kernel refuses it too.
+    checkError(runInt("QConv", n.a, {&n.x, &n.w, &n.b}).status(), ErrorCode::kUnsupported,
+               "expected int64");
+  }
+  SECTION("B int64 with an int32 output") {
+    n.a.out(6).drop("multiplier").drop("shift");
+    checkError(n.infer(), ErrorCode::kUnsupported, "bias B has dtype int64; expected int32");
+    checkError(runInt("QConv", n.a, {&n.x, &n.w, &n.b}).status(), ErrorCode::kUnsupported,
+               "expected int32");
+  }
+  SECTION("B beyond kMaxFixedBias") {
+    n.b = i64({3}, {1, -fxp::kMaxFixedBias - 1, 3});
+    checkError(n.infer(), ErrorCode::kData, "B[1]");
+    n.b = i64({3}, {1, fxp::kMaxFixedBias, -fxp::kMaxFixedBias});  // the bounds themselves
+    CHECK(n.infer().isOk());
+  }
+  SECTION("B not a constant") {
+    auto v = n.infos();
+    v[2].constant = nullptr;
+    checkError(inferInt("QConv", n.a, v).status(), ErrorCode::kUnsupported,
+               "constant initializer");
   }
   SECTION("B of the wrong length") {
-    n.b = i32({2}, {1, 2});
+    n.b = i64({2}, {1, 2});
     checkError(n.infer(), ErrorCode::kShape, "bias B");
   }
   SECTION("channels do not fit the group") {
@@ -572,7 +649,7 @@ TEST_CASE("QConvTranspose and QGemm: malformed nodes are errors naming the node"
                ErrorCode::kShape, "expected 2-D");
   }
   SECTION("B of the wrong length") {
-    Tensor b = i32({4}, {1, 2, 3, 4});
+    Tensor b = i64({4}, {1, 2, 3, 4});
     checkError(
         inferInt("QGemm", a, {infoOf(x, false), infoOf(w, true), infoOf(b, true)}).status(),
         ErrorCode::kShape, "bias B");

@@ -94,6 +94,10 @@ Tensor tensorOf(Shape shape, const std::vector<int64_t>& values) {
 inline Tensor i8(Shape s, const std::vector<int64_t>& v) { return tensorOf<int8_t>(std::move(s), v); }
 inline Tensor i16(Shape s, const std::vector<int64_t>& v) { return tensorOf<int16_t>(std::move(s), v); }
 inline Tensor i32(Shape s, const std::vector<int64_t>& v) { return tensorOf<int32_t>(std::move(s), v); }
+/// An int64 tensor: the fixed-point bias of a requantized compute op.
+inline Tensor i64(Shape s, const std::vector<int64_t>& v) {
+  return tensorOf<int64_t>(std::move(s), v);
+}
 
 /// A ValueInfo of a tensor; constant when `constant` is true (the tensor must outlive it).
 inline ValueInfo infoOf(const Tensor& t, bool constant) {
@@ -166,6 +170,7 @@ inline Tensor readTensor(std::istringstream& in) {
   for (auto& v : values) in >> v;
   if (dtype == "int8") return i8(shape, values);
   if (dtype == "int16") return i16(shape, values);
+  if (dtype == "int64") return i64(shape, values);
   return i32(shape, values);
 }
 

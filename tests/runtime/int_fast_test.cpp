@@ -142,6 +142,20 @@ void setRequant(Attributes& a, int64_t channels, int smin, int smax, bool residu
   if (residual) a.set("residual_multiplier", Attribute::ofInts(rm));
 }
 
+/// The int64 fixed-point bias of a requantized node (its "shift" attribute set): per
+/// channel uniform in +-lsb output LSB (B = b / s_out * 2^shift, a random fraction of an
+/// LSB included), within fxp::kMaxFixedBias.
+Tensor fixedBias(const Attributes& a, int64_t channels, int64_t lsb, std::mt19937& rng) {
+  const std::vector<int64_t> shift = a.getInts("shift");
+  Tensor t(DType::kInt64, {channels});
+  for (int64_t o = 0; o < channels; ++o) {
+    const int s = static_cast<int>(shift.at(static_cast<size_t>(o)));
+    const int64_t span = s >= 50 ? fxp::kMaxFixedBias : std::min(fxp::kMaxFixedBias, lsb << s);
+    t.data<int64_t>()[o] = std::uniform_int_distribution<int64_t>(-span, span)(rng);
+  }
+  return t;
+}
+
 void setOut(Attributes& a, DType t, int64_t lo, int64_t hi) {
   a.set("out_type", Attribute::ofInt(t == DType::kInt8 ? 3 : t == DType::kInt16 ? 5 : 6));
   a.set("out_lo", Attribute::ofInt(lo));
@@ -167,7 +181,6 @@ IntCase convCase(const ConvSpec& s, std::mt19937& rng) {
   a.set("group", Attribute::ofInt(s.group));
   c.x = randomInts<int8_t>({s.n, s.c, s.h, s.w}, -128, 127, rng);
   c.w = randomInts<int8_t>({s.o, s.c / s.group, s.kh, s.kw}, -128, 127, rng);
-  if (s.bias) c.b = randomInts<int32_t>({s.o}, -100000, 100000, rng);
   const int64_t oh = (s.h + 2 * s.pad - ((s.kh - 1) * s.dil + 1)) / s.stride + 1;
   const int64_t ow = (s.w + 2 * s.pad - ((s.kw - 1) * s.dil + 1)) / s.stride + 1;
   c.yShape = {s.n, s.o, oh, ow};
@@ -176,6 +189,9 @@ IntCase convCase(const ConvSpec& s, std::mt19937& rng) {
   if (s.outType == DType::kInt16 && s.residual) c.r = randomInts<int16_t>(c.yShape, -32768, 32767, rng);
   if (s.outType != DType::kInt32) setRequant(a, s.o, s.smin, s.smax, s.residual, rng);
   setOut(a, s.outType, s.lo, s.hi);
+  // The bias: int64 fixed-point for a requantized output, int32 for an int32 output.
+  if (s.bias && s.outType == DType::kInt32) c.b = randomInts<int32_t>({s.o}, -100000, 100000, rng);
+  if (s.bias && s.outType != DType::kInt32) c.b = fixedBias(a, s.o, 60, rng);
   return c;
 }
 
@@ -195,6 +211,8 @@ void checkSame(const Outcome& o, const std::string& fast_name) {
 }  // namespace
 
 TEST_CASE("int8 output stage: the AVX-512 loop gives fxp's bytes", "[int][dnnl]") {
+  // Every combination of output type, residual and bias (none, or per channel: 0,
+  // +-kMaxFixedBias, +-2^62 / 2^s-scaled and random values), acc anywhere in int32.
   std::mt19937 rng(7);
   const int64_t channels = 67, pixels = 9;  // a tail of 3 channels
   std::uniform_int_distribution<int64_t> any32(std::numeric_limits<int32_t>::min(),
@@ -202,7 +220,8 @@ TEST_CASE("int8 output stage: the AVX-512 loop gives fxp's bytes", "[int][dnnl]"
   std::uniform_int_distribution<int64_t> mult(0, fxp::kMultiplierMax);
   for (DType out_type : {DType::kInt8, DType::kInt16}) {
     for (bool residual : {false, true}) {
-      for (int round = 0; round < 8; ++round) {
+      for (int round = 0; round < 12; ++round) {
+        const bool with_bias = round >= 4;
         std::vector<int32_t> m, rm;
         std::vector<int> s;
         for (int64_t o = 0; o < channels; ++o) {
@@ -217,7 +236,19 @@ TEST_CASE("int8 output stage: the AVX-512 loop gives fxp's bytes", "[int][dnnl]"
         }
         const fxp::IntRange range = round % 2 ? fxp::IntRange{0, 6} :
                                     out_type == DType::kInt8 ? fxp::kInt8Range : fxp::kInt16Range;
-        // Bias 0 here: acc anywhere in int32, the extremes included.
+        // The fixed-point bias: the extremes, 0, a fraction of an LSB, and random values.
+        std::vector<int64_t> bias;
+        std::uniform_int_distribution<int64_t> any_bias(-fxp::kMaxFixedBias, fxp::kMaxFixedBias);
+        for (int64_t o = 0; with_bias && o < channels; ++o) {
+          const int64_t pick = (o + round) % 6;
+          const int sh = s[static_cast<size_t>(o)];
+          bias.push_back(pick == 0   ? fxp::kMaxFixedBias
+                         : pick == 1 ? -fxp::kMaxFixedBias
+                         : pick == 2 ? 0
+                         : pick == 3 ? (sh == 0 ? 1 : (int64_t{1} << (sh - 1)) - 1)  // < 1/2 LSB
+                         : pick == 4 ? any_bias(rng) >> std::max(0, 57 - sh)  // +-16 LSB
+                                     : any_bias(rng));
+        }
         std::vector<int32_t> acc(static_cast<size_t>(channels * pixels));
         for (size_t i = 0; i < acc.size(); ++i) {
           acc[i] = static_cast<int32_t>(i % 11 == 0   ? std::numeric_limits<int32_t>::min()
@@ -228,8 +259,9 @@ TEST_CASE("int8 output stage: the AVX-512 loop gives fxp's bytes", "[int][dnnl]"
         Tensor res = out_type == DType::kInt8
                          ? randomInts<int8_t>({channels * pixels}, -128, 127, rng)
                          : randomInts<int16_t>({channels * pixels}, -32768, 32767, rng);
-        dnnl_rt::IntOutputStage stage(channels, {}, m, s, residual ? rm : std::vector<int32_t>{},
-                                      range, out_type, out_type);
+        dnnl_rt::IntOutputStage stage(channels, bias, m, s,
+                                      residual ? rm : std::vector<int32_t>{}, range, out_type,
+                                      out_type);
         Tensor simd(out_type, {channels * pixels}), scalar(out_type, {channels * pixels});
         stage.run(acc.data(), residual ? res.raw() : nullptr, simd.raw(), pixels);
         stage.run(acc.data(), residual ? res.raw() : nullptr, scalar.raw(), pixels, true);
@@ -237,13 +269,14 @@ TEST_CASE("int8 output stage: the AVX-512 loop gives fxp's bytes", "[int][dnnl]"
         const std::vector<int64_t> sv = scalar.toInt64(), rv = res.toInt64();
         for (size_t i = 0; i < acc.size(); i += 37) {
           const size_t o = i % static_cast<size_t>(channels);
+          const int64_t b = with_bias ? bias[o] : 0;
           const int32_t want =
-              residual ? fxp::requantizeSum(acc[i], m[o], static_cast<int32_t>(rv[i]), rm[o], s[o],
-                                            range)
-                       : fxp::requantize(acc[i], {m[o], s[o]}, range);
+              residual ? fxp::requantizeSumBiased(acc[i], m[o], static_cast<int32_t>(rv[i]),
+                                                  rm[o], s[o], b, range)
+                       : fxp::requantizeBiased(acc[i], {m[o], s[o]}, b, range);
           REQUIRE(sv[i] == want);
         }
-        INFO("round " << round << " residual " << residual);
+        INFO("round " << round << " residual " << residual << " bias " << with_bias);
         CHECK(firstDifference(simd, scalar) == -1);
       }
     }
@@ -332,14 +365,21 @@ TEST_CASE("int8 QConv fast kernel: adversarial extremes at the accumulator bound
       CHECK(o.ref.data<int32_t>()[0] == xv * wv * 1024);
     }
   }
-  // Same extremes through requantization with the largest multiplier, residual and bias.
+  // Same extremes through requantization with the largest multiplier, residual and bias
+  // (random, and +-kMaxFixedBias: the 64-bit sum at its largest).
   s.outType = DType::kInt8, s.lo = -128, s.hi = 127, s.residual = true, s.bias = true;
   s.smin = 28, s.smax = 36;
-  IntCase c = convCase(s, rng);
-  c.x = filled<int8_t>(c.x.shape(), -128);
-  c.w = filled<int8_t>(c.w.shape(), 127);
-  c.r = filled<int8_t>(c.r.shape(), 127);
-  checkSame(runBoth(c), "dnnl:qconv+sum");
+  for (int64_t bv : {int64_t{0}, fxp::kMaxFixedBias, -fxp::kMaxFixedBias}) {
+    IntCase c = convCase(s, rng);
+    c.x = filled<int8_t>(c.x.shape(), -128);
+    c.w = filled<int8_t>(c.w.shape(), 127);
+    c.r = filled<int8_t>(c.r.shape(), 127);
+    if (bv != 0) c.b = filled<int64_t>(c.b.shape(), bv);
+    INFO("bias " << bv);
+    Outcome o = runBoth(c);
+    checkSame(o, "dnnl:qconv+sum");
+    if (bv != 0) CHECK(o.ref.data<int8_t>()[0] == (bv > 0 ? 127 : -128));
+  }
 }
 
 TEST_CASE("int8 fast kernels: fallbacks are taken and say why", "[int][dnnl]") {
@@ -395,7 +435,6 @@ TEST_CASE("int8 QGemm fast kernel gives the reference's bytes", "[int][dnnl]") {
     c.attrs.set("transB", Attribute::ofInt(trans_b ? 1 : 0));
     c.x = randomInts<int8_t>({m, k}, -128, 127, rng);
     c.w = randomInts<int8_t>(trans_b ? Shape{n, k} : Shape{k, n}, -128, 127, rng);
-    if (round != 3) c.b = randomInts<int32_t>({n}, -50000, 50000, rng);
     c.yShape = {m, n};
     c.outType = round == 4 ? DType::kInt32 : DType::kInt8;
     if (c.outType == DType::kInt8) {
@@ -403,9 +442,11 @@ TEST_CASE("int8 QGemm fast kernel gives the reference's bytes", "[int][dnnl]") {
       if (residual) c.r = randomInts<int8_t>(c.yShape, -128, 127, rng);
       setRequant(c.attrs, n, 10, 22, residual, rng);
       setOut(c.attrs, DType::kInt8, round == 5 ? 0 : -128, 127);
+      if (round != 3) c.b = fixedBias(c.attrs, n, 60, rng);
     } else {
       setOut(c.attrs, DType::kInt32, std::numeric_limits<int32_t>::min(),
              std::numeric_limits<int32_t>::max());
+      c.b = randomInts<int32_t>({n}, -50000, 50000, rng);
     }
     INFO("round " << round);
     checkSame(runBoth(c), c.r.defined() ? "dnnl:qgemm+sum" : "dnnl:qgemm");
@@ -427,7 +468,13 @@ std::unique_ptr<Graph> intChain(std::mt19937& rng) {
   auto weights = [&](const std::string& n, Shape s) {
     return g->addConstant(n, randomInts<int8_t>(std::move(s), -128, 127, rng));
   };
+  // Requantized outputs (shifts 36..40): the int64 fixed-point bias, up to 20 LSB at
+  // shift 38; the int32 output: its int32 bias.
   auto bias = [&](const std::string& n, int64_t o) {
+    return g->addConstant(n, randomInts<int64_t>({o}, -(int64_t{20} << 38), int64_t{20} << 38,
+                                                 rng));
+  };
+  auto bias32 = [&](const std::string& n, int64_t o) {
     return g->addConstant(n, randomInts<int32_t>({o}, -20000, 20000, rng));
   };
   auto conv = [&](const std::string& name, std::vector<Value*> ins, int64_t o, int64_t k,
@@ -456,7 +503,7 @@ std::unique_ptr<Graph> intChain(std::mt19937& rng) {
   g->addNode("QMaxPool", "pool", {c3}, {p}, pa, kIntDomain);
   Value* c4 = conv("c4", {p, weights("w4", {24, 16, 3, 3}), bias("b4", 24)}, 24, 3, 1, 1,
                    DType::kInt8, -128, 127);
-  Value* c5 = conv("c5", {c4, weights("w5", {10, 24, 1, 1}), bias("b5", 10)}, 10, 1, 1, 1,
+  Value* c5 = conv("c5", {c4, weights("w5", {10, 24, 1, 1}), bias32("b5", 10)}, 10, 1, 1, 1,
                    DType::kInt32, std::numeric_limits<int32_t>::min(),
                    std::numeric_limits<int32_t>::max());
   g->mutableOutputs() = {p, c5};

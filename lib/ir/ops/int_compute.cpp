@@ -142,7 +142,6 @@ Status inferCompute(InferContext& ctx, ComputeKind kind) {
   HQ_RETURN_IF_ERROR(requireInputCount(ctx, 4, "X, W, B, R"));
   HQ_RETURN_IF_ERROR(requireActivation(ctx, 0, "X"));
   HQ_RETURN_IF_ERROR(requireConstant(ctx, 1, "W", DType::kInt8));
-  if (ctx.hasInput(2)) HQ_RETURN_IF_ERROR(requireConstant(ctx, 2, "B", DType::kInt32));
   const bool residual = ctx.hasInput(3);
   if (residual) HQ_RETURN_IF_ERROR(requireActivation(ctx, 3, "R"));
 
@@ -161,6 +160,12 @@ Status inferCompute(InferContext& ctx, ComputeKind kind) {
   opts.allowInt32 = true;
   opts.countMeaning = "one per output channel";
   HQ_ASSIGN_OR_RETURN(IntRequant rq, readIntRequant(ctx.node(), opts));
+  if (ctx.hasInput(2)) {
+    // B's dtype follows out_type (int64 fixed-point or int32 accumulator-scale bias).
+    HQ_RETURN_IF_ERROR(requireConstant(ctx, 2, "B", ctx.input(2).dtype));
+    HQ_RETURN_IF_ERROR(checkComputeBias(ctx.node(), rq.outType, *ctx.input(2).constant,
+                                        known(channels) ? channels : -1));
+  }
   if (residual) HQ_RETURN_IF_ERROR(checkResidual(ctx, y));
   if (y.hasShape) {
     ctx.setOutput(0, rq.outType, y.shape);
@@ -240,6 +245,40 @@ DType intOutType(int64_t onnx_type, bool allow_int32) {
     case 6: return allow_int32 ? DType::kInt32 : DType::kUndefined;
     default: return DType::kUndefined;
   }
+}
+
+DType computeBiasType(DType out_type) {
+  return out_type == DType::kInt32 ? DType::kInt32 : DType::kInt64;
+}
+
+Status checkComputeBias(const Node& node, DType out_type, const Tensor& b, int64_t channels) {
+  const DType want = computeBiasType(out_type);
+  if (b.dtype() != want) {
+    return HQ_ERROR(kUnsupported,
+                    "{}: bias B has dtype {}; expected {} for an {} output ({})", node.describe(),
+                    dtypeName(b.dtype()), dtypeName(want), dtypeName(out_type),
+                    want == DType::kInt64
+                        ? "the fixed-point bias round(b / s_out * 2^shift[o]), "
+                          "schemas/int-ops.md section 1.5"
+                        : "the bias at the accumulator scale s_in * s_w[o]");
+  }
+  if (b.rank() != 1 || (channels >= 0 && b.dim(0) != channels)) {
+    return HQ_ERROR(kShape, "{}: bias B has shape {}; expected [{}] (one per output channel)",
+                    node.describe(), shapeString(b.shape()),
+                    channels >= 0 ? std::to_string(channels) : std::string("O"));
+  }
+  if (want == DType::kInt64) {
+    const int64_t* d = b.data<int64_t>();
+    for (int64_t o = 0; o < b.numel(); ++o) {
+      if (d[o] < -fxp::kMaxFixedBias || d[o] > fxp::kMaxFixedBias) {
+        return HQ_ERROR(kData,
+                        "{}: bias B[{}] = {} is outside [-2^61, 2^61] (fxp::kMaxFixedBias: the "
+                        "64-bit sum acc * m + r * mr + B could overflow)",
+                        node.describe(), o, d[o]);
+      }
+    }
+  }
+  return Status::ok();
 }
 
 Expected<IntRequant> readIntRequant(const Node& node, const IntRequantOptions& options) {

@@ -43,6 +43,17 @@ struct IntRequantOptions {
 /// iff options.residual). Errors name the node and the attribute.
 Expected<IntRequant> readIntRequant(const Node& node, const IntRequantOptions& options);
 
+/// The dtype a compute op's bias B must have for its output dtype (schemas/int-ops.md
+/// section 1.5): kInt64, the fixed-point bias round_half_even(b / s_out * 2^shift[o]), for
+/// a requantized (int8 / int16) output; kInt32, at the accumulator scale s_in * s_w[o], for
+/// an int32 output.
+DType computeBiasType(DType out_type);
+
+/// Checks the bias B of a compute op (QConv, QConvTranspose, QGemm) whose output dtype is
+/// out_type: dtype computeBiasType(out_type), shape [channels] (channels < 0: unchecked),
+/// and for an int64 bias |B[o]| <= fxp::kMaxFixedBias. Errors name the node.
+Status checkComputeBias(const Node& node, DType out_type, const Tensor& b, int64_t channels);
+
 /// The DType of an ONNX elem type that out_type may hold (3, 5, or 6 with allow_int32), or
 /// kUndefined.
 DType intOutType(int64_t onnx_type, bool allow_int32);

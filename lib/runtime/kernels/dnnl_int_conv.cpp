@@ -1,8 +1,9 @@
 // The integer fast kernels of ai.hq.QConv (2-D, any group / stride / pads / dilation) and
 // ai.hq.QGemm: oneDNN's int8 convolution / inner product computes only the int32
 // accumulators (s8 x s8 -> s32, no bias, no scales, no post-ops); the output stage of
-// schemas/int-ops.md section 2.2 (bias, per-channel requantize, residual requantizeSum,
-// clamp) is hq's own (IntOutputStage), so the bytes are those of the reference kernels.
+// schemas/int-ops.md section 2.2 (the int64 fixed-point bias added to the 64-bit product,
+// per-channel requantize, residual requantizeSum, clamp; or the int32 bias for an int32
+// output) is hq's own (IntOutputStage), so the bytes are those of the reference kernels.
 //
 // Exact only where oneDNN's accumulation is, checked at preparation (else the factory
 // returns nullptr and the reference kernel runs; intFastRefusal() says why):
@@ -10,7 +11,8 @@
 //   of products in saturating int16 (vpmaddubsw);
 // - the accumulator is below 2^24 in magnitude: oneDNN's int8 kernels pass the s32
 //   accumulator through f32 on its way out, exact only up to 2^24. Bounded from the
-//   constant weights: max over output channels of sum |W[o, k]| * 128 < 2^24 (int8 X);
+//   constant weights: max over output channels of sum |W[o, k]| * 128 < 2^24 (int8 X; the
+//   bias is not in the accumulator, except an int32 output's, added after oneDNN);
 // - X is int8 (int16 activations take the reference).
 //
 // QConv runs batch chunks sized so that a chunk's int32 accumulators stay in the L2 cache,
@@ -69,7 +71,9 @@ class OmpThreadsScope {
 /// What both kernels read from a node: the output stage and the accumulator bound.
 struct IntPlan {
   ops::IntRequant rq;
-  std::vector<int32_t> bias;
+  /// Empty (no bias), or one per channel: the int64 fixed-point bias of a requantized
+  /// output, or an int32 output's int32 bias (widened).
+  std::vector<int64_t> bias;
   DType resType = DType::kUndefined;
 };
 
@@ -81,14 +85,6 @@ std::string checkCommon(const Node& node, const std::vector<ValueInfo>& in,
   if (in[0].dtype != DType::kInt8) return "input X is not int8";
   if (!in[0].hasShape || shapeNumel(in[0].shape) < 0) return "input shape unknown";
   if (in[1].dtype != DType::kInt8 || !in[1].constant) return "weights are not a constant int8";
-  const bool has_bias = in.size() > 2 && in[2].dtype != DType::kUndefined;
-  if (has_bias) {
-    if (in[2].dtype != DType::kInt32 || !in[2].constant || in[2].shape != Shape{channels}) {
-      return "bias is not a constant int32 [O]";
-    }
-    const int32_t* b = in[2].constant->data<int32_t>();
-    plan.bias.assign(b, b + channels);
-  }
   ops::IntRequantOptions opts;
   opts.count = channels;
   opts.residual = in.size() > 3 && in[3].dtype != DType::kUndefined;
@@ -96,6 +92,18 @@ std::string checkCommon(const Node& node, const std::vector<ValueInfo>& in,
   auto rq = ops::readIntRequant(node, opts);
   if (!rq.isOk()) return "attributes: " + rq.status().message();
   plan.rq = std::move(*rq);
+  const bool has_bias = in.size() > 2 && in[2].dtype != DType::kUndefined;
+  if (has_bias) {
+    if (!in[2].constant) return "bias is not a constant";
+    const Status st = ops::checkComputeBias(node, plan.rq.outType, *in[2].constant, channels);
+    if (!st.isOk()) return "bias: " + st.message();
+    const Tensor& b = *in[2].constant;
+    if (b.dtype() == DType::kInt32) {
+      plan.bias.assign(b.data<int32_t>(), b.data<int32_t>() + channels);
+    } else {
+      plan.bias.assign(b.data<int64_t>(), b.data<int64_t>() + channels);
+    }
+  }
   if (out[0].dtype != plan.rq.outType || !out[0].hasShape) return "output dtype differs";
   if (opts.residual) {
     if (in[3].dtype != plan.rq.outType || in[3].shape != out[0].shape) {
@@ -110,16 +118,19 @@ std::string checkCommon(const Node& node, const std::vector<ValueInfo>& in,
 }
 
 /// The accumulator bound from the weights: rows of `k` weights, one per output channel
-/// (row o of W at w + o * k); "" when max sum |W[o]| * 128 < 2^24 and adding any bias
-/// stays in int32.
-std::string checkBound(const int8_t* w, int64_t rows, int64_t k, const std::vector<int32_t>& bias) {
+/// (row o of W at w + o * k); "" when max sum |W[o]| * 128 < 2^24 and, for an int32 output,
+/// adding its int32 bias stays in int32 (a requantized output's int64 bias is added to the
+/// 64-bit product, not to the accumulator).
+std::string checkBound(const int8_t* w, int64_t rows, int64_t k, const IntPlan& plan) {
   int64_t worst = 0, max_b = 0;
   for (int64_t o = 0; o < rows; ++o) {
     int64_t s = 0;
     for (int64_t i = 0; i < k; ++i) s += std::abs(static_cast<int64_t>(w[o * k + i]));
     worst = std::max(worst, s);
   }
-  for (int32_t b : bias) max_b = std::max<int64_t>(max_b, std::abs(static_cast<int64_t>(b)));
+  if (!plan.rq.requantizes()) {
+    for (int64_t b : plan.bias) max_b = std::max<int64_t>(max_b, std::abs(b));
+  }
   const int64_t bound = worst * 128;
   if (bound >= kExactAccumulator) {
     return fmt::format("accumulator bound {} (max sum |W[o]| {} x 128) >= 2^24", bound, worst);
@@ -442,7 +453,7 @@ std::unique_ptr<DnnlKernel> prepareQConv(const Node& node, const std::vector<Val
   *why = convGeom(node, in[0].shape, in[1].shape, out[0].shape, geom);
   if (!why->empty()) return nullptr;
   const Shape& w = in[1].shape;
-  *why = checkBound(in[1].constant->data<int8_t>(), w[0], w[1] * w[2] * w[3], plan.bias);
+  *why = checkBound(in[1].constant->data<int8_t>(), w[0], w[1] * w[2] * w[3], plan);
   if (!why->empty()) return nullptr;
   return std::make_unique<DnnlQConv>(in, out, std::move(geom), plan);
 }
@@ -481,7 +492,7 @@ std::unique_ptr<DnnlKernel> prepareQGemm(const Node& node, const std::vector<Val
       weights[static_cast<size_t>(j * k + i)] = *trans_b ? wd[j * k + i] : wd[i * n + j];
     }
   }
-  *why = checkBound(weights.data(), n, k, plan.bias);
+  *why = checkBound(weights.data(), n, k, plan);
   if (!why->empty()) return nullptr;
   if (m < 1) {
     *why = "empty input";

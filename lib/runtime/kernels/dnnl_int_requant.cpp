@@ -17,7 +17,7 @@ constexpr int64_t kLanes = 16;  // int32 lanes of one AVX-512 vector
 int64_t padded(int64_t c) { return (c + kLanes - 1) / kLanes * kLanes; }
 
 template <typename TOut, typename TRes>
-void scalarRows(const int32_t* acc, const int32_t* bias, const int32_t* mult, const int* shift,
+void scalarRows(const int32_t* acc, const int64_t* bias, const int32_t* mult, const int* shift,
                 const int32_t* res_mult, fxp::IntRange clamp, int64_t channels,
                 const TRes* res, TOut* out, int64_t pixels) {
   for (int64_t p = 0; p < pixels; ++p) {
@@ -25,14 +25,13 @@ void scalarRows(const int32_t* acc, const int32_t* bias, const int32_t* mult, co
     TOut* y = out + p * channels;
     const TRes* r = res ? res + p * channels : nullptr;
     for (int64_t o = 0; o < channels; ++o) {
-      const int32_t v = a[o] + bias[o];
       if (!mult) {
-        y[o] = static_cast<TOut>(fxp::saturate(v, clamp));
+        y[o] = static_cast<TOut>(fxp::saturate(a[o] + static_cast<int32_t>(bias[o]), clamp));
       } else if (r) {
-        y[o] = static_cast<TOut>(
-            fxp::requantizeSum(v, mult[o], r[o], res_mult[o], shift[o], clamp));
+        y[o] = static_cast<TOut>(fxp::requantizeSumBiased(a[o], mult[o], r[o], res_mult[o],
+                                                          shift[o], bias[o], clamp));
       } else {
-        y[o] = static_cast<TOut>(fxp::requantize(v, {mult[o], shift[o]}, clamp));
+        y[o] = static_cast<TOut>(fxp::requantizeBiased(a[o], {mult[o], shift[o]}, bias[o], clamp));
       }
     }
   }
@@ -47,7 +46,7 @@ void dispatchOut(DType t, Fn&& fn) {
 
 }  // namespace
 
-IntOutputStage::IntOutputStage(int64_t channels, std::vector<int32_t> bias,
+IntOutputStage::IntOutputStage(int64_t channels, std::vector<int64_t> bias,
                                std::vector<int32_t> multiplier, std::vector<int> shift,
                                std::vector<int32_t> residual_multiplier, fxp::IntRange clamp,
                                DType out_type, DType res_type)
@@ -62,7 +61,7 @@ IntOutputStage::IntOutputStage(int64_t channels, std::vector<int32_t> bias,
   const size_t c = static_cast<size_t>(channels_);
   if (bias_.empty()) bias_.assign(c, 0);
   const size_t pc = static_cast<size_t>(padded(channels_));
-  biasPad_.assign(pc, 0);
+  b64_.assign(pc, 0);
   m64_.assign(pc, 0);
   rm64_.assign(pc, 0);
   s64_.assign(pc, 0);
@@ -70,7 +69,7 @@ IntOutputStage::IntOutputStage(int64_t channels, std::vector<int32_t> bias,
   half64_.assign(pc, 0);
   odd64_.assign(pc, 0);
   for (size_t o = 0; o < c; ++o) {
-    biasPad_[o] = bias_[o];
+    b64_[o] = bias_[o];
     if (mult_.empty()) continue;
     const int s = shift_[o];
     m64_[o] = mult_[o];
@@ -120,7 +119,7 @@ namespace {
 /// The per-channel constants of 16 channels, in registers: even channels in the 64-bit
 /// lanes of *E, odd ones in *O.
 struct Group16 {
-  __m512i bias, mE, mO, rmE, rmO, sE, sO, maskE, maskO, halfE, halfO, oddE, oddO;
+  __m512i bE, bO, mE, mO, rmE, rmO, sE, sO, maskE, maskO, halfE, halfO, oddE, oddO;
 };
 
 /// Half of a group (8 channels in 64-bit lanes): round_half_even(p / 2^s) exactly as
@@ -142,7 +141,7 @@ inline __m512i interleave(__m512i even, __m512i odd) {
 
 template <typename TOut, typename TRes, bool kRes>
 void avx512Rows(const int32_t* acc, const TRes* res, TOut* out, int64_t pixels, int64_t channels,
-                const int32_t* bias, const int64_t* m, const int64_t* rm, const int64_t* s,
+                const int64_t* bias, const int64_t* m, const int64_t* rm, const int64_t* s,
                 const int64_t* mask, const int64_t* half, const int64_t* odd,
                 fxp::IntRange clamp) {
   const __m512i lo = _mm512_set1_epi64(clamp.lo), hi = _mm512_set1_epi64(clamp.hi);
@@ -158,7 +157,7 @@ void avx512Rows(const int32_t* acc, const TRes* res, TOut* out, int64_t pixels, 
     const int64_t n = std::min<int64_t>(16, channels - c0);
     const __mmask16 k = static_cast<__mmask16>((1u << n) - 1u);
     Group16 g;
-    g.bias = _mm512_loadu_si512(bias + c0);
+    split(bias + c0, g.bE, g.bO);
     split(m + c0, g.mE, g.mO);
     split(s + c0, g.sE, g.sO);
     split(mask + c0, g.maskE, g.maskO);
@@ -168,9 +167,10 @@ void avx512Rows(const int32_t* acc, const TRes* res, TOut* out, int64_t pixels, 
     const int32_t* a = acc + c0;
     TOut* y = out + c0;
     for (int64_t p = 0; p < pixels; ++p, a += channels, y += channels) {
-      const __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, a), g.bias);
-      __m512i pe = _mm512_mul_epi32(v, g.mE);
-      __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), g.mO);
+      // acc * m + bias in 64-bit lanes (even channels in pe, odd in po).
+      const __m512i v = _mm512_maskz_loadu_epi32(k, a);
+      __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(v, g.mE), g.bE);
+      __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), g.mO), g.bO);
       if constexpr (kRes) {
         const TRes* rp = res + c0 + p * channels;
         __m512i r;
@@ -210,11 +210,11 @@ void IntOutputStage::runAvx512(const int32_t* acc, const void* res, void* out,
     using TRes = decltype(tres);
     if (!resMult_.empty()) {
       avx512Rows<TOut, TRes, true>(acc, static_cast<const TRes*>(res), static_cast<TOut*>(out),
-                                   pixels, channels_, biasPad_.data(), m64_.data(), rm64_.data(),
+                                   pixels, channels_, b64_.data(), m64_.data(), rm64_.data(),
                                    s64_.data(), mask64_.data(), half64_.data(), odd64_.data(), clamp_);
     } else {
       avx512Rows<TOut, TRes, false>(acc, nullptr, static_cast<TOut*>(out), pixels, channels_,
-                                    biasPad_.data(), m64_.data(), rm64_.data(), s64_.data(),
+                                    b64_.data(), m64_.data(), rm64_.data(), s64_.data(),
                                     mask64_.data(), half64_.data(), odd64_.data(), clamp_);
     }
   };

@@ -1,7 +1,8 @@
 // Reference kernels of the ai.hq compute units (schemas/int-ops.md section 2): QConv,
-// QConvTranspose, QGemm. int8/int16 X times int8 W, accumulated exactly in int32 with the
-// int32 bias, then one output stage per element: requantize (or requantizeSum with a
-// residual R) to int8/int16, or clamp for an int32 output. Plain loops in the float
+// QConvTranspose, QGemm. int8/int16 X times int8 W, accumulated exactly in int32, then one
+// output stage per element: requantizeBiased with the int64 fixed-point bias (or
+// requantizeSumBiased with a residual R) to int8/int16, or acc + the int32 bias, clamped,
+// for an int32 output. Plain loops in the float
 // reference kernels' order (runtime/kernels/conv.cpp), OpenMP over (batch, output channel)
 // or rows; the oracle of any faster integer kernel.
 #include <algorithm>
@@ -38,7 +39,7 @@ struct AccumulatorBound {
   int64_t channels = 0;
   const int8_t* w = nullptr;
   int64_t wCount = 0;
-  const int32_t* b = nullptr;  ///< nullptr: no bias
+  const int32_t* b = nullptr;  ///< the int32 bias of an int32 output; nullptr: none (or int64)
 };
 
 /// The int32 accumulators cannot overflow (hq-convert checks this when it writes the
@@ -85,16 +86,14 @@ Expected<ops::IntRequant> checkCall(const KernelCall& call, int64_t channels,
     return call.error(ErrorCode::kUnsupported, "weight W has dtype {}; expected int8",
                       dtypeName(call.in(1).dtype()));
   }
-  if (call.has(2) && (call.in(2).dtype() != DType::kInt32 || call.in(2).rank() != 1 ||
-                      call.in(2).dim(0) != channels)) {
-    return call.error(ErrorCode::kShape, "bias B is {} {}; expected int32 [{}]",
-                      dtypeName(call.in(2).dtype()), shapeString(call.in(2).shape()), channels);
-  }
   ops::IntRequantOptions opts;
   opts.count = channels;
   opts.residual = call.has(3);
   opts.allowInt32 = true;
   HQ_ASSIGN_OR_RETURN(ops::IntRequant rq, ops::readIntRequant(call.node, opts));
+  if (call.has(2)) {
+    HQ_RETURN_IF_ERROR(ops::checkComputeBias(call.node, rq.outType, call.in(2), channels));
+  }
   if (!call.hasOut(0) || call.out(0).dtype() != rq.outType || call.out(0).shape() != expected) {
     return call.error(ErrorCode::kInternal, "output buffer is {} {}; expected {} {}",
                       call.hasOut(0) ? dtypeName(call.out(0).dtype()) : "missing",
@@ -112,37 +111,63 @@ Expected<ops::IntRequant> checkCall(const KernelCall& call, int64_t channels,
 
 /// The output stage of `count` accumulators: element i belongs to output channel
 /// o0 + i * o_step (o_step 0: one channel plane; 1: a Gemm row). r: residual (int8 or
-/// int16, either for either output type) or nullptr.
+/// int16, either for either output type) or nullptr;
+/// b64: the int64 fixed-point bias of a requantized output, or nullptr (zeros). An int32
+/// output's bias is already in acc.
 template <typename TY, typename TR>
 void outputStage(const int32_t* acc, int64_t count, int64_t o0, int64_t o_step,
-                 const ops::IntRequant& rq, const TR* r, TY* y) {
+                 const ops::IntRequant& rq, const int64_t* b64, const TR* r, TY* y) {
   if constexpr (std::is_same_v<TY, int32_t>) {
     for (int64_t i = 0; i < count; ++i) y[i] = fxp::saturate(acc[i], rq.clamp);
   } else {
+    auto bias = [&](size_t o) { return b64 ? b64[o] : int64_t{0}; };
     if (r && o_step == 0) {
       const size_t o = static_cast<size_t>(o0);
       const int32_t m = rq.multiplier[o], rm = rq.residualMultiplier[o];
       const int s = rq.shift[o];
+      const int64_t b = bias(o);
       for (int64_t i = 0; i < count; ++i) {
-        y[i] = static_cast<TY>(fxp::requantizeSum(acc[i], m, r[i], rm, s, rq.clamp));
+        y[i] = static_cast<TY>(fxp::requantizeSumBiased(acc[i], m, r[i], rm, s, b, rq.clamp));
       }
     } else if (r) {
       for (int64_t i = 0; i < count; ++i) {
         const size_t o = static_cast<size_t>(o0 + i * o_step);
-        y[i] = static_cast<TY>(fxp::requantizeSum(acc[i], rq.multiplier[o], r[i],
-                                                  rq.residualMultiplier[o], rq.shift[o],
-                                                  rq.clamp));
+        y[i] = static_cast<TY>(fxp::requantizeSumBiased(acc[i], rq.multiplier[o], r[i],
+                                                        rq.residualMultiplier[o], rq.shift[o],
+                                                        bias(o), rq.clamp));
       }
     } else if (o_step == 0) {
-      const fxp::FixedMultiplier m = rq.at(static_cast<size_t>(o0));
-      for (int64_t i = 0; i < count; ++i) y[i] = static_cast<TY>(fxp::requantize(acc[i], m, rq.clamp));
+      const size_t o = static_cast<size_t>(o0);
+      const fxp::FixedMultiplier m = rq.at(o);
+      const int64_t b = bias(o);
+      for (int64_t i = 0; i < count; ++i) {
+        y[i] = static_cast<TY>(fxp::requantizeBiased(acc[i], m, b, rq.clamp));
+      }
     } else {
       for (int64_t i = 0; i < count; ++i) {
-        y[i] = static_cast<TY>(fxp::requantize(acc[i], rq.at(static_cast<size_t>(o0 + i)),
-                                               rq.clamp));
+        const size_t o = static_cast<size_t>(o0 + i);
+        y[i] = static_cast<TY>(fxp::requantizeBiased(acc[i], rq.at(o), bias(o), rq.clamp));
       }
     }
   }
+}
+
+/// The biases of a compute call: int32 (added to the accumulator) for an int32 output,
+/// int64 fixed-point (added in the output stage) for a requantized one; nullptr: none.
+struct CallBias {
+  const int32_t* b32 = nullptr;
+  const int64_t* b64 = nullptr;
+};
+
+CallBias callBias(const KernelCall& call) {
+  CallBias b;
+  if (!call.has(2)) return b;
+  if (call.in(2).dtype() == DType::kInt32) {
+    b.b32 = call.in(2).data<int32_t>();
+  } else {
+    b.b64 = call.in(2).data<int64_t>();
+  }
+  return b;
 }
 
 /// Sizes of a QConv / QConvTranspose call.
@@ -233,7 +258,8 @@ void runConv(const KernelCall& call, const ConvDims& cd, bool transpose,
              const ops::IntRequant& rq) {
   const TX* xd = call.in(0).data<TX>();
   const int8_t* wd = call.in(1).data<int8_t>();
-  const int32_t* bd = call.has(2) ? call.in(2).data<int32_t>() : nullptr;
+  const CallBias cb = callBias(call);
+  const int32_t* bd = cb.b32;  // int32 output: the accumulator starts at the bias
   const TR* rd = call.has(3) ? call.in(3).data<TR>() : nullptr;
   TY* yd = call.out(0).data<TY>();
   const int64_t out_plane = cd.g.outPlane(), planes = cd.batch * cd.cOut;
@@ -250,8 +276,8 @@ void runConv(const KernelCall& call, const ConvDims& cd, bool transpose,
       } else {
         convPlane(cd, n, m, xd, wd, acc.data());
       }
-      outputStage<TY, TR>(acc.data(), out_plane, m, 0, rq, rd ? rd + nm * out_plane : nullptr,
-                      yd + nm * out_plane);
+      outputStage<TY, TR>(acc.data(), out_plane, m, 0, rq, cb.b64,
+                          rd ? rd + nm * out_plane : nullptr, yd + nm * out_plane);
     }
   }
 }
@@ -323,7 +349,7 @@ Status qconv(const KernelCall& call, bool transpose) {
   bound.channels = cd.cOut;
   bound.w = w.data<int8_t>();
   bound.wCount = w.numel();
-  bound.b = call.has(2) ? call.in(2).data<int32_t>() : nullptr;
+  bound.b = callBias(call).b32;  // a requantized output's bias is not in the accumulator
   const int64_t kvol = cd.g.kernelVolume(), cpg = cd.cpg, mpg = cd.mpg;
   if (transpose) {
     // W [C, O / group, k...]: element i is (c, oc, k) with output channel grp * mpg + oc.
@@ -347,7 +373,8 @@ void runGemm(const KernelCall& call, int64_t rows, int64_t k_size, int64_t n_siz
              const ops::IntRequant& rq) {
   const TX* xd = call.in(0).data<TX>();
   const int8_t* wd = call.in(1).data<int8_t>();
-  const int32_t* bd = call.has(2) ? call.in(2).data<int32_t>() : nullptr;
+  const CallBias cb = callBias(call);
+  const int32_t* bd = cb.b32;  // int32 output: the accumulator starts at the bias
   const TR* rd = call.has(3) ? call.in(3).data<TR>() : nullptr;
   TY* yd = call.out(0).data<TY>();
 
@@ -375,8 +402,8 @@ void runGemm(const KernelCall& call, int64_t rows, int64_t k_size, int64_t n_siz
           for (int64_t n = 0; n < n_size; ++n) acc[static_cast<size_t>(n)] += xv * wr[n];
         }
       }
-      outputStage<TY, TR>(acc.data(), n_size, 0, 1, rq, rd ? rd + m * n_size : nullptr,
-                      yd + m * n_size);
+      outputStage<TY, TR>(acc.data(), n_size, 0, 1, rq, cb.b64, rd ? rd + m * n_size : nullptr,
+                          yd + m * n_size);
     }
   }
 }
@@ -409,7 +436,7 @@ Status refQGemm(const KernelCall& call) {
   bound.channels = n_size;
   bound.w = w.data<int8_t>();
   bound.wCount = w.numel();
-  bound.b = call.has(2) ? call.in(2).data<int32_t>() : nullptr;
+  bound.b = callBias(call).b32;  // a requantized output's bias is not in the accumulator
   if (trans_b) {
     HQ_RETURN_IF_ERROR(checkAccumulators(call, bound, [&](int64_t i) { return i / k_size; }));
   } else {
