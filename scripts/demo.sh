@@ -32,3 +32,15 @@ $BIN/hq-calib "$MODEL" --data fashion-mnist-calib --out "$OUT/fmnist_cnn.calib.o
   --report "$OUT/calib.report.json"
 $BIN/hq-eval "$OUT/fmnist_cnn.calib.onnx" --data fashion-mnist-test --label "Calibration" \
   --report "$OUT/calib.eval.json"
+
+echo
+echo "-- fixed point (hq-convert: integer model, ai.hq ops; schemas/int-ops.md) --"
+$BIN/hq-convert "$OUT/fmnist_cnn.calib.onnx" --out "$OUT/fmnist_cnn.int.onnx" \
+  --report "$OUT/convert.report.json"
+$BIN/hq-eval "$OUT/fmnist_cnn.int.onnx" --data fashion-mnist-test --label "Quantized model" \
+  --report "$OUT/int.eval.json"
+
+echo
+echo "-- where accuracy is lost (hq-convert --compare: float vs fake-quant vs integer, 1,000 test images) --"
+$BIN/hq-convert "$OUT/fmnist_cnn.calib.onnx" --out "$OUT/fmnist_cnn.int.onnx" \
+  --compare fashion-mnist-test --limit 1000 --quiet | tail -n +2
