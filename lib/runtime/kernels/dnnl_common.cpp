@@ -18,18 +18,18 @@ dnnl::stream& cpuStream() {
 
 memory::dims toDims(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
 
-memory::desc plainDesc(const Shape& shape) {
+memory::desc plainDesc(const Shape& shape, memory::data_type type) {
   memory::dims dims = toDims(shape);
   if (dims.empty()) dims = {1};
   memory::dims strides(dims.size(), 1);
   for (size_t i = dims.size() - 1; i > 0; --i) strides[i - 1] = strides[i] * dims[i];
-  return memory::desc(dims, memory::data_type::f32, strides);
+  return memory::desc(dims, type, strides);
 }
 
 bool isPlain(const memory::desc& d) {
   if (d.data.ndims == 0) return true;
   Shape shape(d.data.dims, d.data.dims + d.data.ndims);
-  return d == plainDesc(shape);
+  return d == plainDesc(shape, d.data_type());
 }
 
 bool isF32(const ValueInfo& v) {

@@ -22,9 +22,10 @@ dnnl::stream& cpuStream();
 
 /// oneDNN dims from an hq shape.
 dnnl::memory::dims toDims(const Shape& shape);
-/// The dense row-major (plain) f32 descriptor of a shape: nchw for 4-D, nc for 2-D...
-dnnl::memory::desc plainDesc(const Shape& shape);
-/// Whether `d` is the plain row-major layout of its dims.
+/// The dense row-major (plain) descriptor of a shape: nchw for 4-D, nc for 2-D...
+dnnl::memory::desc plainDesc(const Shape& shape,
+                             dnnl::memory::data_type type = dnnl::memory::data_type::f32);
+/// Whether `d` is the plain row-major layout of its dims (any data type).
 bool isPlain(const dnnl::memory::desc& d);
 
 /// A f32 input whose data and shape are known at preparation time?

@@ -1,5 +1,8 @@
-// oneDNN f32 pooling: MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool.
-// Works in whatever layout its input arrives in (plain or blocked).
+// oneDNN pooling: f32 MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, and the int8
+// max pools of integer models (ai.hq.QMaxPool, QGlobalMaxPool: a max is exact, so oneDNN's
+// s8 pooling gives the reference kernel's bytes; padded positions are never selected in
+// either). Works in whatever layout its input arrives in (plain, blocked, or the NHWC the
+// int8 convolutions exchange).
 #include "runtime/kernels/dnnl_common.h"
 #include "runtime/kernels/dnnl_kernels.h"
 
@@ -18,8 +21,10 @@ struct PoolGeometry {
 // ONNX pooling attributes -> oneDNN geometry for concrete 4-D shapes; false if unsupported.
 bool poolGeometry(const Node& node, const Shape& x, const Shape& y, PoolGeometry& g) {
   const Attributes& a = node.attrs;
-  bool global = node.opType == "GlobalAveragePool" || node.opType == "GlobalMaxPool";
-  bool is_max = node.opType == "MaxPool" || node.opType == "GlobalMaxPool";
+  const std::string& op = node.opType;
+  bool global = op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "QGlobalMaxPool";
+  bool is_max = op == "MaxPool" || op == "GlobalMaxPool" || op == "QMaxPool" ||
+                op == "QGlobalMaxPool";
   bool include_pad = !is_max && a.getInt("count_include_pad", 0) != 0;
   g.alg = is_max ? dnnl::algorithm::pooling_max
                  : (include_pad ? dnnl::algorithm::pooling_avg_include_padding
@@ -69,16 +74,24 @@ bool poolGeometry(const Node& node, const Shape& x, const Shape& y, PoolGeometry
 
 class DnnlPool : public DnnlKernel {
  public:
-  DnnlPool(const Node& node, Shape x, Shape y, PoolGeometry geom)
-      : op_(node.opType), x_(std::move(x)), y_(std::move(y)), geom_(std::move(geom)) {}
+  DnnlPool(const Node& node, Shape x, Shape y, PoolGeometry geom, dt type)
+      : op_(node.opType), x_(std::move(x)), y_(std::move(y)), geom_(std::move(geom)),
+        type_(type) {}
 
-  std::string name() const override { return "dnnl:pool"; }
+  std::string name() const override { return type_ == dt::s8 ? "dnnl:pool-s8" : "dnnl:pool"; }
   bool acceptsBlocked(size_t input) const override { return input == 0; }
 
  protected:
   void build(const std::vector<memory::desc>& in, const std::vector<bool>& blocked_ok) override {
-    memory::desc src = in[0];
-    memory::desc dst_any(toDims(y_), dt::f32, memory::format_tag::any);
+    // Integer inputs arrive with an empty desc when plain.
+    memory::desc src = in[0].data.ndims ? in[0] : plainDesc(x_, type_);
+    memory::desc dst_any(toDims(y_), type_, memory::format_tag::any);
+    if (type_ == dt::s8) {
+      // The int8 kernels exchange only plain (NCHW) and NHWC: keep the input's.
+      const bool nhwc = src == memory::desc(toDims(x_), type_, memory::format_tag::nhwc);
+      dst_any = memory::desc(toDims(y_), type_,
+                             nhwc ? memory::format_tag::nhwc : memory::format_tag::nchw);
+    }
     dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, geom_.alg, src, dst_any,
                                      geom_.strides, geom_.kernel, geom_.padL, geom_.padR);
     dnnl::pooling_forward::primitive_desc pd(desc, cpuEngine());
@@ -87,10 +100,10 @@ class DnnlPool : public DnnlKernel {
     dstMem_ = memory(pd.dst_desc(), cpuEngine(), DNNL_MEMORY_NONE);
     dstReorder_ = Reorder();
     if (!blocked_ok.empty() && !blocked_ok[0] && !isPlain(pd.dst_desc())) {
-      dstReorder_ = Reorder(pd.dst_desc(), plainDesc(y_));
+      dstReorder_ = Reorder(pd.dst_desc(), plainDesc(y_, type_));
       dstScratch_.allocate(pd.dst_desc().get_size());
     }
-    outDescs_ = {dstReorder_.valid() ? plainDesc(y_) : pd.dst_desc()};
+    outDescs_ = {dstReorder_.valid() ? plainDesc(y_, type_) : pd.dst_desc()};
   }
 
   void execute(const KernelCall& call) override {
@@ -105,6 +118,7 @@ class DnnlPool : public DnnlKernel {
   std::string op_;
   Shape x_, y_;
   PoolGeometry geom_;
+  dt type_;
   dnnl::pooling_forward prim_;
   memory srcMem_, dstMem_;
   Reorder dstReorder_;
@@ -115,16 +129,25 @@ class DnnlPool : public DnnlKernel {
 
 std::unique_ptr<PreparedKernel> makePool(const Node& node, const std::vector<ValueInfo>& inputs,
                                          const std::vector<ValueInfo>& outputs) {
-  if (!node.domain.empty() || inputs.size() != 1 || outputs.empty()) return nullptr;
+  if (inputs.size() != 1 || outputs.empty()) return nullptr;
   // MaxPool's optional Indices output is left to the reference kernel.
   if (outputs.size() > 1 && outputs[1].dtype != DType::kUndefined) return nullptr;
-  if (!isF32(inputs[0]) || !isF32(outputs[0])) return nullptr;
+  dt type = dt::f32;
+  if (node.domain == kIntDomain) {
+    // int8 max pools; int16 has no oneDNN pooling (reference kernel).
+    if (node.opType != "QMaxPool" && node.opType != "QGlobalMaxPool") return nullptr;
+    if (inputs[0].dtype != DType::kInt8 || outputs[0].dtype != DType::kInt8) return nullptr;
+    if (!inputs[0].hasShape || !outputs[0].hasShape) return nullptr;
+    type = dt::s8;
+  } else if (!node.domain.empty() || !isF32(inputs[0]) || !isF32(outputs[0])) {
+    return nullptr;
+  }
   const Shape &x = inputs[0].shape, &y = outputs[0].shape;
   if (x.size() != 4 || y.size() != 4 || x[0] != y[0] || x[1] != y[1]) return nullptr;
   PoolGeometry geom;
   if (!poolGeometry(node, x, y, geom)) return nullptr;
-  auto kernel = std::make_unique<DnnlPool>(node, x, y, std::move(geom));
-  if (!kernel->configure({plainDesc(x)}, {false}).isOk()) return nullptr;
+  auto kernel = std::make_unique<DnnlPool>(node, x, y, std::move(geom), type);
+  if (!kernel->configure({plainDesc(x, type)}, {false}).isOk()) return nullptr;
   return kernel;
 }
 

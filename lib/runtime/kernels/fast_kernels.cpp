@@ -12,6 +12,8 @@ const std::vector<FastKernelEntry>& fastKernels() {
       {"AveragePool", &dnnl_rt::makePool},
       {"GlobalAveragePool", &dnnl_rt::makePool},
       {"GlobalMaxPool", &dnnl_rt::makePool},
+      {"QMaxPool", &dnnl_rt::makePool, "ai.hq"},
+      {"QGlobalMaxPool", &dnnl_rt::makePool, "ai.hq"},
       {"Relu", &dnnl_rt::makeEltwise},
       {"LeakyRelu", &dnnl_rt::makeEltwise},
       {"Clip", &dnnl_rt::makeEltwise},
