@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include "data/npy.h"
 #include "runtime/executor.h"
@@ -183,8 +184,15 @@ Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const E
   r.top1 = 100.0 * r.correct1 / r.count;
   r.top5 = 100.0 * r.correct5 / r.count;
   if (!options.dumpOutputs.empty()) HQ_RETURN_IF_ERROR(writeNpy(options.dumpOutputs, dump));
+  const std::string dir = options.dumpDir.empty() ? "." : options.dumpDir;
+  if (!eo.keep.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return HQ_ERROR(kIo, "--dump-dir {}: cannot create the folder: {}", dir, ec.message());
+    }
+  }
   for (size_t k = 0; k < eo.keep.size(); ++k) {
-    const std::string dir = options.dumpDir.empty() ? "." : options.dumpDir;
     HQ_RETURN_IF_ERROR(writeNpy(dir + "/" + dumpFileName(eo.keep[k]), dumped[k]));
   }
   return r;

@@ -391,6 +391,12 @@ class Importer {
                             attributeFromProto(ap, who + ": attribute '" + ap.name() + "'"));
         n->attrs.set(ap.name(), std::move(a));
       }
+      if (n->domain == kIntDomain && !g_.extraOpsets.count(kIntDomain)) {
+        return HQ_ERROR(kParse,
+                        "{}: operator domain '{}' is used but the model imports no opset of it "
+                        "(expected version {})",
+                        who, kIntDomain, kIntDomainVersion);
+      }
       HQ_RETURN_IF_ERROR(verifyNode(*n));
       for (const std::string& in : np.input()) {
         if (in.empty()) {

@@ -36,14 +36,16 @@ struct Sums {
   double dot = 0, aa = 0, rr = 0, err2 = 0, maxErr = 0;
   int64_t mismatches = 0, n = 0;
 
-  void add(double a, double r) {
+  /// `tolerance`: differences up to it do not count as mismatches (0.5 LSB against a
+  /// reference that is not on the grid: the nearest integer is the best one can do).
+  void add(double a, double r, double tolerance = 0) {
     dot += a * r;
     aa += a * a;
     rr += r * r;
     const double e = a - r;
     err2 += e * e;
     maxErr = std::max(maxErr, std::fabs(e));
-    mismatches += e != 0;
+    mismatches += std::fabs(e) > tolerance;
     ++n;
   }
   /// Cosine similarity; 1 when both are all zeros, 0 when only one is.
@@ -64,6 +66,7 @@ struct Sums {
 struct Track {
   std::string intName, fakeName, floatName;
   bool fakeIsInt = false;   ///< the fake-quant counterpart holds integers (a QuantizeLinear output)
+  bool fakeOnGrid = true;   ///< a float counterpart holds multiples of the scale
   std::vector<float> scales;  ///< one, or one per channel (axis 1)
   std::string node, op;
   Sums vsFake, vsFloat;
@@ -124,6 +127,11 @@ Expected<std::vector<Track>> planTracks(const Graph* float_model, const Graph& f
         t.fakeName = d->name;
       } else if (const Value* same = fake.findValue(base); same && base == v->name) {
         t.fakeName = same->name;  // a same-scale op's output: float on the input's grid
+      } else if (const Value* out = fake.findValue(base);
+                 out && v->dtype == DType::kInt32 && fake.isGraphOutput(out)) {
+        // A qint32 output: the QDQ model leaves it float (not on a grid).
+        t.fakeName = out->name;
+        t.fakeOnGrid = false;
       }
       if (float_model) {
         if (const Value* f = float_model->findValue(base)) t.floatName = f->name;
@@ -265,7 +273,11 @@ Expected<CompareReport> compareModels(const Graph* float_model, const Graph& fak
         // rounded (q * s / s need not give q back exactly in float32).
         for (size_t i = 0; i < qv.size(); ++i) {
           const double s = dq.scaleAt(static_cast<int64_t>(i));
-          t.vsFake.add(qv[i], t.fakeIsInt ? fv[i] : std::nearbyint(fv[i] / s));
+          t.vsFake.add(qv[i],
+                       t.fakeIsInt    ? fv[i]
+                       : t.fakeOnGrid ? std::nearbyint(fv[i] / s)
+                                      : fv[i] / s,
+                       t.fakeOnGrid ? 0.0 : 0.5);
         }
       }
       if (!t.floatName.empty()) {

@@ -29,7 +29,8 @@ struct LayerComparison {
   std::string op;            ///< its op type, e.g. "QConv"
   double scale = 0;          ///< its scale (first channel's for per-channel outputs)
   /// Integer (dequantized) vs fake-quant: cosine similarity, SQNR (dB; +inf when equal),
-  /// largest |difference| in LSBs, fraction of elements that differ at all.
+  /// largest |difference| in LSBs, fraction of elements that differ at all (for a qint32
+  /// output, which the QDQ model leaves float: by more than 1/2 LSB).
   double cosineFakeQuant = 1, sqnrFakeQuantDb = 0, maxErrLsb = 0, mismatchFraction = 0;
   /// Integer (dequantized) vs float: cosine similarity and SQNR (dB). NaN when the float
   /// model has no value of that name.

@@ -185,6 +185,40 @@ struct Executor::Plan {
 
 Executor::~Executor() = default;
 
+namespace {
+
+/// The ai.hq ops assume zero point 0 (schemas/int-ops.md 1.1): a QuantizeLinear that feeds
+/// one, or a DequantizeLinear that reads one, must have no zero point or zeros.
+Status checkIntegerBoundary(const Graph& g) {
+  for (const Node* n : g.nodes()) {
+    const bool q = n->opType == "QuantizeLinear", dq = n->opType == "DequantizeLinear";
+    if (!n->domain.empty() || (!q && !dq)) continue;
+    bool touches_int = false;
+    if (q && !n->outputs.empty() && n->outputs[0]) {
+      for (const Node* u : g.consumers(n->outputs[0])) touches_int |= u->domain == kIntDomain;
+    }
+    if (dq && n->input(0) && n->input(0)->producer) {
+      touches_int = n->input(0)->producer->domain == kIntDomain;
+    }
+    const Value* zp = n->input(2);
+    if (!touches_int || !zp) continue;
+    if (!zp->isConstant()) {
+      return HQ_ERROR(kUnsupported, "node {}: the zero point of a tensor of integer (ai.hq) ops "
+                      "must be a constant 0", n->describe());
+    }
+    for (int64_t z : zp->constant.toInt64()) {
+      if (z != 0) {
+        return HQ_ERROR(kUnsupported, "node {}: zero point {} on a tensor of integer (ai.hq) ops: "
+                        "they are symmetric (zero point 0, schemas/int-ops.md 1.1)",
+                        n->describe(), z);
+      }
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Expected<std::unique_ptr<Executor>> Executor::create(const Graph& graph,
                                                      const ExecutorOptions& options) {
   std::unique_ptr<Executor> ex(new Executor());
@@ -196,6 +230,7 @@ Expected<std::unique_ptr<Executor>> Executor::create(const Graph& graph,
                       node->opType);
     }
   }
+  HQ_RETURN_IF_ERROR(checkIntegerBoundary(*ex->graph_));
   for (const auto& name : options.keep) {
     if (!ex->graph_->findValue(name)) {
       return HQ_ERROR(kNotFound, "no tensor named '{}' in the model", name);

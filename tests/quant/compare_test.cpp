@@ -10,6 +10,7 @@
 #include "ir/onnx_import.h"
 #include "quant/calibrate.h"
 #include "quant/compare.h"
+#include "quant/convert.h"
 
 using namespace hq;
 
@@ -21,7 +22,7 @@ struct Models {
   std::unique_ptr<Graph> flt, qdq;
 };
 
-Models makeModels() {
+Models makeModels(const std::string& qconfig = "default") {
   Models m;
   auto f = importOnnxFile(kModel);
   REQUIRE(f.isOk());
@@ -34,7 +35,9 @@ Models makeModels() {
   opt.progress = false;
   opt.threads = 1;
   opt.batchSize = 64;
-  auto r = calibrate(*m.flt, **data, QConfig::defaults(), opt);
+  auto qc = QConfig::load(qconfig);
+  REQUIRE(qc.isOk());
+  auto r = calibrate(*m.flt, **data, *qc, opt);
   REQUIRE(r.isOk());
   m.qdq = std::move(r->model);
   return m;
@@ -170,4 +173,22 @@ TEST_CASE("compare: errors name what is missing") {
     REQUIRE_FALSE(r.isOk());
     CHECK_THAT(r.status().message(), Catch::Contains("integer model"));
   }
+}
+
+TEST_CASE("compare: a qint32 output is compared with the QDQ model's float output") {
+  Models m = makeModels("default-32bit-out");
+  auto converted = convertToInteger(*m.qdq);
+  REQUIRE(converted.isOk());
+  auto r = compareModels(m.flt.get(), *m.qdq, **converted, options());
+  REQUIRE(r.isOk());
+  auto logits = std::find_if(r->layers.begin(), r->layers.end(),
+                             [](const LayerComparison& l) { return l.tensor == "logits_quantized"; });
+  REQUIRE(logits != r->layers.end());
+  CHECK(logits->op == "QGemm");
+  // Against the QDQ model's float logits, in accumulator LSBs (not on a grid): close, and
+  // almost every element within 1/2 LSB (the integer inputs match the fake-quant ones).
+  CHECK_FALSE(std::isnan(logits->cosineFakeQuant));
+  CHECK(logits->cosineFakeQuant > 0.9999);
+  CHECK(logits->mismatchFraction < 0.05);
+  CHECK(logits->sqnrFakeQuantDb > 40);
 }

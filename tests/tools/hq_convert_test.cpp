@@ -144,6 +144,21 @@ TEST_CASE("hq-convert refuses unconvertible models and leaves no output file") {
     requireCleanError(runTool("hq-convert", kQdq + " --fail-below 0.99 --out " + out.string()), 2,
                       "--fail-below needs --compare");
   }
+  SECTION("--limit or --float without --compare") {
+    requireCleanError(runTool("hq-convert", kQdq + " --limit 5 --out " + out.string()), 2,
+                      "--limit needs --compare");
+    requireCleanError(runTool("hq-convert", kQdq + " --float " + kQdq + " --out " + out.string()),
+                      2, "--float needs --compare");
+  }
+  SECTION("--out is the input: never overwritten") {
+    const fs::path copy = dir / "same.onnx";
+    fs::copy_file(kQdq, copy, fs::copy_options::overwrite_existing);
+    const auto before = fs::file_size(copy);
+    requireCleanError(runTool("hq-convert", copy.string() + " --out " + copy.string()), 2,
+                      "is the input model");
+    CHECK(fs::file_size(copy) == before);
+    fs::remove(copy);
+  }
   SECTION("usage error") {
     auto r = runTool("hq-convert", kQdq);
     CHECK(r.exitCode == 2);

@@ -135,10 +135,12 @@ TEST_CASE("hq-eval --dump-tensors writes intermediate tensors of every evaluated
     return std::string((std::istreambuf_iterator<char>(f)), {});
   };
   // A tensor by name and a node by name (its first output), batches of 32 over 70 images.
+  fs::remove_all(dir / "sub");
   auto r = runTool("hq-eval", kModel + " --data fashion-mnist-test --limit 70 --batch 32 -q "
                                        "--dump-tensors /features/features.1/MaxPool_output_0,"
-                                       "/fc/Gemm --dump-dir " + dir.string() +
+                                       "/fc/Gemm --dump-dir " + (dir / "sub" / "d").string() +
                                        " --dump-outputs " + (dir / "all_logits.npy").string());
+  dir /= "sub/d";  // created by --dump-dir
   INFO(r.err);
   REQUIRE(r.exitCode == 0);
   const fs::path pool = dir / "_features_features.1_MaxPool_output_0.npy";
@@ -148,7 +150,7 @@ TEST_CASE("hq-eval --dump-tensors writes intermediate tensors of every evaluated
   CHECK(slurp(pool).find("'shape': (70, 16, 14, 14)") != std::string::npos);
   // The Gemm node's output is the graph output "logits": the bytes of --dump-outputs.
   REQUIRE(fs::exists(dir / "logits.npy"));
-  CHECK(slurp(dir / "logits.npy") == slurp(dir / "all_logits.npy"));
+  CHECK(slurp(dir / "logits.npy") == slurp(dir.parent_path().parent_path() / "all_logits.npy"));
 
   auto bad = runTool("hq-eval", kModel + " --data fashion-mnist-test --limit 5 -q "
                                          "--dump-tensors nope --dump-dir " + dir.string());

@@ -45,6 +45,16 @@ int main(int argc, char** argv) {
     if (fail_below > -2 && compare_data.empty()) {
       return HQ_ERROR(kInvalidArgument, "--fail-below needs --compare");
     }
+    for (const char* opt : {"--limit", "--float"}) {
+      if (app.count(opt) && compare_data.empty()) {
+        return HQ_ERROR(kInvalidArgument, "{} needs --compare", opt);
+      }
+    }
+    std::error_code same_ec;
+    if (std::filesystem::equivalent(model_path, out_path, same_ec)) {
+      return HQ_ERROR(kInvalidArgument,
+                      "--out {} is the input model: refusing to overwrite it", out_path);
+    }
     HQ_ASSIGN_OR_RETURN(auto qdq, hq::importOnnxFile(model_path));
     hq::ConvertOptions opt;
     opt.commandLine = hq::tool::lineageCommand(argc, argv, {"--out", "--report"});
