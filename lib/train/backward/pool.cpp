@@ -1,18 +1,203 @@
-// Backward of the pool family (STUBS: being implemented).
+// Backward of the pool family: MaxPool, AveragePool, GlobalAveragePool (float32, NCHW,
+// 1-D to 3-D windows). Plain reference loops over each (n, c) plane (one thread per
+// plane, so no two threads write one element). The window comes from ir/ops/window.h, as
+// in the forward kernels (runtime/kernels/pool.cpp).
+//
+// MaxPool: the gradient of each output goes to ONE input element, the first maximum of its
+// window in the forward kernel's scan order (D, then H, then W, each ascending; a later
+// element wins only if strictly greater), i.e. the element the forward's Indices output
+// names. Ties therefore do not split the gradient.
+#include <algorithm>
+#include <limits>
+
+#include "runtime/kernels/window3d.h"
 #include "train/backward/backward_fns.h"
 
 namespace hq::train {
 
+namespace {
+
+using kernels::Window3d;
+
+/// X and the gradients are float32; dY (when present) has `out_shape`; dX has X's shape.
+Status checkBuffers(const BackwardCall& call, const Shape& out_shape) {
+  const Tensor& x = call.in(0);
+  if (x.dtype() != DType::kFloat32) {
+    return call.error(ErrorCode::kUnsupported, "input X has dtype {}; only float32 is supported",
+                      dtypeName(x.dtype()));
+  }
+  if (call.hasGradOut(0)) {
+    const Tensor& gy = call.gradOut(0);
+    if (gy.dtype() != DType::kFloat32 || gy.shape() != out_shape) {
+      return call.error(ErrorCode::kShape, "gradient of output 0 is {} {}, expected float32 {}",
+                        dtypeName(gy.dtype()), shapeString(gy.shape()), shapeString(out_shape));
+    }
+  }
+  if (call.wantsGrad(0)) {
+    const Tensor& g = call.gradIn(0);
+    if (g.dtype() != DType::kFloat32 || g.shape() != x.shape()) {
+      return call.error(ErrorCode::kShape, "gradient buffer of input 0 is {} {}, expected "
+                        "float32 {}", dtypeName(g.dtype()), shapeString(g.shape()),
+                        shapeString(x.shape()));
+    }
+  }
+  return Status::ok();
+}
+
+/// The window of MaxPool / AveragePool for X, resolved as the forward kernel does, and the
+/// buffers checked against it.
+Expected<Window3d> poolWindow(const BackwardCall& call, bool is_max) {
+  if (!call.hasIn(0)) return call.error(ErrorCode::kShape, "input X is required");
+  const Tensor& x = call.in(0);
+  HQ_ASSIGN_OR_RETURN(auto kernel, ops::intsAttr(call.node, "kernel_shape", {}, 0, 1));
+  if (x.rank() < 3 || x.rank() > 5 || static_cast<int64_t>(kernel.size()) != x.rank() - 2) {
+    return call.error(ErrorCode::kShape,
+                      "X {} must have rank 3 to 5 with one kernel_shape value per spatial dim "
+                      "(got {})",
+                      shapeString(x.shape()), kernel.size());
+  }
+  ops::ForwardWindowOptions opts;
+  HQ_ASSIGN_OR_RETURN(int64_t ceil_mode, ops::intAttr(call.node, "ceil_mode", 0));
+  opts.ceilMode = ceil_mode != 0;
+  opts.readDilations = is_max;
+  HQ_ASSIGN_OR_RETURN(ops::Window win,
+                      ops::forwardWindow(call.node, ops::spatialDims(x.shape()), kernel, opts));
+  Shape out_shape = {x.dim(0), x.dim(1)};
+  out_shape.insert(out_shape.end(), win.output.begin(), win.output.end());
+  HQ_RETURN_IF_ERROR(checkBuffers(call, out_shape));
+  return kernels::toWindow3d(win);
+}
+
+/// Zero dX; true when there is something to add to it.
+bool startGrad(const BackwardCall& call) {
+  if (!call.wantsGrad(0)) return false;
+  Tensor& g = call.gradIn(0);
+  std::fill(g.data<float>(), g.data<float>() + g.numel(), 0.0f);
+  return call.hasGradOut(0);
+}
+
+}  // namespace
+
 Status backwardMaxPool(const BackwardCall& call) {
-  return call.error(ErrorCode::kUnsupported, "not implemented yet");
+  HQ_ASSIGN_OR_RETURN(Window3d g, poolWindow(call, /*is_max=*/true));
+  if (!startGrad(call)) return Status::ok();
+  const Tensor& x = call.in(0);
+  const int64_t planes = x.dim(0) * x.dim(1);
+  const int64_t in_plane = g.inPlane(), out_plane = g.outPlane();
+  const float* xd = x.data<float>();
+  const float* gyd = call.gradOut(0).data<float>();
+  float* gxd = call.gradIn(0).data<float>();
+
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < planes; ++nc) {
+    const float* xp = xd + nc * in_plane;
+    const float* gyp = gyd + nc * out_plane;
+    float* gxp = gxd + nc * in_plane;
+    for (int64_t od = 0; od < g.out[0]; ++od) {
+      for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+        for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+          // The forward's scan: first strictly greater element wins.
+          float best = std::numeric_limits<float>::lowest();
+          int64_t best_at = -1;
+          for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+            const int64_t id = od * g.s[0] + kd * g.d[0] - g.padBegin[0];
+            if (id < 0 || id >= g.in[0]) continue;
+            for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+              const int64_t ih = oh * g.s[1] + kh * g.d[1] - g.padBegin[1];
+              if (ih < 0 || ih >= g.in[1]) continue;
+              const int64_t row = (id * g.in[1] + ih) * g.in[2];
+              for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+                const int64_t iw = ow * g.s[2] + kw * g.d[2] - g.padBegin[2];
+                if (iw < 0 || iw >= g.in[2]) continue;
+                if (best_at < 0 || xp[row + iw] > best) {
+                  best = xp[row + iw];
+                  best_at = row + iw;
+                }
+              }
+            }
+          }
+          if (best_at >= 0) gxp[best_at] += gyp[(od * g.out[1] + oh) * g.out[2] + ow];
+        }
+      }
+    }
+  }
+  return Status::ok();
 }
 
 Status backwardAveragePool(const BackwardCall& call) {
-  return call.error(ErrorCode::kUnsupported, "not implemented yet");
+  HQ_ASSIGN_OR_RETURN(Window3d g, poolWindow(call, /*is_max=*/false));
+  HQ_ASSIGN_OR_RETURN(int64_t include_pad, ops::intAttr(call.node, "count_include_pad", 0));
+  if (!startGrad(call)) return Status::ok();
+  const Tensor& x = call.in(0);
+  const int64_t planes = x.dim(0) * x.dim(1);
+  const int64_t in_plane = g.inPlane(), out_plane = g.outPlane();
+  const float* gyd = call.gradOut(0).data<float>();
+  float* gxd = call.gradIn(0).data<float>();
+
+  // The forward's window and divisor: [start, start + k) cut at the end of the padded
+  // input; the divisor counts padded positions (count_include_pad) or real ones.
+  auto clip = [&g](int axis, int64_t o, int64_t* lo, int64_t* hi, int64_t* padded) {
+    const int64_t start = o * g.s[axis] - g.padBegin[axis];
+    const int64_t end = std::min(start + g.k[axis], g.in[axis] + g.padEnd[axis]);
+    *padded = end - start;
+    *lo = std::max<int64_t>(start, 0);
+    *hi = std::min(end, g.in[axis]);
+  };
+
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < planes; ++nc) {
+    const float* gyp = gyd + nc * out_plane;
+    float* gxp = gxd + nc * in_plane;
+    for (int64_t od = 0; od < g.out[0]; ++od) {
+      int64_t d0, d1, dp;
+      clip(0, od, &d0, &d1, &dp);
+      for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+        int64_t h0, h1, hp;
+        clip(1, oh, &h0, &h1, &hp);
+        for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+          int64_t w0, w1, wp;
+          clip(2, ow, &w0, &w1, &wp);
+          const int64_t count = include_pad ? dp * hp * wp
+                                            : std::max<int64_t>(0, d1 - d0) *
+                                                  std::max<int64_t>(0, h1 - h0) *
+                                                  std::max<int64_t>(0, w1 - w0);
+          if (count <= 0) continue;
+          const float share =
+              gyp[(od * g.out[1] + oh) * g.out[2] + ow] / static_cast<float>(count);
+          for (int64_t id = d0; id < d1; ++id) {
+            for (int64_t ih = h0; ih < h1; ++ih) {
+              float* gr = gxp + (id * g.in[1] + ih) * g.in[2];
+              for (int64_t iw = w0; iw < w1; ++iw) gr[iw] += share;
+            }
+          }
+        }
+      }
+    }
+  }
+  return Status::ok();
 }
 
 Status backwardGlobalAveragePool(const BackwardCall& call) {
-  return call.error(ErrorCode::kUnsupported, "not implemented yet");
+  if (!call.hasIn(0)) return call.error(ErrorCode::kShape, "input X is required");
+  const Tensor& x = call.in(0);
+  if (x.rank() < 3) {
+    return call.error(ErrorCode::kShape, "X {} must have rank >= 3", shapeString(x.shape()));
+  }
+  Shape out_shape(x.shape().size(), 1);
+  out_shape[0] = x.dim(0);
+  out_shape[1] = x.dim(1);
+  HQ_RETURN_IF_ERROR(checkBuffers(call, out_shape));
+  if (!startGrad(call)) return Status::ok();
+  const int64_t planes = x.dim(0) * x.dim(1);
+  const int64_t plane = planes > 0 ? x.numel() / planes : 0;
+  const float* gyd = call.gradOut(0).data<float>();
+  float* gxd = call.gradIn(0).data<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t nc = 0; nc < planes; ++nc) {
+    const float share = gyd[nc] / static_cast<float>(plane);
+    std::fill(gxd + nc * plane, gxd + (nc + 1) * plane, share);
+  }
+  return Status::ok();
 }
 
 }  // namespace hq::train
