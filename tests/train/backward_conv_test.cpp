@@ -22,12 +22,13 @@ OneNode makeNode(const std::string& op, Attributes attrs, const std::vector<Tens
   OneNode r;
   std::vector<Value*> ins, outs;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    ins.push_back(inputs[i].defined() ? r.graph->addValue("in" + std::to_string(i),
-                                                          inputs[i].dtype(), inputs[i].shape(),
-                                                          true)
-                                      : nullptr);
+    ins.push_back(inputs[i].defined()
+                      ? r.graph->addValue("in" + std::to_string(i), inputs[i].dtype(),
+                                          inputs[i].shape(), true)
+                      : nullptr);
   }
-  for (size_t i = 0; i < num_outputs; ++i) outs.push_back(r.graph->addValue("out" + std::to_string(i)));
+  for (size_t i = 0; i < num_outputs; ++i)
+    outs.push_back(r.graph->addValue("out" + std::to_string(i)));
   r.node = r.graph->addNode(op, "bwnode", ins, outs, std::move(attrs));
   return r;
 }
@@ -87,7 +88,9 @@ void checkValues(const Tensor& got, const std::vector<float>& want) {
 
 TEST_CASE("Conv backward gradient checks", "[train]") {
   const Attributes k3 = attrs({{"kernel_shape", ints({3, 3})}});
-  SECTION("plain with bias") { gradCheck("Conv", k3, randomInputs({{2, 2, 4, 4}, {3, 2, 3, 3}, {3}})); }
+  SECTION("plain with bias") {
+    gradCheck("Conv", k3, randomInputs({{2, 2, 4, 4}, {3, 2, 3, 3}, {3}}));
+  }
   SECTION("no bias") { gradCheck("Conv", {}, randomInputs({{1, 2, 4, 4}, {2, 2, 3, 3}})); }
   SECTION("strides and asymmetric pads") {
     gradCheck("Conv", attrs({{"strides", ints({2, 2})}, {"pads", ints({1, 0, 0, 1})}}),
@@ -118,13 +121,23 @@ TEST_CASE("Conv backward gradient checks", "[train]") {
               randomInputs({{1, 2, 4, 5}, {1, 2, 3, 2}}));
   }
   SECTION("1-D") {
-    gradCheck("Conv", attrs({{"strides", ints({2})}, {"pads", ints({2, 1})}, {"dilations", ints({2})}}),
+    gradCheck("Conv",
+              attrs({{"strides", ints({2})}, {"pads", ints({2, 1})}, {"dilations", ints({2})}}),
               randomInputs({{2, 2, 7}, {3, 2, 3}, {3}}));
   }
   SECTION("3-D") {
     gradCheck("Conv", attrs({{"pads", ints({1, 0, 0, 0, 1, 0})}}),
               randomInputs({{1, 2, 3, 3, 3}, {2, 2, 2, 2, 2}, {2}}));
   }
+}
+
+TEST_CASE("Conv backward: only the requested gradients are written", "[train]") {
+  // X is a constant (no gradient buffer): W and B still get checked gradients.
+  std::vector<Tensor> in = randomInputs({{2, 2, 4, 4}, {2, 1, 3, 3}, {2}});
+  OneNode n = makeNode("Conv", attrs({{"group", one(2)}, {"pads", ints({1, 1, 1, 1})}}), in);
+  hq::train::testing::GradCheckOptions opt;
+  opt.inputs = {1, 2};
+  checkGradients(*n.node, in, opt);
 }
 
 TEST_CASE("Conv backward golden: 1-channel 3x3 input, 2x2 kernel", "[train]") {
@@ -191,8 +204,7 @@ TEST_CASE("ConvTranspose backward gradient checks", "[train]") {
               randomInputs({{1, 2, 3, 3}, {2, 2, 3, 3}}));
   }
   SECTION("output_padding") {
-    gradCheck("ConvTranspose",
-              attrs({{"strides", ints({2, 2})}, {"output_padding", ints({1, 0})}}),
+    gradCheck("ConvTranspose", attrs({{"strides", ints({2, 2})}, {"output_padding", ints({1, 0})}}),
               randomInputs({{1, 1, 2, 3}, {1, 2, 2, 2}, {2}}));
   }
   SECTION("groups") {
@@ -206,6 +218,14 @@ TEST_CASE("ConvTranspose backward gradient checks", "[train]") {
   SECTION("auto_pad SAME_UPPER, stride 2") {
     gradCheck("ConvTranspose", attrs({{"auto_pad", str("SAME_UPPER")}, {"strides", ints({2, 2})}}),
               randomInputs({{1, 1, 2, 3}, {1, 2, 3, 3}, {2}}));
+  }
+  SECTION("auto_pad SAME_LOWER") {
+    gradCheck("ConvTranspose", attrs({{"auto_pad", str("SAME_LOWER")}, {"strides", ints({2, 1})}}),
+              randomInputs({{1, 2, 2, 3}, {2, 1, 3, 2}, {1}}));
+  }
+  SECTION("3-D, group 2") {
+    gradCheck("ConvTranspose", attrs({{"group", one(2)}, {"strides", ints({1, 2, 1})}}),
+              randomInputs({{1, 2, 2, 2, 2}, {2, 1, 2, 2, 2}, {2}}));
   }
   SECTION("output_shape") {
     gradCheck("ConvTranspose", attrs({{"strides", ints({2, 2})}, {"output_shape", ints({6, 5})}}),
@@ -252,10 +272,10 @@ TEST_CASE("Gemm backward gradient checks", "[train]") {
     gradCheck("Gemm", attrs({{"transA", one(1)}}), randomInputs({{4, 3}, {4, 2}, {1, 2}}));
   }
   SECTION("C [M, 1], both transposed, alpha and beta") {
-    gradCheck("Gemm",
-              attrs({{"transA", one(1)}, {"transB", one(1)}, {"alpha", flt(0.5f)},
-                     {"beta", flt(-2.0f)}}),
-              randomInputs({{4, 3}, {2, 4}, {3, 1}}));
+    gradCheck(
+        "Gemm",
+        attrs({{"transA", one(1)}, {"transB", one(1)}, {"alpha", flt(0.5f)}, {"beta", flt(-2.0f)}}),
+        randomInputs({{4, 3}, {2, 4}, {3, 1}}));
   }
   SECTION("C [1] and scalar C") {
     gradCheck("Gemm", attrs({{"beta", flt(3.0f)}}), randomInputs({{2, 3}, {3, 2}, {1}}));

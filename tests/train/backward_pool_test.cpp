@@ -26,10 +26,11 @@ OneNode makeNode(const std::string& op, Attributes attrs, const std::vector<Tens
   OneNode r;
   std::vector<Value*> ins, outs;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    ins.push_back(r.graph->addValue("in" + std::to_string(i), inputs[i].dtype(),
-                                    inputs[i].shape(), true));
+    ins.push_back(
+        r.graph->addValue("in" + std::to_string(i), inputs[i].dtype(), inputs[i].shape(), true));
   }
-  for (size_t i = 0; i < num_outputs; ++i) outs.push_back(r.graph->addValue("out" + std::to_string(i)));
+  for (size_t i = 0; i < num_outputs; ++i)
+    outs.push_back(r.graph->addValue("out" + std::to_string(i)));
   r.node = r.graph->addNode(op, "bwnode", ins, outs, std::move(attrs));
   return r;
 }
@@ -99,31 +100,32 @@ TEST_CASE("MaxPool backward gradient checks", "[train]") {
   }
   SECTION("dilations and strides") {
     gradCheck("MaxPool",
-              attrs({{"kernel_shape", ints({2, 2})}, {"dilations", ints({2, 1})},
+              attrs({{"kernel_shape", ints({2, 2})},
+                     {"dilations", ints({2, 1})},
                      {"strides", ints({1, 2})}}),
               distinctX({1, 1, 5, 5}));
   }
   SECTION("ceil_mode") {
-    gradCheck("MaxPool",
-              attrs({{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})},
-                     {"ceil_mode", one(1)}}),
-              distinctX({1, 2, 5, 5}));
+    gradCheck(
+        "MaxPool",
+        attrs({{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", one(1)}}),
+        distinctX({1, 2, 5, 5}));
   }
   SECTION("auto_pad SAME_UPPER and SAME_LOWER") {
     gradCheck("MaxPool",
-              attrs({{"kernel_shape", ints({3, 2})}, {"strides", ints({2, 2})},
+              attrs({{"kernel_shape", ints({3, 2})},
+                     {"strides", ints({2, 2})},
                      {"auto_pad", str("SAME_UPPER")}}),
               distinctX({1, 1, 5, 5}));
-    gradCheck("MaxPool",
-              attrs({{"kernel_shape", ints({2, 2})}, {"auto_pad", str("SAME_LOWER")}}),
+    gradCheck("MaxPool", attrs({{"kernel_shape", ints({2, 2})}, {"auto_pad", str("SAME_LOWER")}}),
               distinctX({1, 1, 4, 4}));
   }
   SECTION("with the Indices output") {
     gradCheck("MaxPool", attrs({{"kernel_shape", ints({2, 2})}}), distinctX({1, 2, 3, 3}), 2);
   }
   SECTION("1-D and 3-D") {
-    gradCheck("MaxPool", attrs({{"kernel_shape", ints({3})}, {"strides", ints({2})},
-                                {"pads", ints({1, 1})}}),
+    gradCheck("MaxPool",
+              attrs({{"kernel_shape", ints({3})}, {"strides", ints({2})}, {"pads", ints({1, 1})}}),
               distinctX({2, 2, 7}));
     gradCheck("MaxPool", attrs({{"kernel_shape", ints({2, 2, 2})}}), distinctX({1, 1, 3, 3, 3}));
   }
@@ -189,7 +191,8 @@ TEST_CASE("AveragePool backward gradient checks", "[train]") {
   SECTION("pads, count_include_pad 0 and 1") {
     for (int64_t inc : {0, 1}) {
       gradCheck("AveragePool",
-                attrs({{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 2, 1, 0})},
+                attrs({{"kernel_shape", ints({3, 3})},
+                       {"pads", ints({1, 2, 1, 0})},
                        {"count_include_pad", one(inc)}}),
                 randomX({1, 2, 4, 4}));
     }
@@ -197,25 +200,30 @@ TEST_CASE("AveragePool backward gradient checks", "[train]") {
   SECTION("ceil_mode with and without count_include_pad") {
     for (int64_t inc : {0, 1}) {
       gradCheck("AveragePool",
-                attrs({{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})},
-                       {"pads", ints({1, 1, 1, 1})}, {"ceil_mode", one(1)},
+                attrs({{"kernel_shape", ints({3, 3})},
+                       {"strides", ints({2, 2})},
+                       {"pads", ints({1, 1, 1, 1})},
+                       {"ceil_mode", one(1)},
                        {"count_include_pad", one(inc)}}),
                 randomX({1, 1, 6, 5}));
     }
   }
   SECTION("auto_pad SAME_UPPER, SAME_LOWER, VALID") {
     for (const char* mode : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
-      gradCheck("AveragePool",
-                attrs({{"kernel_shape", ints({2, 3})}, {"strides", ints({2, 1})},
-                       {"auto_pad", str(mode)}}),
-                randomX({1, 1, 5, 4}));
+      gradCheck(
+          "AveragePool",
+          attrs(
+              {{"kernel_shape", ints({2, 3})}, {"strides", ints({2, 1})}, {"auto_pad", str(mode)}}),
+          randomX({1, 1, 5, 4}));
     }
   }
   SECTION("1-D and 3-D") {
-    gradCheck("AveragePool", attrs({{"kernel_shape", ints({3})}, {"pads", ints({2, 1})},
-                                    {"count_include_pad", one(1)}}),
-              randomX({2, 1, 5}));
-    gradCheck("AveragePool", attrs({{"kernel_shape", ints({2, 2, 2})}, {"strides", ints({1, 2, 1})}}),
+    gradCheck(
+        "AveragePool",
+        attrs({{"kernel_shape", ints({3})}, {"pads", ints({2, 1})}, {"count_include_pad", one(1)}}),
+        randomX({2, 1, 5}));
+    gradCheck("AveragePool",
+              attrs({{"kernel_shape", ints({2, 2, 2})}, {"strides", ints({1, 2, 1})}}),
               randomX({1, 1, 3, 4, 3}));
   }
 }
@@ -226,15 +234,15 @@ TEST_CASE("AveragePool backward golden: pads with and without count_include_pad"
   // Including pads all divisors are 2: dX = [0.5 + 1, 1 + 1.5, 1.5 + 2].
   Tensor x = f32({1, 1, 3}, {9, 8, 7});
   Tensor gy = f32({1, 1, 4}, {1, 2, 3, 4});
-  OneNode ex = makeNode("AveragePool", attrs({{"kernel_shape", ints({2})}, {"pads", ints({1, 1})}}),
-                        {x});
+  OneNode ex =
+      makeNode("AveragePool", attrs({{"kernel_shape", ints({2})}, {"pads", ints({1, 1})}}), {x});
   auto g0 = runBackward(*ex.node, x, gy);
   REQUIRE(g0.isOk());
   checkValues(*g0, {2, 2.5f, 5.5f});
-  OneNode in = makeNode("AveragePool",
-                        attrs({{"kernel_shape", ints({2})}, {"pads", ints({1, 1})},
-                               {"count_include_pad", one(1)}}),
-                        {x});
+  OneNode in = makeNode(
+      "AveragePool",
+      attrs({{"kernel_shape", ints({2})}, {"pads", ints({1, 1})}, {"count_include_pad", one(1)}}),
+      {x});
   auto g1 = runBackward(*in.node, x, gy);
   REQUIRE(g1.isOk());
   checkValues(*g1, {1.5f, 2.5f, 3.5f});

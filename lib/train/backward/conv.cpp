@@ -37,13 +37,17 @@ Status checkBuffers(const BackwardCall& call, const Shape& out_shape) {
   for (size_t i = 0; i < call.gradInputs.size(); ++i) {
     if (!call.wantsGrad(i)) continue;
     if (!call.hasIn(i)) {
-      return call.error(ErrorCode::kInternal, "gradient of input {} requested, but the input is "
-                        "omitted", i);
+      return call.error(ErrorCode::kInternal,
+                        "gradient of input {} requested, but the input is "
+                        "omitted",
+                        i);
     }
     const Tensor& g = call.gradIn(i);
     if (g.dtype() != DType::kFloat32 || g.shape() != call.in(i).shape()) {
-      return call.error(ErrorCode::kShape, "gradient buffer of input {} is {} {}, expected "
-                        "float32 {}", i, dtypeName(g.dtype()), shapeString(g.shape()),
+      return call.error(ErrorCode::kShape,
+                        "gradient buffer of input {} is {} {}, expected "
+                        "float32 {}",
+                        i, dtypeName(g.dtype()), shapeString(g.shape()),
                         shapeString(call.in(i).shape()));
     }
   }

@@ -36,9 +36,10 @@ Status checkBuffers(const BackwardCall& call, const Shape& out_shape) {
   if (call.wantsGrad(0)) {
     const Tensor& g = call.gradIn(0);
     if (g.dtype() != DType::kFloat32 || g.shape() != x.shape()) {
-      return call.error(ErrorCode::kShape, "gradient buffer of input 0 is {} {}, expected "
-                        "float32 {}", dtypeName(g.dtype()), shapeString(g.shape()),
-                        shapeString(x.shape()));
+      return call.error(ErrorCode::kShape,
+                        "gradient buffer of input 0 is {} {}, expected "
+                        "float32 {}",
+                        dtypeName(g.dtype()), shapeString(g.shape()), shapeString(x.shape()));
     }
   }
   return Status::ok();
@@ -162,8 +163,7 @@ Status backwardAveragePool(const BackwardCall& call) {
                                                   std::max<int64_t>(0, h1 - h0) *
                                                   std::max<int64_t>(0, w1 - w0);
           if (count <= 0) continue;
-          const float share =
-              gyp[(od * g.out[1] + oh) * g.out[2] + ow] / static_cast<float>(count);
+          const float share = gyp[(od * g.out[1] + oh) * g.out[2] + ow] / static_cast<float>(count);
           for (int64_t id = d0; id < d1; ++id) {
             for (int64_t ih = h0; ih < h1; ++ih) {
               float* gr = gxp + (id * g.in[1] + ih) * g.in[2];
