@@ -45,13 +45,13 @@ TEST_CASE("backward: Clip passes the gradient strictly inside the bounds", "[tra
     OneNode n = makeNode("Clip", {Tensor(), floats({}, {-1}), floats({}, {2})});
     GradCheckOptions opt;
     opt.inputs = {0};
-    checkGradients(*n.node,
-                   {awayFrom({4, 6}, -3, 4, {-1.0f, 2.0f}, 0.05f, rng), floats({}, {-1}),
-                    floats({}, {2})},
-                   opt);
+    checkGradients(
+        *n.node,
+        {awayFrom({4, 6}, -3, 4, {-1.0f, 2.0f}, 0.05f, rng), floats({}, {-1}), floats({}, {2})},
+        opt);
     // The bounds' gradients too (the bounds stay away from every x).
-    checkGradients(*n.node, {floats({5}, {-2.5f, -0.5f, 0.5f, 2.5f, 3.f}), floats({}, {-1}),
-                             floats({}, {2})});
+    checkGradients(
+        *n.node, {floats({5}, {-2.5f, -0.5f, 0.5f, 2.5f, 3.f}), floats({}, {-1}), floats({}, {2})});
   }
   SECTION("bounds as attributes (opset < 11), max only") {
     OneNode n = makeNode("Clip", {Tensor()}, floatAttrs({{"max", 0.5f}}));
@@ -149,9 +149,9 @@ TEST_CASE("backward: activation errors name the node", "[train]") {
         "gradient of input 0");
   }
   OneNode p = makeNode("PRelu", {Tensor(), Tensor()});
-  checkNamedError(runBackward(*p.node, {x, floats({3}, {1, 2, 3})}, {floats({2, 3}, {})}, {1},
-                              {Shape{2}}),
-                  "gradient of input 1");
+  checkNamedError(
+      runBackward(*p.node, {x, floats({3}, {1, 2, 3})}, {floats({2, 3}, {})}, {1}, {Shape{2}}),
+      "gradient of input 1");
   // No output gradient: the input gradient is overwritten with zeros.
   OneNode n = makeNode("Relu", {Tensor()});
   std::vector<Tensor> none(1);

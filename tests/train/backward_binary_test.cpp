@@ -8,9 +8,9 @@ using namespace hq::train::testing;
 TEST_CASE("backward: Add/Sub/Mul/Div with broadcasting match finite differences", "[train]") {
   std::mt19937 rng(21);
   const std::vector<std::pair<Shape, Shape>> shapes = {
-      {{2, 3}, {2, 3}},        {{2, 3, 4}, {4}},       {{4}, {2, 3, 4}},
-      {{2, 1, 4}, {1, 3, 1}},  {{3, 1}, {1, 5}},       {{2, 3, 2}, {}},
-      {{}, {2, 3}},            {{2, 3, 1, 2}, {3, 1, 1}}, {{1, 3, 1, 1}, {2, 3, 2, 2}},
+      {{2, 3}, {2, 3}},       {{2, 3, 4}, {4}},          {{4}, {2, 3, 4}},
+      {{2, 1, 4}, {1, 3, 1}}, {{3, 1}, {1, 5}},          {{2, 3, 2}, {}},
+      {{}, {2, 3}},           {{2, 3, 1, 2}, {3, 1, 1}}, {{1, 3, 1, 1}, {2, 3, 2, 2}},
   };
   for (const char* op : {"Add", "Sub", "Mul", "Div"}) {
     for (const auto& [sa, sb] : shapes) {
@@ -43,7 +43,7 @@ TEST_CASE("backward: binary goldens reduce over the broadcast axes", "[train]") 
   CHECK(sub.first == std::vector<float>{1, 2, 3, 4});
   CHECK(sub.second == std::vector<float>{-4, -6});
   auto mul = grads("Mul");
-  CHECK(mul.first == std::vector<float>{2, 8, 6, 16});                // dy * b
+  CHECK(mul.first == std::vector<float>{2, 8, 6, 16});                    // dy * b
   CHECK(mul.second == std::vector<float>{1 * 1 + 3 * 3, 2 * 2 + 4 * 4});  // sum dy * a
   auto div = grads("Div");
   CHECK(div.first == std::vector<float>{0.5f, 0.5f, 1.5f, 1.0f});  // dy / b
@@ -74,8 +74,8 @@ TEST_CASE("backward: binary errors name the node", "[train]") {
     OneNode n = makeNode(op, {Tensor(), Tensor()});
     checkNamedError(runBackward(*n.node, {a, b}, {floats({3}, {1, 2, 3})}, {0, 1}),
                     "gradient of output 0");
-    checkNamedError(runBackward(*n.node, {a, b}, {floats({2, 3}, {})}, {0, 1},
-                                {Shape{2, 3}, Shape{2, 3}}),
-                    "gradient of input 1");
+    checkNamedError(
+        runBackward(*n.node, {a, b}, {floats({2, 3}, {})}, {0, 1}, {Shape{2, 3}, Shape{2, 3}}),
+        "gradient of input 1");
   }
 }

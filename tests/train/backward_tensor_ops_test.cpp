@@ -51,8 +51,8 @@ TEST_CASE("backward: Slice with constant starts/ends/axes/steps", "[train]") {
   };
   const std::vector<Case> cases = {
       {{1}, {3}, {1}, {1}},
-      {{0, 4}, {2, 0}, {0, 2}, {1, -1}},          // negative step, ends exclusive
-      {{-1}, {-100}, {-1}, {-2}},                 // negative step from the end, clamped
+      {{0, 4}, {2, 0}, {0, 2}, {1, -1}},  // negative step, ends exclusive
+      {{-1}, {-100}, {-1}, {-2}},         // negative step from the end, clamped
       {{0, 1, 0}, {3, 100, 5}, {0, 1, 2}, {2, 2, 3}},
   };
   for (const Case& c : cases) {
@@ -148,8 +148,8 @@ TEST_CASE("backward: Resize nearest scatters to the picked source", "[train]") {
     for (int i = 0; i < 16; ++i) dy[i] = static_cast<float>(i);
     auto r = runBackward(*n.node, in, {floats({1, 1, 4, 4}, dy)}, {0});
     REQUIRE(r.status.isOk());
-    CHECK(values<float>(r.grads[0]) == std::vector<float>{0 + 1 + 4 + 5, 2 + 3 + 6 + 7,
-                                                          8 + 9 + 12 + 13, 10 + 11 + 14 + 15});
+    CHECK(values<float>(r.grads[0]) ==
+          std::vector<float>{0 + 1 + 4 + 5, 2 + 3 + 6 + 7, 8 + 9 + 12 + 13, 10 + 11 + 14 + 15});
   }
   SECTION("linear mode is unsupported, naming the node") {
     std::vector<Tensor> in = {floats({1, 1, 2, 2}, {1, 2, 3, 4}), Tensor(),

@@ -48,10 +48,22 @@ Status binaryBackward(const BackwardCall& call, Op op) {
       const double x = pa[ia], y = pb[ib];
       double da = 0, db = 0;
       switch (op) {
-        case Op::kAdd: da = g; db = g; break;
-        case Op::kSub: da = g; db = -g; break;
-        case Op::kMul: da = g * y; db = g * x; break;
-        case Op::kDiv: da = g / y; db = -g * x / (y * y); break;
+        case Op::kAdd:
+          da = g;
+          db = g;
+          break;
+        case Op::kSub:
+          da = g;
+          db = -g;
+          break;
+        case Op::kMul:
+          da = g * y;
+          db = g * x;
+          break;
+        case Op::kDiv:
+          da = g / y;
+          db = -g * x / (y * y);
+          break;
       }
       if (!ga.empty()) ga[static_cast<size_t>(ia)] += da;
       if (!gb.empty()) gb[static_cast<size_t>(ib)] += db;

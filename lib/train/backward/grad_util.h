@@ -28,8 +28,7 @@ inline Status checkGradIn(const BackwardCall& call, size_t i) {
   const Tensor& g = call.gradIn(i);
   if (!call.hasIn(i)) return call.error(ErrorCode::kShape, "gradient asked for absent input {}", i);
   if (g.dtype() != DType::kFloat32 || g.shape() != call.in(i).shape()) {
-    return call.error(ErrorCode::kShape,
-                      "gradient of input {} must be float32 {}, got {} {}", i,
+    return call.error(ErrorCode::kShape, "gradient of input {} must be float32 {}, got {} {}", i,
                       shapeString(call.in(i).shape()), dtypeName(g.dtype()),
                       shapeString(g.shape()));
   }

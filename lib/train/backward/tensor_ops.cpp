@@ -61,8 +61,8 @@ Status copyBackward(const BackwardCall& call) {
     return Status::ok();
   }
   const Tensor& dy = call.gradOut(0);
-  const bool shape_ok = call.outputs.empty() || call.outputs[0] == nullptr ||
-                        dy.shape() == call.out(0).shape();
+  const bool shape_ok =
+      call.outputs.empty() || call.outputs[0] == nullptr || dy.shape() == call.out(0).shape();
   if (dy.dtype() != DType::kFloat32 || dy.numel() != dx.numel() || !shape_ok) {
     return call.error(ErrorCode::kShape,
                       "gradient of output 0 must be float32 with {} elements{}, got {} {}",
