@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <omp.h>
+
 #include <cmath>
 #include <random>
 #include <sstream>
@@ -52,6 +54,13 @@ inline double lossOf(const Node& node, const std::vector<const Tensor*>& in,
 /// Check the backward of `node` at `inputs` (nullptr for omitted optional inputs).
 inline void checkGradients(const Node& node, std::vector<Tensor> inputs,
                            GradCheckOptions opt = {}) {
+  // Hundreds of forward runs on tiny tensors: one OpenMP thread (a parallel region per run
+  // costs more than the work, and much more on a loaded machine).
+  struct OneThread {
+    int before = omp_get_max_threads();
+    OneThread() { omp_set_num_threads(1); }
+    ~OneThread() { omp_set_num_threads(before); }
+  } one_thread;
   std::mt19937 rng(opt.seed);
   std::vector<const Tensor*> in;
   for (const Tensor& t : inputs) in.push_back(t.defined() ? &t : nullptr);
