@@ -113,7 +113,12 @@ Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const E
   eo.threads = options.threads;
   eo.kernels.referenceOnly = options.referenceOnly;
   HQ_ASSIGN_OR_RETURN(eo.keep, resolveDumpNames(graph, options.dumpTensors));
-  HQ_ASSIGN_OR_RETURN(auto executor, Executor::create(graph, eo));
+  auto created = Executor::create(graph, eo);
+  if (!created.isOk()) {
+    Status s = created.status();
+    return options.modelName.empty() ? s : s.addContext(options.modelName);
+  }
+  std::unique_ptr<Executor> executor = std::move(*created);
   std::vector<Tensor> dumped(eo.keep.size());
 
   LoaderOptions lo;
@@ -129,7 +134,12 @@ Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const E
   while (true) {
     HQ_ASSIGN_OR_RETURN(auto batch, loader.next());
     if (!batch) break;
-    HQ_ASSIGN_OR_RETURN(auto outs, executor->run({batch->images}));
+    auto ran = executor->run({batch->images});
+    if (!ran.isOk()) {
+      Status s = ran.status();
+      return options.modelName.empty() ? s : s.addContext(options.modelName);
+    }
+    std::vector<Tensor>& outs = *ran;
     const Tensor& logits = outs[0];
     int64_t n = batch->images.dim(0);
     if (logits.dtype() != DType::kFloat32 || logits.rank() != 2 || logits.dim(0) != n) {

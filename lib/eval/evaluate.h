@@ -17,6 +17,9 @@ struct EvalOptions {
   bool referenceOnly = false;  ///< reference kernels only (slow; the oracle)
   bool progress = true;        ///< progress bar / lines on stderr
   std::string progressLabel = "eval";
+  /// Named in errors the model raises while running (a kernel's error names the node; this
+  /// adds the file), e.g. the model's path. "" adds nothing.
+  std::string modelName;
   /// Write all logits, [count, classes] float32, to this .npy file.
   std::string dumpOutputs;
   /// Intermediate tensors to write, by tensor name or node name (its first output): each

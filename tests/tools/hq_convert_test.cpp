@@ -221,3 +221,24 @@ TEST_CASE("hq-convert --compare: the three models side by side, and the --fail-b
   CHECK(lineCount(bad.err) == 1);
   CHECK_FALSE(fs::exists(out));
 }
+
+TEST_CASE("hq-eval refuses an integer model edited to an asymmetric input, naming file and node") {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) return;
+  auto dir = scratchDir("hq_convert_zp");
+  const fs::path good = dir / "m.int.onnx", bad = dir / "zp.int.onnx";
+  REQUIRE(runTool("hq-convert", kQdq + " -q --out " + good.string()).exitCode == 0);
+  auto g = hq::importOnnxFile(good.string());
+  REQUIRE(g.isOk());
+  hq::Value* zp = (*g)->findValue("input_zero_point");
+  REQUIRE(zp);
+  REQUIRE(zp->isConstant());
+  zp->constant = hq::Tensor::fromVector<int8_t>(zp->constant.shape(), {5});
+  REQUIRE(hq::exportOnnxFile(**g, bad.string()).isOk());
+  auto r = runTool("hq-eval", bad.string() + " --data fashion-mnist-test --limit 10 -q");
+  INFO(r.err);
+  CHECK(r.exitCode == 4);
+  CHECK(lineCount(r.err) == 1);
+  CHECK(r.err.find(bad.string() + ": ") != std::string::npos);  // the file
+  CHECK(r.err.find("input_QuantizeLinear") != std::string::npos);  // the node
+  CHECK(r.err.find("zero point 5") != std::string::npos);
+}

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     dopt.limit = limit;
     HQ_ASSIGN_OR_RETURN(auto dataset, hq::openDataset(data_spec, dopt));
     eval.referenceOnly = reference;
+    eval.modelName = model_path;
     eval.dumpOutputs = dump_outputs;
     eval.progress = !quiet;
     HQ_ASSIGN_OR_RETURN(auto result, hq::evaluateModel(*graph, *dataset, eval));
