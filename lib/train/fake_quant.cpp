@@ -1,0 +1,125 @@
+// Fake quantization: forward (QuantizeLinear + DequantizeLinear), STE and LSQ backward.
+#include "train/fake_quant.h"
+
+#include <cmath>
+#include <vector>
+
+namespace hq::train {
+namespace {
+
+/// x viewed as [outer, channels, inner] with one scale per channel (channels == 1: per tensor).
+struct FqLayout {
+  int64_t outer = 1, channels = 1, inner = 1;
+};
+
+Status checkFloat(const Tensor& t, const Shape& shape, const char* what) {
+  if (t.dtype() != DType::kFloat32 || t.shape() != shape) {
+    return HQ_ERROR(kShape, "fake quant: {} must be float32 {}, got {} {}", what,
+                    shapeString(shape), dtypeName(t.dtype()), shapeString(t.shape()));
+  }
+  return Status::ok();
+}
+
+Expected<FqLayout> layoutOf(const Tensor& x, const Tensor& scale, const FakeQuantConfig& cfg) {
+  HQ_RETURN_IF_ERROR(checkFloat(x, x.shape(), "X"));
+  HQ_RETURN_IF_ERROR(checkFloat(scale, scale.shape(), "scale"));
+  if (!(cfg.range.lo < 0 && cfg.range.hi > 0)) {
+    return HQ_ERROR(kInvalidArgument, "fake quant: range [{}, {}] must contain 0 strictly",
+                    cfg.range.lo, cfg.range.hi);
+  }
+  const float* s = scale.data<float>();
+  for (int64_t c = 0; c < scale.numel(); ++c) {
+    if (!(s[c] > 0.0f && std::isfinite(s[c]))) {
+      return HQ_ERROR(kInvalidArgument, "fake quant: scale[{}] = {} must be > 0 and finite", c,
+                      s[c]);
+    }
+  }
+  FqLayout l;
+  l.inner = x.numel();
+  if (scale.numel() == 1) return l;
+  const int64_t axis = cfg.axis < 0 ? cfg.axis + x.rank() : cfg.axis;
+  if (axis < 0 || axis >= x.rank()) {
+    return HQ_ERROR(kShape, "fake quant: axis {} is outside X {}", cfg.axis,
+                    shapeString(x.shape()));
+  }
+  if (scale.numel() != x.dim(axis)) {
+    return HQ_ERROR(kShape, "fake quant: {} scales for X {} along axis {}: expected 1 or {}",
+                    scale.numel(), shapeString(x.shape()), axis, x.dim(axis));
+  }
+  l.channels = x.dim(axis);
+  l.inner = 1;
+  for (int64_t d = axis + 1; d < x.rank(); ++d) l.inner *= x.dim(d);
+  l.outer = 1;
+  for (int64_t d = 0; d < axis; ++d) l.outer *= x.dim(d);
+  return l;
+}
+
+}  // namespace
+
+Status fakeQuantForward(const Tensor& x, const Tensor& scale, const FakeQuantConfig& config,
+                        Tensor& y) {
+  HQ_ASSIGN_OR_RETURN(FqLayout l, layoutOf(x, scale, config));
+  HQ_RETURN_IF_ERROR(checkFloat(y, x.shape(), "Y"));
+  const float* xd = x.data<float>();
+  const float* s = scale.data<float>();
+  float* yd = y.data<float>();
+  const int64_t rows = l.outer * l.channels;
+#pragma omp parallel for schedule(static) if (x.numel() > 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float sc = s[r % l.channels];
+    const int64_t off = r * l.inner;
+    for (int64_t i = 0; i < l.inner; ++i) {
+      yd[off + i] = fxp::dequantize(fxp::quantizeLinear(xd[off + i], sc, config.range), sc);
+    }
+  }
+  return Status::ok();
+}
+
+Status fakeQuantBackward(const Tensor& x, const Tensor& scale, const FakeQuantConfig& config,
+                         const Tensor& dy, Tensor* dx, Tensor* dscale) {
+  HQ_ASSIGN_OR_RETURN(FqLayout l, layoutOf(x, scale, config));
+  HQ_RETURN_IF_ERROR(checkFloat(dy, x.shape(), "dY"));
+  if (dx != nullptr) HQ_RETURN_IF_ERROR(checkFloat(*dx, x.shape(), "dX"));
+  if (dscale != nullptr) HQ_RETURN_IF_ERROR(checkFloat(*dscale, scale.shape(), "dscale"));
+  const float* xd = x.data<float>();
+  const float* s = scale.data<float>();
+  const float* g = dy.data<float>();
+  float* d = dx != nullptr ? dx->data<float>() : nullptr;
+  const float qmin = static_cast<float>(config.range.lo);
+  const float qmax = static_cast<float>(config.range.hi);
+  std::vector<double> ds(static_cast<size_t>(l.channels), 0.0);
+  // Per channel (the outer loop inside, so that each channel's sum has one owner).
+#pragma omp parallel for schedule(static) if (x.numel() > 65536)
+  for (int64_t c = 0; c < l.channels; ++c) {
+    const float sc = s[c];
+    double acc = 0.0;
+    for (int64_t o = 0; o < l.outer; ++o) {
+      const int64_t off = (o * l.channels + c) * l.inner;
+      for (int64_t i = 0; i < l.inner; ++i) {
+        const float v = xd[off + i] / sc;
+        const float t = std::nearbyint(v);
+        const bool in_range = t >= qmin && t <= qmax;  // false for NaN
+        if (d != nullptr) d[off + i] = in_range ? g[off + i] : 0.0f;
+        if (t != t) continue;
+        // t - x / s in double: float32's x / s errs by up to half an ulp of |x / s|
+        // (1/512 near 2^15), which would swamp the term for int16 ranges.
+        const double dq =
+            in_range ? t - static_cast<double>(xd[off + i]) / sc : (t < qmin ? qmin : qmax);
+        acc += static_cast<double>(g[off + i]) * dq;
+      }
+    }
+    ds[static_cast<size_t>(c)] = acc;
+  }
+  if (dscale != nullptr) {
+    double factor = 1.0;
+    if (config.lsqGradScale) {
+      const double n = static_cast<double>(l.outer * l.inner);
+      factor = n > 0 ? 1.0 / std::sqrt(n * config.range.hi) : 1.0;
+    }
+    float* out = dscale->data<float>();
+    for (size_t c = 0; c < ds.size(); ++c) out[c] = static_cast<float>(ds[c] * factor);
+  }
+  return Status::ok();
+}
+
+}  // namespace hq::train
