@@ -1,0 +1,123 @@
+// Reverse-mode differentiation over the graph IR: the core of hq-qat's training engine.
+// A GradGraph owns a copy of a float graph whose trainable parameters (float initializers)
+// it updates in place. forward() runs every node with the best prepared kernel (oneDNN where
+// it applies, else the reference kernel) and keeps exactly the tensors that later backward
+// steps read; backward() walks the nodes in reverse topological order calling each op's
+// backward (train/backward.h), sums the gradients of values with several consumers, skips
+// nodes no parameter gradient flows through, and frees each saved tensor right after its
+// last reader (counted when the graph is loaded).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/kernel.h"
+#include "train/backward.h"
+#include "train/loss.h"
+
+namespace hq::train {
+
+/// Finds the backward of a node, nullptr when it has none.
+using BackwardLookup = std::function<BackwardFn(const Node& node)>;
+
+/// The default lookup: findBackward(op) for default-domain ops, nullptr for other domains.
+/// Ops with a training-only backward (e.g. fake quantization, BatchNormalization in
+/// training mode) plug in by wrapping this in AutogradOptions::backwardOf.
+BackwardFn defaultBackwardOf(const Node& node);
+
+struct AutogradOptions {
+  KernelOptions kernels;
+  /// Names of the trainable float initializers; empty: defaultParameters(graph).
+  std::vector<std::string> parameters;
+  /// The value the loss reads (the logits); "": the first graph output.
+  std::string output;
+  /// Backward of each node; empty: defaultBackwardOf.
+  BackwardLookup backwardOf;
+};
+
+/// Every float32 initializer that is the weight or bias of a Conv, ConvTranspose, Gemm or
+/// MatMul (inputs 1 and 2; MatMul: either input) or the slope of a PRelu, in graph order.
+std::vector<std::string> defaultParameters(const Graph& graph);
+
+/// Parameter gradients dL/dp by parameter name (float32, the parameter's shape).
+using Gradients = std::map<std::string, Tensor>;
+
+/// The result of one training step.
+struct StepResult {
+  double loss = 0;
+  Tensor output;  ///< the value the loss read (logits), float32
+  Gradients grads;
+};
+
+/// Computes the loss and dL/doutput from the output of forward().
+using LossFn = std::function<Expected<LossResult>(const Tensor& output)>;
+
+class GradGraph {
+ public:
+  /// Copies `graph` (trainable parameters get their own buffers). Errors: a parameter that
+  /// is not a float32 initializer, an unknown output, or a node on a gradient path (from a
+  /// parameter to the output) whose op has no backward (the message names the node).
+  static Expected<std::unique_ptr<GradGraph>> create(const Graph& graph,
+                                                     AutogradOptions options = {});
+  ~GradGraph();
+
+  /// Runs the graph on `inputs` (graph-input order, float32 with concrete shapes) and returns
+  /// the output. With `for_backward`, keeps what backward() needs; else frees every tensor
+  /// after its last forward reader (inference).
+  Expected<Tensor> forward(const std::vector<Tensor>& inputs, bool for_backward = true);
+
+  /// Gradients of every parameter given dL/doutput (the output's shape), after
+  /// forward(..., true). Parameters that no gradient reaches get zeros. Frees what forward kept.
+  Expected<Gradients> backward(const Tensor& grad_output);
+
+  /// forward, loss, backward.
+  Expected<StepResult> step(const std::vector<Tensor>& inputs, const LossFn& loss);
+
+  /// Trainable parameter names, in graph order.
+  const std::vector<std::string>& parameterNames() const { return paramNames_; }
+  /// The parameter's tensor, to update in place (e.g. by an optimizer); nullptr if unknown.
+  /// Updates are seen by the next forward().
+  Tensor* parameter(const std::string& name);
+  /// The graph copy, whose initializers hold the current parameter values (for export).
+  const Graph& graph() const { return *graph_; }
+
+  /// Bytes of forward tensors alive now / at most since create (graph inputs included,
+  /// initializers and gradients excluded): for memory-planning tests.
+  size_t liveBytes() const { return liveBytes_; }
+  size_t peakBytes() const { return peakBytes_; }
+  /// Names of the kernels used by the last forward(), in node order.
+  std::vector<std::string> kernelNames() const;
+
+ private:
+  struct NodeInfo;
+  struct Plan;
+  GradGraph() = default;
+  Status analyze();
+  Expected<Plan*> planFor(const std::vector<Tensor>& inputs);
+  std::vector<ValueInfo> infosFor(const NodeInfo& n) const;
+  void setSlot(int v, Tensor t);
+  void freeSlot(int v);
+
+  std::unique_ptr<Graph> graph_;
+  AutogradOptions options_;
+  std::vector<std::string> paramNames_;
+  std::vector<Value*> values_;  // by id
+  std::map<const Value*, int> id_;
+  std::vector<NodeInfo> nodes_;  // topological order
+  int outputId_ = -1;
+  std::vector<bool> isParam_, requiresGrad_, reachesOutput_;
+  std::vector<int> fwdReaders_, bwdReaders_;  // static counts per value
+  // Per run.
+  std::vector<Tensor> slots_;
+  std::vector<int> fwdLeft_, bwdLeft_;
+  bool saved_ = false;
+  size_t liveBytes_ = 0, peakBytes_ = 0;
+  std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
+  Plan* last_ = nullptr;
+};
+
+}  // namespace hq::train
