@@ -34,8 +34,7 @@ Status validateOptimizerOptions(const OptimizerOptions& o) {
   }
   if (o.kind == OptimizerKind::kSgd) {
     if (!finiteNonNeg(o.momentum)) {
-      return HQ_ERROR(kInvalidArgument, "momentum must be a finite value >= 0, got {}",
-                      o.momentum);
+      return HQ_ERROR(kInvalidArgument, "momentum must be a finite value >= 0, got {}", o.momentum);
     }
     if (!finiteNonNeg(o.dampening)) {
       return HQ_ERROR(kInvalidArgument, "dampening must be a finite value >= 0, got {}",
@@ -87,8 +86,8 @@ Expected<OptimizerOptions> optimizerOptionsFromJson(const Json& doc, const std::
         return HQ_ERROR(kParse, "{}: at /kind: expected a string, got {}", what, v.dump());
       }
       auto kind = parseOptimizerKind(v.get<std::string>());
-      if (!kind) return HQ_ERROR(kInvalidArgument, "{}: at /kind: {}", what,
-                                 kind.status().message());
+      if (!kind)
+        return HQ_ERROR(kInvalidArgument, "{}: at /kind: {}", what, kind.status().message());
       o.kind = *kind;
     } else if (key == "momentum") {
       HQ_RETURN_IF_ERROR(number(key, &o.momentum));
@@ -100,14 +99,12 @@ Expected<OptimizerOptions> optimizerOptionsFromJson(const Json& doc, const std::
       HQ_RETURN_IF_ERROR(number(key, &o.eps));
     } else if (key == "nesterov") {
       if (!v.is_boolean()) {
-        return HQ_ERROR(kParse, "{}: at /nesterov: expected true or false, got {}", what,
-                        v.dump());
+        return HQ_ERROR(kParse, "{}: at /nesterov: expected true or false, got {}", what, v.dump());
       }
       o.nesterov = v.get<bool>();
     } else if (key == "betas") {
       if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number()) {
-        return HQ_ERROR(kParse, "{}: at /betas: expected [beta1, beta2], got {}", what,
-                        v.dump());
+        return HQ_ERROR(kParse, "{}: at /betas: expected [beta1, beta2], got {}", what, v.dump());
       }
       o.beta1 = v[0].get<double>();
       o.beta2 = v[1].get<double>();
@@ -171,17 +168,19 @@ Status Optimizer::checkParam(const ParamRef& p) const {
     return HQ_ERROR(kInvalidArgument, "parameter '{}': no value tensor", p.name);
   }
   if (p.value->dtype() != DType::kFloat32 || p.grad->dtype() != DType::kFloat32) {
-    return HQ_ERROR(kUnsupported, "parameter '{}': expected float32 value and gradient, got {} "
-                    "and {}", p.name, dtypeName(p.value->dtype()), dtypeName(p.grad->dtype()));
+    return HQ_ERROR(kUnsupported,
+                    "parameter '{}': expected float32 value and gradient, got {} "
+                    "and {}",
+                    p.name, dtypeName(p.value->dtype()), dtypeName(p.grad->dtype()));
   }
   if (p.grad->shape() != p.value->shape()) {
-    return HQ_ERROR(kShape, "parameter '{}': gradient shape {} differs from the value's {}",
-                    p.name, shapeString(p.grad->shape()), shapeString(p.value->shape()));
+    return HQ_ERROR(kShape, "parameter '{}': gradient shape {} differs from the value's {}", p.name,
+                    shapeString(p.grad->shape()), shapeString(p.value->shape()));
   }
   auto it = state_.find(p.name);
   if (it != state_.end()) {
-    for (const Tensor* t : {&it->second.momentum_buffer, &it->second.exp_avg,
-                            &it->second.exp_avg_sq}) {
+    for (const Tensor* t :
+         {&it->second.momentum_buffer, &it->second.exp_avg, &it->second.exp_avg_sq}) {
       if (t->defined() && t->shape() != p.value->shape()) {
         return HQ_ERROR(kShape, "parameter '{}': optimizer state has shape {}, the parameter {}",
                         p.name, shapeString(t->shape()), shapeString(p.value->shape()));
@@ -340,8 +339,10 @@ Status Optimizer::loadState(const std::vector<NamedTensor>& state) {
     for (const auto& [name, s] : loaded) {
       if (!s.exp_avg.defined() || !s.exp_avg_sq.defined() ||
           s.exp_avg.shape() != s.exp_avg_sq.shape() || s.step < 1) {
-        return HQ_ERROR(kParse, "optimizer state of '{}': expected exp_avg and exp_avg_sq of "
-                        "one shape and a step >= 1", name);
+        return HQ_ERROR(kParse,
+                        "optimizer state of '{}': expected exp_avg and exp_avg_sq of "
+                        "one shape and a step >= 1",
+                        name);
       }
     }
   }
@@ -366,8 +367,10 @@ Expected<double> clipGradNorm(const std::vector<Tensor*>& grads, double max_norm
   }
   const double total = std::sqrt(sumsq);
   if (!std::isfinite(total)) {
-    return HQ_ERROR(kData, "gradient clipping: the gradients' total L2 norm is {} (NaN or Inf "
-                    "in a gradient)", total);
+    return HQ_ERROR(kData,
+                    "gradient clipping: the gradients' total L2 norm is {} (NaN or Inf "
+                    "in a gradient)",
+                    total);
   }
   const double coef = std::min(1.0, max_norm / (total + 1e-6));
   if (coef < 1.0) {

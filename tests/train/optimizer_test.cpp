@@ -121,8 +121,9 @@ OptimizerOptions caseOptions(const std::string& name) {
   return o;
 }
 
-const char* const kCases[] = {"sgd_plain", "sgd_wd",  "sgd_momentum", "sgd_momentum_dampening",
-                              "sgd_nesterov", "adam", "adam_wd", "adamw", "adamw_betas"};
+const char* const kCases[] = {"sgd_plain",    "sgd_wd", "sgd_momentum", "sgd_momentum_dampening",
+                              "sgd_nesterov", "adam",   "adam_wd",      "adamw",
+                              "adamw_betas"};
 
 }  // namespace
 
@@ -324,10 +325,10 @@ TEST_CASE("bad options and bad steps are rejected clearly", "[train]") {
 }
 
 TEST_CASE("optimizer options from JSON", "[train]") {
-  auto o = optimizerOptionsFromJson(
-      Json::parse(R"({"kind": "adamw", "betas": [0.8, 0.99], "eps": 1e-7,
+  auto o =
+      optimizerOptionsFromJson(Json::parse(R"({"kind": "adamw", "betas": [0.8, 0.99], "eps": 1e-7,
                       "weight_decay": 0.05, "frozen": ["*.bias"]})"),
-      "opt.json");
+                               "opt.json");
   REQUIRE(o.isOk());
   CHECK(o->kind == OptimizerKind::kAdamW);
   CHECK(o->beta1 == 0.8);
