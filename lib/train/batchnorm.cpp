@@ -2,7 +2,10 @@
 // training and inference backward (formulas in batchnorm.h).
 #include "train/batchnorm.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "ir/ops/window.h"
 
 namespace hq::train {
 namespace {
@@ -16,8 +19,8 @@ struct BnLayout {
 Status checkFloat(const Tensor& t, const char* what) {
   if (!t.defined()) return HQ_ERROR(kShape, "BatchNormalization: {} is missing", what);
   if (t.dtype() != DType::kFloat32) {
-    return HQ_ERROR(kUnsupported, "BatchNormalization: {} has dtype {}; only float32 trains",
-                    what, dtypeName(t.dtype()));
+    return HQ_ERROR(kUnsupported, "BatchNormalization: {} has dtype {}; only float32 trains", what,
+                    dtypeName(t.dtype()));
   }
   return Status::ok();
 }
@@ -25,8 +28,7 @@ Status checkFloat(const Tensor& t, const char* what) {
 Expected<BnLayout> layoutOf(const Tensor& x) {
   HQ_RETURN_IF_ERROR(checkFloat(x, "X"));
   if (x.rank() < 2) {
-    return HQ_ERROR(kShape, "BatchNormalization: X {} must have rank >= 2",
-                    shapeString(x.shape()));
+    return HQ_ERROR(kShape, "BatchNormalization: X {} must have rank >= 2", shapeString(x.shape()));
   }
   BnLayout l;
   l.batch = x.dim(0);
@@ -240,6 +242,46 @@ Status batchNormEvalBackward(const Tensor& x, const Tensor& scale, const Tensor&
       for (int64_t i = 0; i < l.plane; ++i) d[off + i] = g[off + i] * a;
     }
   }
+  return Status::ok();
+}
+
+Status backwardBatchNormalization(const BackwardCall& call) {
+  for (size_t i = 0; i < 5; ++i) {
+    if (!call.hasIn(i)) return call.error(ErrorCode::kShape, "input {} is missing", i);
+  }
+  HQ_ASSIGN_OR_RETURN(float eps, ops::floatAttr(call.node, "epsilon", 1e-5f));
+  HQ_ASSIGN_OR_RETURN(int64_t training, ops::intAttr(call.node, "training_mode", 0));
+  for (size_t i = 3; i < 5; ++i) {
+    if (!call.wantsGrad(i)) continue;
+    Tensor& g = call.gradIn(i);
+    if (g.dtype() != DType::kFloat32) {
+      return call.error(ErrorCode::kShape, "gradient of input {} must be float32", i);
+    }
+    std::fill(g.data<float>(), g.data<float>() + g.numel(), 0.0f);
+  }
+  Tensor* dx = call.wantsGrad(0) ? &call.gradIn(0) : nullptr;
+  Tensor* ds = call.wantsGrad(1) ? &call.gradIn(1) : nullptr;
+  Tensor* db = call.wantsGrad(2) ? &call.gradIn(2) : nullptr;
+  const Tensor& x = call.in(0);
+  Tensor zero;
+  const Tensor* dy = call.hasGradOut(0) ? &call.gradOut(0) : nullptr;
+  if (dy == nullptr) {  // no gradient flows: all zero
+    if (x.dtype() != DType::kFloat32) {
+      return call.error(ErrorCode::kUnsupported, "X has dtype {}; only float32 trains",
+                        dtypeName(x.dtype()));
+    }
+    zero = Tensor(DType::kFloat32, x.shape());
+    dy = &zero;
+  }
+  Status s;
+  if (training != 0) {
+    auto saved = batchNormStatistics(x, eps);
+    s = saved.isOk() ? batchNormTrainBackward(x, call.in(1), *saved, *dy, dx, ds, db)
+                     : saved.status();
+  } else {
+    s = batchNormEvalBackward(x, call.in(1), call.in(3), call.in(4), eps, *dy, dx, ds, db);
+  }
+  if (!s.isOk()) return call.error(s.code(), "{}", s.message());
   return Status::ok();
 }
 

@@ -23,6 +23,7 @@
 
 #include "ir/tensor.h"
 #include "support/status.h"
+#include "train/backward.h"
 
 namespace hq::train {
 
@@ -68,5 +69,12 @@ Status batchNormTrainBackward(const Tensor& x, const Tensor& scale, const BatchN
 Status batchNormEvalBackward(const Tensor& x, const Tensor& scale, const Tensor& mean,
                              const Tensor& var, float epsilon, const Tensor& dy, Tensor* dx,
                              Tensor* dscale, Tensor* dbias);
+
+/// The backward of a BatchNormalization node (BackwardCall convention, train/backward.h):
+/// with training_mode = 1 the batch statistics are recomputed from X (outputs 1 and 2, the
+/// running statistics, carry no gradient); else the inference backward with inputs 3 and 4.
+/// Writes dX, dscale, dB where asked; the gradients of input_mean / input_var, if asked,
+/// are zero. The signature of an HQ_BACKWARD(BatchNormalization) entry of backward.def.
+Status backwardBatchNormalization(const BackwardCall& call);
 
 }  // namespace hq::train

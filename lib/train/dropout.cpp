@@ -73,11 +73,37 @@ Status dropoutBackward(const Tensor& dy, const Tensor* mask, float ratio, bool t
     if (d != g) std::memcpy(d, g, static_cast<size_t>(n) * sizeof(float));
     return Status::ok();
   }
-  if (mask == nullptr) return HQ_ERROR(kInvalidArgument, "Dropout: training backward needs the mask");
+  if (mask == nullptr)
+    return HQ_ERROR(kInvalidArgument, "Dropout: training backward needs the mask");
   HQ_RETURN_IF_ERROR(checkLike(*mask, DType::kBool, dy.shape(), "mask"));
   const bool* m = mask->data<bool>();
   const float s = keepScale(ratio);
   for (int64_t i = 0; i < n; ++i) d[i] = m[i] ? g[i] * s : 0.0f;
+  return Status::ok();
+}
+
+Status backwardDropout(const BackwardCall& call) {
+  if (!call.wantsGrad(0)) return Status::ok();
+  if (!call.hasIn(0)) return call.error(ErrorCode::kShape, "input 0 is missing");
+  Tensor& dx = call.gradIn(0);
+  const float ratio = call.hasIn(1) && call.in(1).numel() == 1
+                          ? static_cast<float>(call.in(1).toDouble()[0])
+                          : 0.5f;
+  const bool training =
+      call.hasIn(2) && call.in(2).numel() == 1 && call.in(2).toInt64()[0] != 0 && ratio != 0.0f;
+  Tensor zero;
+  const Tensor* dy = call.hasGradOut(0) ? &call.gradOut(0) : nullptr;
+  if (dy == nullptr) {
+    zero = Tensor(DType::kFloat32, call.in(0).shape());
+    dy = &zero;
+  }
+  const Tensor* mask = call.outputs.size() > 1 ? call.outputs[1] : nullptr;
+  if (training && mask == nullptr) {
+    return call.error(ErrorCode::kInvalidArgument,
+                      "training-mode backward needs the mask (output 1) of the forward");
+  }
+  Status s = dropoutBackward(*dy, mask, ratio, training, dx);
+  if (!s.isOk()) return call.error(s.code(), "{}", s.message());
   return Status::ok();
 }
 

@@ -13,6 +13,7 @@
 
 #include "ir/tensor.h"
 #include "support/status.h"
+#include "train/backward.h"
 
 namespace hq::train {
 
@@ -29,5 +30,11 @@ Status dropoutForward(const Tensor& x, float ratio, bool training, uint64_t seed
 /// dy's shape; ignored in eval, where dx = dy).
 Status dropoutBackward(const Tensor& dy, const Tensor* mask, float ratio, bool training,
                        Tensor& dx);
+
+/// The backward of a Dropout node (BackwardCall convention): ratio is input 1 (default
+/// 0.5), training_mode input 2 (default false). In training the forward's mask (output 1)
+/// is required unless ratio is 0; in eval dX = dY. The signature of an
+/// HQ_BACKWARD(Dropout) entry of backward.def.
+Status backwardDropout(const BackwardCall& call);
 
 }  // namespace hq::train

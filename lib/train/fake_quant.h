@@ -25,9 +25,9 @@ namespace hq::train {
 
 /// How a tensor is fake-quantized.
 struct FakeQuantConfig {
-  int64_t axis = 1;                            ///< channel axis (per-channel scales only)
-  fxp::IntRange range = fxp::kInt8Range;       ///< [qmin, qmax]: int8 or int16
-  bool lsqGradScale = false;                   ///< multiply ds by 1 / sqrt(N * qmax)
+  int64_t axis = 1;                       ///< channel axis (per-channel scales only)
+  fxp::IntRange range = fxp::kInt8Range;  ///< [qmin, qmax]: int8 or int16
+  bool lsqGradScale = false;              ///< multiply ds by 1 / sqrt(N * qmax)
 };
 
 /// y = fake-quantized x (float32, x's shape, preallocated; may be x). Errors: non-float32

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "runtime/elementwise_test_util.h"
+#include "runtime/kernel.h"
 #include "train/batchnorm.h"
 
 namespace hq::train {
@@ -177,6 +179,78 @@ TEST_CASE("batchnorm: errors say what was expected", "[train]") {
   Tensor dx(DType::kFloat32, {2, 2});
   s = batchNormTrainBackward(x, c2, saved, x, &dx, nullptr, nullptr);
   CHECK(s.code() == ErrorCode::kShape);
+}
+
+/// Finite-difference check of the node backward against the reference kernel's forward
+/// (training_mode 0 or 1), for X, scale and B.
+void checkNodeGradients(int64_t training_mode) {
+  std::mt19937 rng(3);
+  const Shape xs{2, 3, 2, 2};
+  std::vector<Tensor> in = {random(xs, rng, -1, 1), random({3}, rng, 0.5, 1.5),
+                            random({3}, rng, -0.5, 0.5), random({3}, rng, -0.3, 0.3),
+                            random({3}, rng, 0.5, 1.5)};
+  Attributes attrs;
+  attrs.set("training_mode", Attribute::ofInt(training_mode));
+  hq::testing::OneNode n("BatchNormalization", 5, 1, attrs);
+  Tensor r = random(xs, rng, -1, 1);
+  std::vector<const Tensor*> ptrs;
+  for (const Tensor& t : in) ptrs.push_back(&t);
+  auto loss = [&]() {
+    auto outs = runReference(*n.node, ptrs);
+    REQUIRE(outs.isOk());
+    return dot((*outs)[0], r);
+  };
+  auto outs = runReference(*n.node, ptrs);
+  REQUIRE(outs.isOk());
+  std::vector<Tensor> grads = {Tensor(DType::kFloat32, xs), Tensor(DType::kFloat32, {3}),
+                               Tensor(DType::kFloat32, {3}), Tensor(DType::kFloat32, {3})};
+  BackwardCall call{
+      *n.node, ptrs, {&(*outs)[0]}, {&r}, {&grads[0], &grads[1], &grads[2], &grads[3], nullptr}};
+  grads[3].data<float>()[0] = 5.0f;  // overwritten with zero
+  Status s = backwardBatchNormalization(call);
+  INFO(s.message());
+  REQUIRE(s.isOk());
+  CHECK(grads[3].data<float>()[0] == 0.0f);
+  const double eps = 1e-2;
+  for (size_t k = 0; k < 3; ++k) {
+    for (int64_t i = 0; i < in[k].numel(); ++i) {
+      float& p = in[k].data<float>()[i];
+      const float keep = p;
+      p = keep + float(eps);
+      const double up = loss();
+      p = keep - float(eps);
+      const double down = loss();
+      p = keep;
+      const double numeric = (up - down) / (2 * eps);
+      const float analytic = grads[k].data<float>()[i];
+      INFO("training_mode " << training_mode << " input " << k << " element " << i << " analytic "
+                            << analytic << " numeric " << numeric);
+      CHECK(std::fabs(analytic - numeric) <= 2e-3 + 2e-2 * std::fabs(numeric));
+    }
+  }
+}
+
+TEST_CASE("batchnorm: node backward matches finite differences of the reference kernel",
+          "[train]") {
+  checkNodeGradients(1);
+  checkNodeGradients(0);
+}
+
+TEST_CASE("batchnorm: node backward errors name the node", "[train]") {
+  hq::testing::OneNode n("BatchNormalization", 5, 1, {}, {true, true, true, true, false});
+  Tensor x = floats({1, 1, 1, 1}, {1}), c = floats({1}, {1});
+  Tensor dx(DType::kFloat32, {1, 1, 1, 1});
+  BackwardCall call{*n.node, {&x, &c, &c, &c, nullptr}, {&x}, {&x}, {&dx}};
+  Status s = backwardBatchNormalization(call);
+  CHECK(s.code() == ErrorCode::kShape);
+  CHECK(s.message().find("'n'") != std::string::npos);
+  CHECK(s.message().find("input 4 is missing") != std::string::npos);
+  Tensor bad = floats({2}, {1, 1});
+  BackwardCall call2{*n.node, {&x, &bad, &c, &c, &c}, {&x}, {&x}, {&dx}};
+  s = backwardBatchNormalization(call2);
+  CHECK(s.code() == ErrorCode::kShape);
+  CHECK(s.message().find("'n'") != std::string::npos);
+  CHECK(s.message().find("scale has shape [2]") != std::string::npos);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "runtime/elementwise_test_util.h"
 #include "train/dropout.h"
 
 namespace hq::train {
@@ -92,6 +93,31 @@ TEST_CASE("dropout: ratio 0 and 1, and errors", "[train]") {
   Tensor fmask(DType::kFloat32, s);
   CHECK(dropoutForward(x, 0.5f, true, 1, y, &fmask).code() == ErrorCode::kShape);
   CHECK(dropoutBackward(x, nullptr, 0.5f, true, y).code() == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("dropout: node backward reads ratio, training_mode and the mask", "[train]") {
+  hq::testing::OneNode n("Dropout", 3, 2);
+  Tensor x = Tensor::fromVector<float>({3}, {1, 2, 3}), y(DType::kFloat32, {3});
+  Tensor mask(DType::kBool, {3});
+  REQUIRE(dropoutForward(x, 0.3f, true, 1234567, y, &mask).isOk());  // keeps 0 and 2
+  Tensor ratio = Tensor::scalar<float>(0.3f), on = Tensor::scalar<bool>(true);
+  Tensor dy = Tensor::fromVector<float>({3}, {0.7f, 0.7f, -1.4f}), dx(DType::kFloat32, {3});
+  BackwardCall call{
+      *n.node, {&x, &ratio, &on}, {&y, &mask}, {&dy, nullptr}, {&dx, nullptr, nullptr}};
+  REQUIRE(backwardDropout(call).isOk());
+  CHECK(dx.data<float>()[0] == Approx(1.0));
+  CHECK(dx.data<float>()[1] == 0.0f);
+  CHECK(dx.data<float>()[2] == Approx(-2.0));
+  // Eval (no training_mode input): the identity.
+  BackwardCall eval{*n.node, {&x, &ratio, nullptr}, {&y, nullptr}, {&dy, nullptr}, {&dx}};
+  REQUIRE(backwardDropout(eval).isOk());
+  CHECK(dx.equals(dy));
+  // Training without the mask.
+  BackwardCall nomask{*n.node, {&x, &ratio, &on}, {&y, nullptr}, {&dy, nullptr}, {&dx}};
+  Status s = backwardDropout(nomask);
+  CHECK(s.code() == ErrorCode::kInvalidArgument);
+  CHECK(s.message().find("'n'") != std::string::npos);
+  CHECK(s.message().find("mask") != std::string::npos);
 }
 
 }  // namespace
