@@ -1,8 +1,11 @@
 // Fake quantization: forward (QuantizeLinear + DequantizeLinear), STE and LSQ backward.
 #include "train/fake_quant.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
+
+#include "ir/ops/window.h"
 
 namespace hq::train {
 namespace {
@@ -23,8 +26,8 @@ Status checkFloat(const Tensor& t, const Shape& shape, const char* what) {
 Expected<FqLayout> layoutOf(const Tensor& x, const Tensor& scale, const FakeQuantConfig& cfg) {
   HQ_RETURN_IF_ERROR(checkFloat(x, x.shape(), "X"));
   HQ_RETURN_IF_ERROR(checkFloat(scale, scale.shape(), "scale"));
-  if (!(cfg.range.lo < 0 && cfg.range.hi > 0)) {
-    return HQ_ERROR(kInvalidArgument, "fake quant: range [{}, {}] must contain 0 strictly",
+  if (!(cfg.range.lo <= 0 && cfg.range.hi > 0)) {
+    return HQ_ERROR(kInvalidArgument, "fake quant: range [{}, {}] must have qmin <= 0 < qmax",
                     cfg.range.lo, cfg.range.hi);
   }
   const float* s = scale.data<float>();
@@ -119,6 +122,48 @@ Status fakeQuantBackward(const Tensor& x, const Tensor& scale, const FakeQuantCo
     float* out = dscale->data<float>();
     for (size_t c = 0; c < ds.size(); ++c) out[c] = static_cast<float>(ds[c] * factor);
   }
+  return Status::ok();
+}
+
+Status backwardFakeQuant(const BackwardCall& call) {
+  if (!call.hasIn(0) || !call.hasIn(1)) {
+    return call.error(ErrorCode::kShape, "inputs X and scale are required");
+  }
+  FakeQuantConfig cfg;
+  HQ_ASSIGN_OR_RETURN(cfg.axis, ops::intAttr(call.node, "axis", 1));
+  HQ_ASSIGN_OR_RETURN(int64_t grad_scale, ops::intAttr(call.node, "lsq_grad_scale", 0));
+  cfg.lsqGradScale = grad_scale != 0;
+  cfg.range = fxp::IntRange{0, 255};
+  if (call.hasIn(2)) {
+    const Tensor& zp = call.in(2);
+    if (zp.dtype() == DType::kInt8) {
+      cfg.range = fxp::kInt8Range;
+    } else if (zp.dtype() != DType::kUInt8) {
+      return call.error(ErrorCode::kUnsupported, "zero point dtype {} is not int8 or uint8",
+                        dtypeName(zp.dtype()));
+    }
+    for (int64_t v : zp.toInt64()) {
+      if (v != 0) {
+        return call.error(ErrorCode::kUnsupported,
+                          "zero point {} is not 0 (fake quant trains symmetric only)", v);
+      }
+    }
+    if (call.wantsGrad(2) && call.gradIn(2).dtype() == DType::kFloat32) {
+      Tensor& g = call.gradIn(2);
+      std::fill(g.data<float>(), g.data<float>() + g.numel(), 0.0f);
+    }
+  }
+  Tensor* dx = call.wantsGrad(0) ? &call.gradIn(0) : nullptr;
+  Tensor* ds = call.wantsGrad(1) ? &call.gradIn(1) : nullptr;
+  if (dx == nullptr && ds == nullptr) return Status::ok();
+  Tensor zero;
+  const Tensor* dy = call.hasGradOut(0) ? &call.gradOut(0) : nullptr;
+  if (dy == nullptr) {
+    zero = Tensor(DType::kFloat32, call.in(0).shape());
+    dy = &zero;
+  }
+  Status s = fakeQuantBackward(call.in(0), call.in(1), cfg, *dy, dx, ds);
+  if (!s.isOk()) return call.error(s.code(), "{}", s.message());
   return Status::ok();
 }
 

@@ -20,6 +20,7 @@
 #include "ir/tensor.h"
 #include "support/fixed_point.h"
 #include "support/status.h"
+#include "train/backward.h"
 
 namespace hq::train {
 
@@ -32,7 +33,7 @@ struct FakeQuantConfig {
 
 /// y = fake-quantized x (float32, x's shape, preallocated; may be x). Errors: non-float32
 /// tensors, a scale count that is neither 1 nor x.dim(axis), an axis outside x's rank
-/// (kShape), scales not > 0 and finite, a range with qmax <= 0 or qmin >= 0 (kInvalidArgument).
+/// (kShape), scales not > 0 and finite, a range with qmax <= 0 or qmin > 0 (kInvalidArgument).
 Status fakeQuantForward(const Tensor& x, const Tensor& scale, const FakeQuantConfig& config,
                         Tensor& y);
 
@@ -40,5 +41,12 @@ Status fakeQuantForward(const Tensor& x, const Tensor& scale, const FakeQuantCon
 /// overwritten.
 Status fakeQuantBackward(const Tensor& x, const Tensor& scale, const FakeQuantConfig& config,
                          const Tensor& dy, Tensor* dx, Tensor* dscale);
+
+/// The backward of an hq.FakeQuant node (runtime/passes/fake_quant.h; BackwardCall
+/// convention): inputs X, scale, optional zero point (int8: the int8 range; uint8 or
+/// absent: [0, 255]; its values must be 0, else kUnsupported), attribute axis (default 1),
+/// optional int attribute lsq_grad_scale (default 0). Writes dX (STE) and dscale (LSQ)
+/// where asked; a zero point's gradient, if asked, is zero.
+Status backwardFakeQuant(const BackwardCall& call);
 
 }  // namespace hq::train

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "runtime/elementwise_test_util.h"
 #include "train/fake_quant.h"
 
 namespace hq::train {
@@ -123,6 +124,33 @@ TEST_CASE("fake quant: per-channel along a negative axis and errors", "[train]")
   CHECK(st.message().find("scale[1] = 0") != std::string::npos);
   Tensor dsw(DType::kFloat32, {1});
   CHECK(fakeQuantBackward(x, s, cfg, x, nullptr, &dsw).code() == ErrorCode::kShape);
+}
+
+TEST_CASE("fake quant: hq.FakeQuant node backward", "[train]") {
+  hq::testing::OneNode n("FakeQuant", 3, 1);
+  // uint8 zero point 0 (after a Relu): [0, 255], s = 0.1: t = {-1 (clip), 3, 255, 256 (clip)}.
+  Tensor x = floats({4}, {-0.1f, 0.31f, 25.5f, 25.6f}), s = floats({1}, {0.1f});
+  Tensor zp = Tensor::scalar<uint8_t>(0), y = floats({4}, {0, 0.3f, 25.5f, 25.5f});
+  Tensor dy = floats({4}, {1, 2, 3, 4}), dx(DType::kFloat32, {4}), ds(DType::kFloat32, {1});
+  BackwardCall call{*n.node, {&x, &s, &zp}, {&y}, {&dy}, {&dx, &ds, nullptr}};
+  Status st = backwardFakeQuant(call);
+  INFO(st.message());
+  REQUIRE(st.isOk());
+  checkNear(dx, {0, 2, 3, 0}, 0);
+  // ds = 1 * 0 + 2 * (3 - 3.1) + 3 * (255 - 255) + 4 * 255 = 1019.8
+  CHECK(ds.data<float>()[0] == Approx(1019.8).epsilon(1e-6));
+  // int8 zero point: [-128, 127]; -0.1 is in range now.
+  Tensor zp8 = Tensor::scalar<int8_t>(0);
+  BackwardCall call8{*n.node, {&x, &s, &zp8}, {&y}, {&dy}, {&dx, nullptr, nullptr}};
+  REQUIRE(backwardFakeQuant(call8).isOk());
+  checkNear(dx, {1, 2, 0, 0}, 0);
+  // A nonzero zero point is refused with the node's name.
+  Tensor zp3 = Tensor::scalar<uint8_t>(3);
+  BackwardCall bad{*n.node, {&x, &s, &zp3}, {&y}, {&dy}, {&dx, nullptr, nullptr}};
+  st = backwardFakeQuant(bad);
+  CHECK(st.code() == ErrorCode::kUnsupported);
+  CHECK(st.message().find("'n'") != std::string::npos);
+  CHECK(st.message().find("zero point 3") != std::string::npos);
 }
 
 }  // namespace
