@@ -132,6 +132,19 @@ Expected<OptimizerOptions> optimizerOptionsFromJson(const Json& doc, const std::
   return o;
 }
 
+OrderedJson optimizerOptionsToJson(const OptimizerOptions& o) {
+  OrderedJson j;
+  j["kind"] = optimizerKindName(o.kind);
+  j["momentum"] = o.momentum;
+  j["dampening"] = o.dampening;
+  j["nesterov"] = o.nesterov;
+  j["betas"] = {o.beta1, o.beta2};
+  j["eps"] = o.eps;
+  j["weight_decay"] = o.weight_decay;
+  j["frozen"] = o.frozen;
+  return j;
+}
+
 bool globMatch(const std::string& pattern, const std::string& name) {
   // Iterative wildcard matching with backtracking to the last '*'.
   size_t p = 0, n = 0, star = std::string::npos, mark = 0;

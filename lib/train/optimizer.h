@@ -66,9 +66,16 @@ Status validateOptimizerOptions(const OptimizerOptions& options);
 /// Unknown keys are errors; `what` names the origin (file path) in messages. Validated.
 Expected<OptimizerOptions> optimizerOptionsFromJson(const Json& doc, const std::string& what);
 
+/// The options as JSON in the form optimizerOptionsFromJson reads, every key written, in a fixed
+/// order (for checkpoints and logs): kind, momentum, dampening, nesterov, betas, eps,
+/// weight_decay, frozen.
+OrderedJson optimizerOptionsToJson(const OptimizerOptions& options);
+
 /// True when `name` matches the glob `pattern` ('*' and '?').
 bool globMatch(const std::string& pattern, const std::string& name);
 
+/// Per-parameter optimizer state and the update rule. Copies share state buffers (Tensor
+/// copies share storage): use saveState()/loadState() for an independent copy.
 class Optimizer {
  public:
   /// Validates the options.

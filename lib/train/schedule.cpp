@@ -163,6 +163,31 @@ Expected<ScheduleOptions> scheduleOptionsFromJson(const Json& doc, const std::st
   return o;
 }
 
+OrderedJson scheduleOptionsToJson(const ScheduleOptions& o) {
+  OrderedJson j;
+  j["kind"] = scheduleKindName(o.kind);
+  j["lr"] = o.base_lr;
+  j["unit"] = o.unit == ScheduleUnit::kStep ? "step" : "epoch";
+  switch (o.kind) {
+    case ScheduleKind::kConstant: break;
+    case ScheduleKind::kStep:
+      j["step_size"] = o.step_size;
+      j["gamma"] = o.gamma;
+      break;
+    case ScheduleKind::kMultiStep:
+      j["milestones"] = o.milestones;
+      j["gamma"] = o.gamma;
+      break;
+    case ScheduleKind::kCosine:
+      j["t_max"] = o.t_max;
+      j["eta_min"] = o.eta_min;
+      break;
+  }
+  j["warmup"] = o.warmup;
+  j["warmup_start_factor"] = o.warmup_start_factor;
+  return j;
+}
+
 Expected<Schedule> Schedule::create(const ScheduleOptions& options) {
   HQ_RETURN_IF_ERROR(validateScheduleOptions(options));
   return Schedule(options);

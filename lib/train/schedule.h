@@ -49,6 +49,10 @@ Status validateScheduleOptions(const ScheduleOptions& options);
 /// errors naming the JSON path. `what` names the origin (a file path). Validated.
 Expected<ScheduleOptions> scheduleOptionsFromJson(const Json& doc, const std::string& what);
 
+/// The options as JSON in the form scheduleOptionsFromJson reads (kind, lr, unit, the kind's
+/// own fields, warmup, warmup_start_factor; fixed order), for checkpoints and logs.
+OrderedJson scheduleOptionsToJson(const ScheduleOptions& options);
+
 class Schedule {
  public:
   /// Validates the options.

@@ -353,3 +353,18 @@ TEST_CASE("optimizer options from JSON", "[train]") {
   CHECK_THAT(err(R"({"momentum": 0.9})"), Catch::Contains("missing /kind"));
   CHECK_THAT(err(R"({"kind": "sgd", "frozen": [3]})"), Catch::Contains("at /frozen/0"));
 }
+
+TEST_CASE("optimizer options round-trip through JSON", "[train]") {
+  for (const char* name : kCases) {
+    INFO(name);
+    OptimizerOptions o = caseOptions(name);
+    o.frozen = {"*.bias", "features.0.*"};
+    OrderedJson j = optimizerOptionsToJson(o);
+    auto back = optimizerOptionsFromJson(Json::parse(j.dump()), "roundtrip");
+    REQUIRE(back.isOk());
+    CHECK(optimizerOptionsToJson(*back).dump() == j.dump());
+  }
+  CHECK(optimizerOptionsToJson(caseOptions("sgd_nesterov")).dump() ==
+        R"({"kind":"sgd","momentum":0.9,"dampening":0.0,"nesterov":true,"betas":[0.9,0.999],)"
+        R"("eps":1e-08,"weight_decay":0.01,"frozen":[]})");
+}

@@ -147,3 +147,20 @@ TEST_CASE("schedule options from JSON", "[train]") {
              Catch::Contains("at /foo: unknown schedule option"));
   CHECK_THAT(err("[1]"), Catch::Contains("must be a JSON object"));
 }
+
+TEST_CASE("schedule options round-trip through JSON", "[train]") {
+  const char* docs[] = {
+      R"({"kind":"constant","lr":0.001,"unit":"step","warmup":0,"warmup_start_factor":0.5})",
+      R"({"kind":"step","lr":0.1,"unit":"epoch","step_size":30,"gamma":0.1,"warmup":2,)"
+      R"("warmup_start_factor":0.25})",
+      R"({"kind":"multistep","lr":0.1,"unit":"step","milestones":[3,8],"gamma":0.5,"warmup":0,)"
+      R"("warmup_start_factor":1.0})",
+      R"({"kind":"cosine","lr":0.01,"unit":"step","t_max":100,"eta_min":1e-05,"warmup":5,)"
+      R"("warmup_start_factor":0.1})"};
+  for (const char* doc : docs) {
+    INFO(doc);
+    auto o = scheduleOptionsFromJson(Json::parse(doc), "x");
+    REQUIRE(o.isOk());
+    CHECK(scheduleOptionsToJson(*o).dump() == doc);
+  }
+}
