@@ -119,7 +119,8 @@ class Optimizer {
 };
 
 /// Scale all gradients by min(1, max_norm / (total_norm + 1e-6)), total_norm being the L2 norm
-/// of all gradients together (torch.nn.utils.clip_grad_norm_). Returns total_norm. A NaN/Inf
+/// of all gradients together (torch.nn.utils.clip_grad_norm_). Pass the gradients of the
+/// trainable (non-frozen) parameters; nullptr entries are skipped. Returns total_norm. A NaN/Inf
 /// norm is a kData error and leaves the gradients unchanged; max_norm must be > 0.
 Expected<double> clipGradNorm(const std::vector<Tensor*>& grads, double max_norm);
 
