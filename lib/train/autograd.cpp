@@ -7,8 +7,9 @@
 
 namespace hq::train {
 
-BackwardFn defaultBackwardOf(const Node& node) {
-  return node.domain.empty() ? findBackward(node.opType) : nullptr;
+NodeBackward defaultBackwardOf(const Node& node) {
+  BackwardFn fn = node.domain.empty() ? findBackward(node.opType) : nullptr;
+  return fn ? NodeBackward(fn) : NodeBackward();
 }
 
 std::vector<std::string> defaultParameters(const Graph& graph) {
@@ -36,18 +37,20 @@ struct GradGraph::NodeInfo {
   Node* node = nullptr;
   std::vector<int> in, out;  // value ids, -1 for omitted
   bool runsBackward = false;
-  BackwardFn backward = nullptr;
+  NodeBackward backward;
   std::vector<int> touched;  // distinct ids of inputs and outputs (backward readers)
   bool readsParam = false;
 };
 
+struct GradGraph::PlanStep {
+  std::unique_ptr<PreparedKernel> kernel;
+  std::vector<ValueInfo> outInfos;
+  bool rebake = false;  // a fast kernel that copies parameters: prepare again each forward
+  bool custom = false;  // from AutogradOptions::forwardOf
+};
+
 struct GradGraph::Plan {
-  struct Step {
-    std::unique_ptr<PreparedKernel> kernel;
-    std::vector<ValueInfo> outInfos;
-    bool rebake = false;  // a fast kernel that copies parameters: prepare again each forward
-  };
-  std::vector<Step> steps;
+  std::vector<PlanStep> steps;
 };
 
 GradGraph::~GradGraph() = default;
@@ -202,9 +205,15 @@ std::vector<ValueInfo> GradGraph::infosFor(const NodeInfo& n) const {
   return infos;
 }
 
-Expected<GradGraph::Plan*> GradGraph::planFor(const std::vector<Tensor>& inputs) {
-  std::vector<Shape> key;
-  for (const Tensor& t : inputs) key.push_back(t.shape());
+Tensor* GradGraph::initializer(const std::string& name) {
+  Value* v = graph_->findValue(name);
+  return v && v->isConstant() ? &v->constant : nullptr;
+}
+
+GradGraph::Plan* GradGraph::planFor(const std::vector<Tensor>& inputs, bool training) {
+  std::pair<std::vector<Shape>, bool> key;
+  for (const Tensor& t : inputs) key.first.push_back(t.shape());
+  key.second = training;
   auto it = plans_.find(key);
   if (it == plans_.end()) {
     auto plan = std::make_unique<Plan>();
@@ -214,7 +223,31 @@ Expected<GradGraph::Plan*> GradGraph::planFor(const std::vector<Tensor>& inputs)
   return it->second.get();
 }
 
-Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool for_backward) {
+Status GradGraph::prepareStep(const NodeInfo& n, PlanStep& step, bool training) {
+  const std::vector<ValueInfo> infos = infosFor(n);
+  auto inferred = inferNode(*n.node, infos);
+  step.outInfos.clear();
+  if (inferred.isOk()) step.outInfos = std::move(*inferred);
+  if (options_.forwardOf) {
+    HQ_ASSIGN_OR_RETURN(step.kernel, options_.forwardOf(*n.node, infos, step.outInfos, training));
+    if (step.kernel) {
+      step.custom = true;
+      if (step.outInfos.size() != n.out.size()) {
+        return HQ_ERROR(kInternal,
+                        "autograd: {}: the training forward gave {} output infos, the "
+                        "node has {} outputs",
+                        n.node->describe(), step.outInfos.size(), n.out.size());
+      }
+      return Status::ok();
+    }
+  }
+  if (!inferred.isOk()) return inferred.status();
+  HQ_ASSIGN_OR_RETURN(step.kernel, prepareKernel(*n.node, infos, step.outInfos, options_.kernels));
+  step.rebake = n.readsParam && step.kernel->name() != "reference";
+  return Status::ok();
+}
+
+Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool training) {
   const auto& graph_inputs = graph_->inputs();
   if (inputs.size() != graph_inputs.size()) {
     return HQ_ERROR(kInvalidArgument, "autograd: the graph has {} inputs, {} given",
@@ -227,13 +260,13 @@ Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool for_
                       dtypeName(v->dtype), dtypeName(inputs[i].dtype()));
     }
   }
-  HQ_ASSIGN_OR_RETURN(Plan * plan, planFor(inputs));
+  Plan* plan = planFor(inputs, training);
   last_ = plan;
   slots_.assign(values_.size(), Tensor());
   liveBytes_ = 0;
   saved_ = false;
   fwdLeft_ = fwdReaders_;
-  bwdLeft_ = for_backward ? bwdReaders_ : std::vector<int>(values_.size(), 0);
+  bwdLeft_ = training ? bwdReaders_ : std::vector<int>(values_.size(), 0);
   for (size_t v = 0; v < values_.size(); ++v) {
     if (values_[v]->isConstant()) slots_[v] = values_[v]->constant;
   }
@@ -244,7 +277,7 @@ Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool for_
 
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const NodeInfo& n = nodes_[k];
-    Plan::Step& step = plan->steps[k];
+    PlanStep& step = plan->steps[k];
     for (int v : n.in) {
       if (v >= 0 && !slots_[v].defined()) {
         return HQ_ERROR(kInvalidArgument,
@@ -253,14 +286,11 @@ Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool for_
                         n.node->describe(), values_[v]->name);
       }
     }
-    if (!step.kernel || step.rebake) {
-      std::vector<ValueInfo> infos = infosFor(n);
-      if (!step.kernel) {
-        HQ_ASSIGN_OR_RETURN(step.outInfos, inferNode(*n.node, infos));
-      }
+    if (!step.kernel) {
+      HQ_RETURN_IF_ERROR(prepareStep(n, step, training));
+    } else if (step.rebake) {
       HQ_ASSIGN_OR_RETURN(step.kernel,
-                          prepareKernel(*n.node, infos, step.outInfos, options_.kernels));
-      step.rebake = n.readsParam && step.kernel->name() != "reference";
+                          prepareKernel(*n.node, infosFor(n), step.outInfos, options_.kernels));
     }
     KernelCall call{*n.node, {}, {}};
     for (int v : n.in) call.inputs.push_back(v >= 0 ? &slots_[v] : nullptr);
@@ -289,7 +319,7 @@ Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool for_
   if (!out.defined()) {
     return HQ_ERROR(kInternal, "autograd: output '{}' was not computed", values_[outputId_]->name);
   }
-  saved_ = for_backward;
+  saved_ = training;
   return out;
 }
 
@@ -303,9 +333,8 @@ void addInto(Tensor& acc, const Tensor& g) {
 
 Expected<Gradients> GradGraph::backward(const Tensor& grad_output) {
   if (!saved_) {
-    return HQ_ERROR(
-        kInvalidArgument,
-        "autograd: backward() needs a forward(inputs, /*for_backward=*/true) before it");
+    return HQ_ERROR(kInvalidArgument,
+                    "autograd: backward() needs a forward(inputs, /*training=*/true) before it");
   }
   saved_ = false;
   const Tensor& out = slots_[outputId_];
@@ -380,7 +409,7 @@ Expected<StepResult> GradGraph::step(const std::vector<Tensor>& inputs, const Lo
 std::vector<std::string> GradGraph::kernelNames() const {
   std::vector<std::string> names;
   if (!last_) return names;
-  for (const Plan::Step& s : last_->steps) names.push_back(s.kernel ? s.kernel->name() : "");
+  for (const PlanStep& s : last_->steps) names.push_back(s.kernel ? s.kernel->name() : "");
   return names;
 }
 

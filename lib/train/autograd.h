@@ -21,13 +21,25 @@
 
 namespace hq::train {
 
-/// Finds the backward of a node, nullptr when it has none.
-using BackwardLookup = std::function<BackwardFn(const Node& node)>;
+/// The backward of one node; may hold state shared with the node's forward kernel.
+using NodeBackward = std::function<Status(const BackwardCall& call)>;
 
-/// The default lookup: findBackward(op) for default-domain ops, nullptr for other domains.
-/// Ops with a training-only backward (e.g. fake quantization, BatchNormalization in
-/// training mode) plug in by wrapping this in AutogradOptions::backwardOf.
-BackwardFn defaultBackwardOf(const Node& node);
+/// Finds the backward of a node (called once per node by create()); empty when it has none.
+using BackwardLookup = std::function<NodeBackward(const Node& node)>;
+
+/// A training-specific forward kernel for a node (BatchNormalization with batch statistics,
+/// seeded Dropout, fake quantization...), or nullptr to use prepareKernel's. `outputs`
+/// holds the shape function's result when the op registry knows the op (else it is empty)
+/// and may be filled or changed. `training` is forward()'s flag. Called once per node and
+/// batch shape and mode; the kernel is reused across batches (never re-prepared).
+using ForwardLookup = std::function<Expected<std::unique_ptr<PreparedKernel>>(
+    const Node& node, const std::vector<ValueInfo>& inputs, std::vector<ValueInfo>& outputs,
+    bool training)>;
+
+/// The default lookup: findBackward(op) for default-domain ops, empty for other domains.
+/// Ops with a training-only backward (fake quantization, BatchNormalization in training
+/// mode) plug in by wrapping this in AutogradOptions::backwardOf.
+NodeBackward defaultBackwardOf(const Node& node);
 
 struct AutogradOptions {
   KernelOptions kernels;
@@ -37,6 +49,8 @@ struct AutogradOptions {
   std::string output;
   /// Backward of each node; empty: defaultBackwardOf.
   BackwardLookup backwardOf;
+  /// Training forwards of some nodes; empty: prepareKernel for every node.
+  ForwardLookup forwardOf;
 };
 
 /// Every float32 initializer that is the weight or bias of a Conv, ConvTranspose, Gemm or
@@ -65,10 +79,10 @@ class GradGraph {
                                                      AutogradOptions options = {});
   ~GradGraph();
 
-  /// Runs the graph on `inputs` (graph-input order, float32 with concrete shapes) and returns
-  /// the output. With `for_backward`, keeps what backward() needs; else frees every tensor
-  /// after its last forward reader (inference).
-  Expected<Tensor> forward(const std::vector<Tensor>& inputs, bool for_backward = true);
+  /// Runs the graph on `inputs` (graph-input order, concrete shapes) and returns the output.
+  /// `training`: keeps what backward() needs, and tells forwardOf kernels to train (batch
+  /// statistics, dropout); else (evaluation) frees every tensor after its last forward reader.
+  Expected<Tensor> forward(const std::vector<Tensor>& inputs, bool training = true);
 
   /// Gradients of every parameter given dL/doutput (the output's shape), after
   /// forward(..., true). Parameters that no gradient reaches get zeros. Frees what forward kept.
@@ -82,6 +96,10 @@ class GradGraph {
   /// The parameter's tensor, to update in place (e.g. by an optimizer); nullptr if unknown.
   /// Updates are seen by the next forward().
   Tensor* parameter(const std::string& name);
+  /// Any initializer of the graph copy (e.g. BatchNormalization running statistics, which a
+  /// training forward kernel updates: kernels see initializers in these very buffers);
+  /// nullptr if unknown.
+  Tensor* initializer(const std::string& name);
   /// The graph copy, whose initializers hold the current parameter values (for export).
   const Graph& graph() const { return *graph_; }
 
@@ -94,11 +112,13 @@ class GradGraph {
 
  private:
   struct NodeInfo;
+  struct PlanStep;
   struct Plan;
   GradGraph() = default;
   Status analyze();
-  Expected<Plan*> planFor(const std::vector<Tensor>& inputs);
+  Plan* planFor(const std::vector<Tensor>& inputs, bool training);
   std::vector<ValueInfo> infosFor(const NodeInfo& n) const;
+  Status prepareStep(const NodeInfo& n, PlanStep& step, bool training);
   void setSlot(int v, Tensor t);
   void freeSlot(int v);
 
@@ -116,7 +136,7 @@ class GradGraph {
   std::vector<int> fwdLeft_, bwdLeft_;
   bool saved_ = false;
   size_t liveBytes_ = 0, peakBytes_ = 0;
-  std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
+  std::map<std::pair<std::vector<Shape>, bool>, std::unique_ptr<Plan>> plans_;
   Plan* last_ = nullptr;
 };
 

@@ -6,6 +6,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -100,9 +101,9 @@ double lossAt(GradGraph& gg, const Tensor& x, const std::vector<int64_t>& labels
 /// Compare each parameter's gradient with central differences at up to `per_param`
 /// elements spread over the tensor.
 void checkWholeGraph(const Graph& graph, const Tensor& x, const std::vector<int64_t>& labels,
-                     bool reference_only, int per_param, double eps = 1e-2) {
+                     bool reference_only, int per_param, double eps = 1e-2,
+                     AutogradOptions opt = {}) {
   OneThread one_thread;
-  AutogradOptions opt;
   opt.kernels.referenceOnly = reference_only;
   auto gg = GradGraph::create(graph, opt);
   REQUIRE(gg.isOk());
@@ -137,6 +138,14 @@ void checkWholeGraph(const Graph& graph, const Tensor& x, const std::vector<int6
       ++checked;
     }
   }
+  if (!reference_only) {
+    // The fast path really ran: oneDNN kernels that copy the weights when prepared.
+    const auto names = g.kernelNames();
+    CHECK(std::count_if(names.begin(), names.end(),
+                        [](const std::string& k) { return k.rfind("dnnl:", 0) == 0; }) >= 2);
+  } else {
+    for (const std::string& k : g.kernelNames()) CHECK(k == "reference");
+  }
   CHECK(checked >= 4 * static_cast<int>(g.parameterNames().size()) - 4);
 }
 
@@ -160,6 +169,7 @@ TEST_CASE("autograd: a value with two consumers sums its gradients (residual Add
 }
 
 TEST_CASE("autograd: only the chosen parameters get gradients, and the input none", "[train]") {
+  OneThread one_thread;
   std::mt19937 rng(2);
   auto graph = plainCnn(rng);
   Tensor x = randomFloats({3, 1, 6, 6}, -1, 1, rng);
@@ -186,6 +196,7 @@ TEST_CASE("autograd: only the chosen parameters get gradients, and the input non
 }
 
 TEST_CASE("autograd: saved activations are freed; training keeps more than inference", "[train]") {
+  OneThread one_thread;
   std::mt19937 rng(4);
   auto graph = residualCnn(rng);
   Tensor x = randomFloats({4, 2, 5, 5}, -1, 1, rng);
@@ -210,6 +221,7 @@ TEST_CASE("autograd: saved activations are freed; training keeps more than infer
 }
 
 TEST_CASE("autograd: plain SGD steps lower the loss on a tiny synthetic dataset", "[train]") {
+  OneThread one_thread;
   std::mt19937 rng(8);
   auto graph = plainCnn(rng);
   // Class k (of 4): a bright 3x3 quadrant k, plus noise.
@@ -244,6 +256,7 @@ TEST_CASE("autograd: plain SGD steps lower the loss on a tiny synthetic dataset"
 }
 
 TEST_CASE("autograd: an op without backward on the gradient path names the node", "[train]") {
+  OneThread one_thread;
   std::mt19937 rng(1);
   auto g = std::make_unique<Graph>();
   Value* x = g->addValue("x", DType::kFloat32, {-1, 1, 4, 4}, true);
@@ -285,6 +298,121 @@ TEST_CASE("autograd: an op without backward on the gradient path names the node"
   auto missing = GradGraph::create(*g, unknown);
   REQUIRE(!missing.isOk());
   CHECK_THAT(missing.status().message(), Catch::Contains("'nope'"));
+}
+
+// A test-only op outside the registry: y = 2 x in training, y = x in evaluation, with its
+// forward and backward plugged in through AutogradOptions (the hooks BatchNormalization
+// training mode, Dropout and fake quantization use).
+class DoubleKernel : public PreparedKernel {
+ public:
+  explicit DoubleKernel(bool training) : factor_(training ? 2.0f : 1.0f) {}
+  Status run(const KernelCall& call) override {
+    const float* x = call.in(0).data<float>();
+    float* y = call.out(0).data<float>();
+    for (int64_t i = 0; i < call.in(0).numel(); ++i) y[i] = factor_ * x[i];
+    return Status::ok();
+  }
+  std::string name() const override { return "test:double"; }
+
+ private:
+  float factor_;
+};
+
+TEST_CASE("autograd: training forward and backward of an op plug in through hooks", "[train]") {
+  OneThread one_thread;
+  std::mt19937 rng(9);
+  auto g = std::make_unique<Graph>();
+  Value* x = g->addValue("x", DType::kFloat32, {-1, 1, 4, 4}, true);
+  g->mutableInputs().push_back(x);
+  Value* w = g->addConstant("w", randomFloats({3, 1, 3, 3}, -1, 1, rng));
+  Value* fw = g->addConstant("fc.w", randomFloats({2, 3}, -1, 1, rng));
+  Value* c = g->addValue("c");
+  Value* d = g->addValue("d");
+  Value* m = g->addValue("m");
+  Value* f = g->addValue("f");
+  Value* y = g->addValue("y");
+  g->addNode("Conv", "conv", {x, w}, {c});
+  g->addNode("Double", "double", {c}, {d}, {}, "test.hq");
+  g->addNode("GlobalAveragePool", "gap", {d}, {m});
+  g->addNode("Flatten", "flat", {m}, {f});
+  g->addNode("Gemm", "fc", {f, fw}, {y}, attrs({{"transB", Attribute::ofInt(1)}}));
+  g->mutableOutputs().push_back(y);
+
+  // Without the hooks the custom op has no backward.
+  auto plain = GradGraph::create(*g);
+  REQUIRE(!plain.isOk());
+  CHECK_THAT(plain.status().message(), Catch::Contains("Double 'double' (domain 'test.hq')"));
+
+  int backward_calls = 0;
+  std::vector<bool> modes;
+  AutogradOptions opt;
+  opt.forwardOf = [&](const Node& node, const std::vector<ValueInfo>& in,
+                      std::vector<ValueInfo>& out,
+                      bool training) -> Expected<std::unique_ptr<PreparedKernel>> {
+    if (node.opType != "Double") return std::unique_ptr<PreparedKernel>();
+    CHECK(out.empty());  // unknown to the registry
+    out = {in[0]};
+    out[0].constant = nullptr;
+    modes.push_back(training);
+    return std::unique_ptr<PreparedKernel>(new DoubleKernel(training));
+  };
+  opt.backwardOf = [&](const Node& node) -> NodeBackward {
+    if (node.opType != "Double") return defaultBackwardOf(node);
+    return [&](const BackwardCall& call) {
+      ++backward_calls;
+      const float* dy = call.gradOut(0).data<float>();
+      float* dx = call.gradIn(0).data<float>();
+      for (int64_t i = 0; i < call.gradIn(0).numel(); ++i) dx[i] = 2.0f * dy[i];
+      return Status::ok();
+    };
+  };
+  auto gg = GradGraph::create(*g, opt);
+  INFO(gg.status().message());
+  REQUIRE(gg.isOk());
+  Tensor in = randomFloats({2, 1, 4, 4}, -1, 1, rng);
+  const std::vector<int64_t> labels = {1, 0};
+  auto loss = [&](const Tensor& t) { return softmaxCrossEntropy(t, labels); };
+  auto train = (*gg)->step({in}, loss);
+  REQUIRE(train.isOk());
+  CHECK(backward_calls == 1);
+  CHECK((*gg)->kernelNames()[1] == "test:double");
+  // Training doubles the logits (the Gemm has no bias): evaluation gives half of them.
+  auto eval = (*gg)->forward({in}, false);
+  REQUIRE(eval.isOk());
+  for (int64_t i = 0; i < eval->numel(); ++i) {
+    CHECK(eval->data<float>()[i] == Approx(train->output.data<float>()[i] / 2).margin(1e-5));
+  }
+  CHECK(modes == std::vector<bool>{true, false});
+  // The gradient through the hooked backward: an engine whose Double is an identity, with
+  // fc.w doubled, computes the same logits, so its conv-weight gradient must be the same.
+  AutogradOptions ident = opt;
+  ident.backwardOf = [&](const Node& node) -> NodeBackward {
+    if (node.opType != "Double") return defaultBackwardOf(node);
+    return [](const BackwardCall& call) {
+      std::copy_n(call.gradOut(0).data<float>(), call.gradIn(0).numel(),
+                  call.gradIn(0).data<float>());
+      return Status::ok();
+    };
+  };
+  ident.forwardOf = [&](const Node& node, const std::vector<ValueInfo>& i,
+                        std::vector<ValueInfo>& out,
+                        bool) -> Expected<std::unique_ptr<PreparedKernel>> {
+    if (node.opType != "Double") return std::unique_ptr<PreparedKernel>();
+    out = {i[0]};
+    return std::unique_ptr<PreparedKernel>(new DoubleKernel(false));
+  };
+  auto id = GradGraph::create(*g, ident);
+  REQUIRE(id.isOk());
+  Tensor* fc = (*id)->parameter("fc.w");
+  for (int64_t i = 0; i < fc->numel(); ++i) fc->data<float>()[i] *= 2.0f;
+  auto ref = (*id)->step({in}, loss);
+  REQUIRE(ref.isOk());
+  CHECK(ref->loss == Approx(train->loss).epsilon(1e-6));
+  const Tensor& a = train->grads.at("w");
+  const Tensor& b = ref->grads.at("w");
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    CHECK(a.data<float>()[i] == Approx(b.data<float>()[i]).margin(1e-5));
+  }
 }
 
 }  // namespace
