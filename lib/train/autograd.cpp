@@ -21,6 +21,7 @@ std::vector<std::string> defaultParameters(const Graph& graph) {
     if (op == "Conv" || op == "ConvTranspose" || op == "Gemm") slots = {1, 2};
     if (op == "MatMul") slots = {0, 1};
     if (op == "PRelu") slots = {1};
+    if (op == "BatchNormalization") slots = {1, 2};  // scale and bias (not the running stats)
     for (size_t s : slots) {
       const Value* v = n->input(s);
       if (v && v->isConstant() && v->constant.dtype() == DType::kFloat32) chosen.insert(v);
@@ -80,6 +81,11 @@ Status GradGraph::analyze() {
   fwdReaders_.assign(nv, 0);
   bwdReaders_.assign(nv, 0);
 
+  // Own buffers for every initializer: parameter updates and running-statistic updates never
+  // reach the caller's graph.
+  for (Value* v : values_) {
+    if (v->isConstant()) v->constant = v->constant.clone();
+  }
   for (const std::string& name : options_.parameters) {
     Value* v = graph.findValue(name);
     if (!v || !v->isConstant()) {
@@ -94,7 +100,6 @@ Status GradGraph::analyze() {
                       dtypeName(v->constant.dtype()));
     }
     if (isParam_[id_[v]]) continue;
-    v->constant = v->constant.clone();  // own buffer: updates do not reach the caller's graph
     isParam_[id_[v]] = true;
     requiresGrad_[id_[v]] = true;
     paramNames_.push_back(name);
@@ -129,7 +134,9 @@ Status GradGraph::analyze() {
       ++fwdReaders_[v];
     }
     for (int v : n.out) {
-      if (v >= 0 && any && values_[v]->dtype != DType::kInt64) requiresGrad_[v] = true;
+      const DType t = values_[v >= 0 ? v : 0]->dtype;
+      if (v >= 0 && any && (t == DType::kFloat32 || t == DType::kUndefined))
+        requiresGrad_[v] = true;
     }
   }
   reachesOutput_[outputId_] = true;
@@ -149,10 +156,12 @@ Status GradGraph::analyze() {
     n.runsBackward = true;
     n.backward = options_.backwardOf(*n.node);
     if (!n.backward) {
-      return HQ_ERROR(kUnsupported,
-                      "autograd: {} (domain '{}') has no backward, and it lies on a "
-                      "gradient path from a trainable parameter to '{}'",
-                      n.node->describe(), n.node->domain, values_[outputId_]->name);
+      return HQ_ERROR(
+          kUnsupported,
+          "autograd: {} (domain '{}') has no backward, and it lies on a "
+          "gradient path from a trainable parameter to '{}' (train/backward.def lists the ops "
+          "with one; AutogradOptions::backwardOf adds others)",
+          n.node->describe(), n.node->domain, values_[outputId_]->name);
     }
     std::set<int> touched;
     for (int v : n.in) {

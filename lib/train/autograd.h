@@ -54,7 +54,9 @@ struct AutogradOptions {
 };
 
 /// Every float32 initializer that is the weight or bias of a Conv, ConvTranspose, Gemm or
-/// MatMul (inputs 1 and 2; MatMul: either input) or the slope of a PRelu, in graph order.
+/// MatMul (inputs 1 and 2; MatMul: either input), the slope of a PRelu, or the scale or
+/// bias of a BatchNormalization (whose node then needs a backward: AutogradOptions::backwardOf),
+/// in graph order.
 std::vector<std::string> defaultParameters(const Graph& graph);
 
 /// Parameter gradients dL/dp by parameter name (float32, the parameter's shape).
@@ -72,7 +74,7 @@ using LossFn = std::function<Expected<LossResult>(const Tensor& output)>;
 
 class GradGraph {
  public:
-  /// Copies `graph` (trainable parameters get their own buffers). Errors: a parameter that
+  /// Copies `graph` (every initializer gets its own buffer). Errors: a parameter that
   /// is not a float32 initializer, an unknown output, or a node on a gradient path (from a
   /// parameter to the output) whose op has no backward (the message names the node).
   static Expected<std::unique_ptr<GradGraph>> create(const Graph& graph,

@@ -109,3 +109,28 @@ TEST_CASE("autograd: mobilenetv2_32 trains on a fixed batch", "[train]") {
 
 }  // namespace
 }  // namespace hq::train
+
+namespace hq::train {
+namespace {
+
+TEST_CASE("autograd: a training-mode export needs the BatchNormalization hook", "[train]") {
+  const std::string path = std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float-bn.onnx";
+  auto graph = importOnnxFile(path);
+  INFO(graph.status().message());
+  REQUIRE(graph.isOk());
+  auto names = defaultParameters(**graph);
+  const auto bn_params = std::count_if(names.begin(), names.end(), [&](const std::string& n) {
+    for (const Node* node : (*graph)->consumers((*graph)->findValue(n))) {
+      if (node->opType == "BatchNormalization") return true;
+    }
+    return false;
+  });
+  CHECK(bn_params >= 2);
+  auto gg = GradGraph::create(**graph);
+  REQUIRE(!gg.isOk());
+  CHECK_THAT(gg.status().message(), Catch::Contains("BatchNormalization '"));
+  CHECK_THAT(gg.status().message(), Catch::Contains("has no backward"));
+}
+
+}  // namespace
+}  // namespace hq::train
