@@ -268,6 +268,14 @@ Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool trai
       return HQ_ERROR(kShape, "autograd: input '{}' must be {}, found {}", v->name,
                       dtypeName(v->dtype), dtypeName(inputs[i].dtype()));
     }
+    bool fits = !v->hasShape || v->shape.size() == inputs[i].shape().size();
+    for (size_t d = 0; fits && v->hasShape && d < v->shape.size(); ++d) {
+      fits = v->shape[d] < 0 || v->shape[d] == inputs[i].shape()[d];
+    }
+    if (!fits) {
+      return HQ_ERROR(kShape, "autograd: input '{}' must have shape {}, found {}", v->name,
+                      shapeString(v->shape), shapeString(inputs[i].shape()));
+    }
   }
   Plan* plan = planFor(inputs, training);
   last_ = plan;
@@ -336,7 +344,9 @@ namespace {
 void addInto(Tensor& acc, const Tensor& g) {
   float* a = acc.data<float>();
   const float* b = g.data<float>();
-  for (int64_t i = 0; i < acc.numel(); ++i) a[i] += b[i];
+  const int64_t n = acc.numel();
+#pragma omp parallel for if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
 }
 }  // namespace
 

@@ -293,6 +293,10 @@ TEST_CASE("autograd: an op without backward on the gradient path names the node"
   REQUIRE(s.isOk());
   CHECK(s->grads.at("fc.w").shape() == Shape{2, 3});
 
+  auto wrong = (*ok)->forward({randomFloats({2, 1, 5, 4}, -1, 1, rng)});
+  REQUIRE(!wrong.isOk());
+  CHECK_THAT(wrong.status().message(), Catch::Contains("input 'x' must have shape [?, 1, 4, 4]"));
+
   AutogradOptions unknown;
   unknown.parameters = {"nope"};
   auto missing = GradGraph::create(*g, unknown);
