@@ -93,7 +93,7 @@ class GradGraph {
   /// forward, loss, backward.
   Expected<StepResult> step(const std::vector<Tensor>& inputs, const LossFn& loss);
 
-  /// Trainable parameter names, in graph order.
+  /// Trainable parameter names, in AutogradOptions::parameters order (default: graph order).
   const std::vector<std::string>& parameterNames() const { return paramNames_; }
   /// The parameter's tensor, to update in place (e.g. by an optimizer); nullptr if unknown.
   /// Updates are seen by the next forward().
