@@ -3,7 +3,13 @@
 #include <algorithm>
 #include <set>
 
+#include "data/random.h"
 #include "ir/op_registry.h"
+#include "ir/ops/window.h"
+#include "runtime/passes/fake_quant.h"
+#include "train/batchnorm.h"
+#include "train/dropout.h"
+#include "train/fake_quant.h"
 
 namespace hq::train {
 
@@ -14,6 +20,10 @@ NodeBackward defaultBackwardOf(const Node& node) {
 
 std::vector<std::string> defaultParameters(const Graph& graph) {
   std::set<const Value*> chosen;
+  std::map<const Value*, const Node*> producer;
+  for (const Node* n : graph.nodes()) {
+    for (const Value* v : n->outputs) producer[v] = n;
+  }
   for (const Node* n : graph.nodes()) {
     if (!n->domain.empty()) continue;
     std::vector<size_t> slots;
@@ -24,6 +34,8 @@ std::vector<std::string> defaultParameters(const Graph& graph) {
     if (op == "BatchNormalization") slots = {1, 2};  // scale and bias (not the running stats)
     for (size_t s : slots) {
       const Value* v = n->input(s);
+      auto p = producer.find(v);
+      if (v && p != producer.end() && passes::isFakeQuant(*p->second)) v = p->second->input(0);
       if (v && v->isConstant() && v->constant.dtype() == DType::kFloat32) chosen.insert(v);
     }
   }
@@ -34,6 +46,187 @@ std::vector<std::string> defaultParameters(const Graph& graph) {
   return names;
 }
 
+namespace {
+
+/// What a built-in training forward keeps for its backward.
+struct BuiltinState {
+  bool trained = false;  // the last forward was a training one
+  BatchNormSaved bn;
+  Tensor mask;
+  float ratio = 0.5f;
+};
+
+void zeroFill(Tensor& t) { std::fill(t.data<float>(), t.data<float>() + t.numel(), 0.0f); }
+
+bool isBatchNorm(const Node& n) { return n.domain.empty() && n.opType == "BatchNormalization"; }
+bool isDropout(const Node& n) { return n.domain.empty() && n.opType == "Dropout"; }
+
+NodeBackward builtinBackwardOf(const Node& node, std::shared_ptr<BuiltinState> state) {
+  if (passes::isFakeQuant(node)) return NodeBackward(&backwardFakeQuant);
+  if (isBatchNorm(node)) {
+    return [state](const BackwardCall& call) -> Status {
+      if (!state->trained) {
+        return call.error(ErrorCode::kInvalidArgument, "no statistics from a training forward");
+      }
+      for (size_t i = 3; i < 5; ++i) {
+        if (call.wantsGrad(i)) zeroFill(call.gradIn(i));
+      }
+      if (!call.hasGradOut(0)) {
+        for (size_t i = 0; i < 3; ++i) {
+          if (call.wantsGrad(i)) zeroFill(call.gradIn(i));
+        }
+        return Status::ok();
+      }
+      return batchNormTrainBackward(call.in(0), call.in(1), state->bn, call.gradOut(0),
+                                    call.wantsGrad(0) ? &call.gradIn(0) : nullptr,
+                                    call.wantsGrad(1) ? &call.gradIn(1) : nullptr,
+                                    call.wantsGrad(2) ? &call.gradIn(2) : nullptr);
+    };
+  }
+  if (isDropout(node)) {
+    return [state](const BackwardCall& call) -> Status {
+      if (!call.wantsGrad(0)) return Status::ok();
+      if (!call.hasGradOut(0)) {
+        zeroFill(call.gradIn(0));
+        return Status::ok();
+      }
+      return dropoutBackward(call.gradOut(0), state->trained ? &state->mask : nullptr,
+                             state->ratio, state->trained, call.gradIn(0));
+    };
+  }
+  return NodeBackward();
+}
+
+/// BatchNormalization: batch statistics and running-stat updates in training, the
+/// inference-mode reference kernel in evaluation.
+class BatchNormKernel : public PreparedKernel {
+ public:
+  BatchNormKernel(const Node& node, Value* mean, Value* var, std::shared_ptr<BuiltinState> state,
+                  bool training)
+      : node_(node), mean_(mean), var_(var), state_(std::move(state)), training_(training) {
+    evalNode_.opType = node.opType;
+    evalNode_.name = node.name;
+    evalNode_.attrs = node.attrs;
+    evalNode_.attrs.erase("training_mode");
+  }
+  std::string name() const override { return training_ ? "train:batchnorm" : "reference"; }
+  Status run(const KernelCall& call) override {
+    Tensor& y = call.out(0);
+    if (training_) {
+      BatchNormOptions opt;
+      HQ_ASSIGN_OR_RETURN(opt.epsilon, ops::floatAttr(node_, "epsilon", 1e-5f));
+      HQ_ASSIGN_OR_RETURN(opt.momentum, ops::floatAttr(node_, "momentum", 0.9f));
+      Tensor* rm = mean_ && mean_->isConstant() ? &mean_->constant : nullptr;
+      Tensor* rv = var_ && var_->isConstant() ? &var_->constant : nullptr;
+      HQ_RETURN_IF_ERROR(
+          batchNormTrainForward(call.in(0), call.in(1), call.in(2), rm, rv, opt, y, &state_->bn));
+      state_->trained = true;
+    } else {
+      KernelCall eval{evalNode_, call.inputs, {&y}};
+      HQ_RETURN_IF_ERROR(findReferenceKernel("BatchNormalization")(eval));
+      state_->trained = false;
+    }
+    for (size_t i = 1; i < 3; ++i) {
+      if (call.hasOut(i) && call.has(i + 2)) call.out(i) = call.in(i + 2).clone();
+    }
+    return Status::ok();
+  }
+
+ private:
+  const Node& node_;
+  Node evalNode_;
+  Value *mean_, *var_;
+  std::shared_ptr<BuiltinState> state_;
+  bool training_;
+};
+
+/// Dropout: the seeded mask in training, the identity in evaluation.
+class DropoutKernel : public PreparedKernel {
+ public:
+  DropoutKernel(std::shared_ptr<BuiltinState> state, const uint64_t* forwards, uint64_t seed,
+                size_t index, bool training)
+      : state_(std::move(state)),
+        forwards_(forwards),
+        seed_(seed),
+        index_(index),
+        training_(training) {}
+  std::string name() const override { return "train:dropout"; }
+  Status run(const KernelCall& call) override {
+    float ratio = 0.5f;
+    if (call.has(1)) ratio = static_cast<float>(call.in(1).toDouble().at(0));
+    state_->ratio = ratio;
+    state_->trained = training_;
+    const uint64_t seed = combineSeeds(combineSeeds(seed_, *forwards_), index_);
+    Tensor* mask = nullptr;
+    if (training_) {
+      state_->mask = Tensor(DType::kBool, call.in(0).shape());
+      mask = &state_->mask;
+    }
+    HQ_RETURN_IF_ERROR(dropoutForward(call.in(0), ratio, training_, seed, call.out(0), mask));
+    if (call.hasOut(1)) {
+      if (training_) {
+        call.out(1) = state_->mask.clone();
+      } else {
+        bool* m = call.out(1).data<bool>();
+        std::fill(m, m + call.out(1).numel(), true);
+      }
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::shared_ptr<BuiltinState> state_;
+  const uint64_t* forwards_;
+  uint64_t seed_;
+  size_t index_;
+  bool training_;
+};
+
+/// The QDQ rewrite of GradGraph::create (autograd.h).
+Status rewriteQdqForTraining(Graph& g) {
+  for (Node* dq : g.nodes()) {
+    if (dq->opType != "DequantizeLinear" || !dq->domain.empty()) continue;
+    Value* q = dq->input(0);
+    if (!q || !q->isConstant() || dq->outputs.size() != 1 || !dq->outputs[0]) continue;
+    const DType t = q->constant.dtype();
+    if (t != DType::kInt8 && t != DType::kUInt8 && t != DType::kInt32) continue;
+    std::vector<const Tensor*> ins;
+    for (Value* v : dq->inputs) ins.push_back(v && v->isConstant() ? &v->constant : nullptr);
+    if (ins.size() < 2 || !ins[1]) continue;
+    auto deq = runReference(*dq, ins);
+    if (!deq.isOk()) {
+      return HQ_ERROR(kInvalidArgument, "autograd: cannot dequantize {}: {}", dq->describe(),
+                      deq.status().message());
+    }
+    std::string base = q->name;
+    const std::string suffix = "_quantized";
+    if (base.size() > suffix.size() && base.compare(base.size() - suffix.size(), suffix.size(),
+                                                     suffix) == 0) {
+      base.resize(base.size() - suffix.size());
+    } else {
+      base += "_float";
+    }
+    Value* w = g.addConstant(g.findValue(base) ? g.uniqueName(base) : base, (*deq)[0]);
+    Value* y = dq->outputs[0];
+    if (t == DType::kInt32) {
+      g.replaceAllUses(y, w);
+      g.removeNode(dq);
+      continue;
+    }
+    std::vector<Value*> inputs(dq->inputs.begin(), dq->inputs.end());
+    inputs[0] = w;
+    g.addNode(passes::kFakeQuant, dq->name, inputs, {y}, dq->attrs, passes::kHqDomain);
+    g.removeNode(dq);
+  }
+  passes::PassContext ctx;
+  HQ_RETURN_IF_ERROR(passes::fuseQuantizeDequantize(g, ctx).status());
+  g.removeDeadNodes();
+  g.removeDeadValues();
+  return g.sortTopologically();
+}
+
+}  // namespace
+
 struct GradGraph::NodeInfo {
   Node* node = nullptr;
   std::vector<int> in, out;  // value ids, -1 for omitted
@@ -41,6 +234,8 @@ struct GradGraph::NodeInfo {
   NodeBackward backward;
   std::vector<int> touched;  // distinct ids of inputs and outputs (backward readers)
   bool readsParam = false;
+  size_t index = 0;
+  std::shared_ptr<BuiltinState> state;  // shared by the built-in forward and backward
 };
 
 struct GradGraph::PlanStep {
@@ -61,6 +256,7 @@ Expected<std::unique_ptr<GradGraph>> GradGraph::create(const Graph& graph,
   std::unique_ptr<GradGraph> g(new GradGraph());
   g->graph_ = graph.clone();
   HQ_RETURN_IF_ERROR(g->graph_->sortTopologically());
+  if (options.fakeQuantQdq) HQ_RETURN_IF_ERROR(rewriteQdqForTraining(*g->graph_));
   if (!options.backwardOf) options.backwardOf = &defaultBackwardOf;
   if (options.parameters.empty()) options.parameters = defaultParameters(*g->graph_);
   g->options_ = std::move(options);
@@ -120,6 +316,8 @@ Status GradGraph::analyze() {
   for (Node* n : graph.nodes()) {
     NodeInfo info;
     info.node = n;
+    info.index = nodes_.size();
+    info.state = std::make_shared<BuiltinState>();
     for (Value* v : n->inputs) info.in.push_back(v ? id_.at(v) : -1);
     for (Value* v : n->outputs) info.out.push_back(v ? id_.at(v) : -1);
     nodes_.push_back(std::move(info));
@@ -155,6 +353,7 @@ Status GradGraph::analyze() {
     if (!wants_in || !flows_out) continue;
     n.runsBackward = true;
     n.backward = options_.backwardOf(*n.node);
+    if (!n.backward) n.backward = builtinBackwardOf(*n.node, n.state);
     if (!n.backward) {
       return HQ_ERROR(
           kUnsupported,
@@ -239,21 +438,78 @@ Status GradGraph::prepareStep(const NodeInfo& n, PlanStep& step, bool training) 
   if (inferred.isOk()) step.outInfos = std::move(*inferred);
   if (options_.forwardOf) {
     HQ_ASSIGN_OR_RETURN(step.kernel, options_.forwardOf(*n.node, infos, step.outInfos, training));
-    if (step.kernel) {
-      step.custom = true;
-      if (step.outInfos.size() != n.out.size()) {
-        return HQ_ERROR(kInternal,
-                        "autograd: {}: the training forward gave {} output infos, the "
-                        "node has {} outputs",
-                        n.node->describe(), step.outInfos.size(), n.out.size());
-      }
-      return Status::ok();
+  }
+  if (!step.kernel) {
+    HQ_ASSIGN_OR_RETURN(step.kernel, builtinForward(n, infos, step.outInfos, training));
+  }
+  if (step.kernel) {
+    step.custom = true;
+    if (step.outInfos.size() != n.out.size()) {
+      return HQ_ERROR(kInternal,
+                      "autograd: {}: the training forward gave {} output infos, the "
+                      "node has {} outputs",
+                      n.node->describe(), step.outInfos.size(), n.out.size());
     }
+    return Status::ok();
   }
   if (!inferred.isOk()) return inferred.status();
   HQ_ASSIGN_OR_RETURN(step.kernel, prepareKernel(*n.node, infos, step.outInfos, options_.kernels));
   step.rebake = n.readsParam && step.kernel->name() != "reference";
   return Status::ok();
+}
+
+Expected<std::unique_ptr<PreparedKernel>> GradGraph::builtinForward(
+    const NodeInfo& n, const std::vector<ValueInfo>& inputs, std::vector<ValueInfo>& outputs,
+    bool training) {
+  const Node& node = *n.node;
+  std::unique_ptr<PreparedKernel> kernel;
+  if (isBatchNorm(node) && (training || node.attrs.getInt("training_mode", 0) != 0)) {
+    if (inputs.size() != 5 || !inputs[0].hasShape) {
+      return HQ_ERROR(kInvalidArgument, "autograd: {}: expected 5 inputs", node.describe());
+    }
+    outputs.assign(node.outputs.size(), ValueInfo());
+    outputs[0].dtype = DType::kFloat32;
+    outputs[0].shape = inputs[0].shape;
+    outputs[0].hasShape = true;
+    for (size_t i = 1; i < outputs.size() && i < 3; ++i) outputs[i] = inputs[i + 2];
+    for (ValueInfo& o : outputs) o.constant = nullptr;
+    return std::unique_ptr<PreparedKernel>(new BatchNormKernel(
+        node, values_[n.in[3]], values_[n.in[4]], n.state, training));
+  }
+  if (isDropout(node)) {
+    if (inputs.empty() || !inputs[0].hasShape) {
+      return HQ_ERROR(kInvalidArgument, "autograd: {}: input X has no shape", node.describe());
+    }
+    if (inputs.size() > 1 && inputs[1].dtype != DType::kUndefined && !inputs[1].constant) {
+      return HQ_ERROR(kUnsupported, "autograd: {}: the ratio must be a constant",
+                      node.describe());
+    }
+    outputs.assign(node.outputs.size(), ValueInfo());
+    outputs[0].dtype = DType::kFloat32;
+    outputs[0].shape = inputs[0].shape;
+    outputs[0].hasShape = true;
+    if (outputs.size() > 1) {
+      outputs[1] = outputs[0];
+      outputs[1].dtype = DType::kBool;
+    }
+    return std::unique_ptr<PreparedKernel>(
+        new DropoutKernel(n.state, &trainForwards_, options_.seed, n.index, training));
+  }
+  if (passes::isFakeQuant(node)) {
+    if (inputs.empty() || !inputs[0].hasShape) {
+      return HQ_ERROR(kInvalidArgument, "autograd: {}: input X has no shape", node.describe());
+    }
+    std::vector<ValueInfo> ins = inputs;
+    ins[0].constant = nullptr;  // a trained weight changes between forwards
+    outputs.assign(1, ValueInfo());
+    outputs[0].dtype = DType::kFloat32;
+    outputs[0].shape = inputs[0].shape;
+    outputs[0].hasShape = true;
+    if (!options_.kernels.referenceOnly) kernel = passes::makeFastFakeQuant(node, ins, outputs);
+    if (!kernel) kernel = passes::makeReferenceFakeQuant();
+    return kernel;
+  }
+  return kernel;
 }
 
 Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool training) {
@@ -292,6 +548,7 @@ Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool trai
     if (v >= 0 && !values_[v]->isConstant() && fwdLeft_[v] <= 0 && bwdLeft_[v] <= 0) freeSlot(v);
   };
 
+  if (training) ++trainForwards_;
   for (size_t k = 0; k < nodes_.size(); ++k) {
     const NodeInfo& n = nodes_[k];
     PlanStep& step = plan->steps[k];

@@ -49,14 +49,21 @@ struct AutogradOptions {
   std::string output;
   /// Backward of each node; empty: defaultBackwardOf.
   BackwardLookup backwardOf;
-  /// Training forwards of some nodes; empty: prepareKernel for every node.
+  /// Training forwards of some nodes; empty (or returning nullptr for a node): the
+  /// built-in training forwards below, else prepareKernel.
   ForwardLookup forwardOf;
+  /// Seed of the Dropout masks. The mask of node k in the s-th training forward (counted
+  /// from 0 since create) uses seed combineSeeds(combineSeeds(seed, s), k) (data/random.h):
+  /// steps differ, runs with the same seed repeat.
+  uint64_t seed = 0;
+  /// Rewrite QDQ models for QAT when the graph is copied (see GradGraph::create).
+  bool fakeQuantQdq = true;
 };
 
 /// Every float32 initializer that is the weight or bias of a Conv, ConvTranspose, Gemm or
 /// MatMul (inputs 1 and 2; MatMul: either input), the slope of a PRelu, or the scale or
-/// bias of a BatchNormalization (whose node then needs a backward: AutogradOptions::backwardOf),
-/// in graph order.
+/// bias of a BatchNormalization, in graph order. A slot fed by an hq.FakeQuant of a float32
+/// initializer (a QAT weight) names that initializer.
 std::vector<std::string> defaultParameters(const Graph& graph);
 
 /// Parameter gradients dL/dp by parameter name (float32, the parameter's shape).
@@ -72,6 +79,24 @@ struct StepResult {
 /// Computes the loss and dL/doutput from the output of forward().
 using LossFn = std::function<Expected<LossResult>(const Tensor& output)>;
 
+/// Built-in training behaviour (used where AutogradOptions::forwardOf gives no kernel and
+/// backwardOf gives no backward):
+/// - BatchNormalization: a training forward uses the batch statistics (whatever its
+///   training_mode) and updates the running mean / variance initializers in place
+///   (momentum, unbiased variance, as PyTorch; see initializer()); its backward is the
+///   training-mode one with the forward's statistics. An evaluation forward uses the running
+///   statistics (the reference kernel in inference mode).
+/// - Dropout: the seeded mask (train/dropout.h, AutogradOptions::seed) in a training
+///   forward, whatever its training_mode input; the identity in evaluation.
+/// - hq.FakeQuant (runtime/passes/fake_quant.h): the executor's kernels forward, the STE
+///   backward (train/fake_quant.h; zero points must be 0).
+/// With AutogradOptions::fakeQuantQdq (default), create() first rewrites the copy of a QDQ
+/// model (hq-calib): each DequantizeLinear of an int8/uint8 initializer "<W>_quantized"
+/// becomes a float32 initializer "<W>" (a fresh name if taken) holding the dequantized
+/// values, followed by an hq.FakeQuant with the same scale, zero point and axis (so QAT
+/// trains float weights and the fake quant sees them; the forward is unchanged); a
+/// DequantizeLinear of an int32 initializer (a bias) becomes a float32 initializer; each
+/// QuantizeLinear -> DequantizeLinear pair on a float activation becomes an hq.FakeQuant.
 class GradGraph {
  public:
   /// Copies `graph` (every initializer gets its own buffer). Errors: a parameter that
@@ -118,6 +143,10 @@ class GradGraph {
   struct Plan;
   GradGraph() = default;
   Status analyze();
+  Expected<std::unique_ptr<PreparedKernel>> builtinForward(const NodeInfo& n,
+                                                           const std::vector<ValueInfo>& inputs,
+                                                           std::vector<ValueInfo>& outputs,
+                                                           bool training);
   Plan* planFor(const std::vector<Tensor>& inputs, bool training);
   std::vector<ValueInfo> infosFor(const NodeInfo& n) const;
   Status prepareStep(const NodeInfo& n, PlanStep& step, bool training);
@@ -139,6 +168,7 @@ class GradGraph {
   bool saved_ = false;
   size_t liveBytes_ = 0, peakBytes_ = 0;
   std::map<std::pair<std::vector<Shape>, bool>, std::unique_ptr<Plan>> plans_;
+  uint64_t trainForwards_ = 0;  // training forwards run so far (Dropout seeds)
   Plan* last_ = nullptr;
 };
 
