@@ -132,3 +132,172 @@ TEST_CASE("autograd: the training-mode BatchNormalization export trains on Fashi
 
 }  // namespace
 }  // namespace hq::train
+
+namespace hq::train {
+namespace {
+
+TEST_CASE("autograd: a QDQ model from hq-calib trains its float weights through fake quant",
+          "[train]") {
+  OneThread one;
+  auto flt = importOnnxFile(std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float.onnx");
+  REQUIRE(flt.isOk());
+  DatasetOptions dopt;
+  dopt.limit = 32;
+  auto data = openDataset("fashion-mnist-calib", dopt);
+  REQUIRE(data.isOk());
+  CalibOptions copt;
+  copt.progress = false;
+  copt.threads = 1;
+  copt.batchSize = 32;
+  auto qc = QConfig::load("default");
+  REQUIRE(qc.isOk());
+  auto r = calibrate(**flt, **data, *qc, copt);
+  INFO(r.status().message());
+  REQUIRE(r.isOk());
+  const Graph& qdq = *r->model;
+
+  Tensor x;
+  std::vector<int64_t> labels;
+  loadImages("fashion-mnist-train", 32, x, labels);
+  auto exec = Executor::create(qdq);
+  REQUIRE(exec.isOk());
+  auto want = (*exec)->run({x});
+  REQUIRE(want.isOk());
+
+  auto gg = GradGraph::create(qdq);
+  INFO(gg.status().message());
+  REQUIRE(gg.isOk());
+  GradGraph& g = **gg;
+  // The float weights "<W>" (from "<W>_quantized") and the float biases.
+  CHECK(g.parameterNames().size() == 8);
+  const std::string fc = "fc.weight";
+  REQUIRE(g.parameter(fc));
+  CHECK(g.parameter(fc)->dtype() == DType::kFloat32);
+  CHECK(!g.graph().findValue("fc.weight_quantized"));
+  int fake_quants = 0;
+  for (const Node* n : g.graph().nodes()) {
+    CHECK(n->opType != "QuantizeLinear");
+    CHECK(n->opType != "DequantizeLinear");
+    fake_quants += n->opType == "FakeQuant" ? 1 : 0;
+  }
+  CHECK(fake_quants == 4 + 6);  // 4 weights; input, 3 Relu, pool and logits activations
+
+  auto got = g.forward({x}, false);
+  REQUIRE(got.isOk());
+  REQUIRE(got->shape() == (*want)[0].shape());
+  for (int64_t i = 0; i < got->numel(); ++i) {
+    CHECK(got->data<float>()[i] == Approx((*want)[0].data<float>()[i]).margin(1e-5));
+  }
+
+  auto loss = [&](const Tensor& t) { return softmaxCrossEntropy(t, labels); };
+  auto s = g.step({x}, loss);
+  REQUIRE(s.isOk());
+  for (const std::string& name : g.parameterNames()) {
+    double sum = 0;
+    const Tensor& gr = s->grads.at(name);
+    for (int64_t i = 0; i < gr.numel(); ++i) sum += std::fabs(gr.data<float>()[i]);
+    INFO(name);
+    CHECK(sum > 0);
+  }
+  const std::vector<double> losses = sgdSteps(g, x, labels, 4, 0.002f);
+  INFO("losses: " << join(losses));
+  for (size_t i = 1; i < losses.size(); ++i) CHECK(losses[i] < losses[i - 1]);
+}
+
+}  // namespace
+}  // namespace hq::train
+
+namespace hq::train {
+namespace {
+
+/// x[N,6] -> Gemm(8) -> Relu -> Dropout(ratio 0.5; no training_mode input) -> Gemm(3).
+std::unique_ptr<Graph> dropoutMlp() {
+  std::mt19937 rng(5);
+  auto g = std::make_unique<Graph>();
+  Value* x = g->addValue("x", DType::kFloat32, {-1, 6}, true);
+  g->mutableInputs().push_back(x);
+  Value* w1 = g->addConstant("w1", testing::randomFloats({8, 6}, -0.5f, 0.5f, rng));
+  Value* w2 = g->addConstant("w2", testing::randomFloats({3, 8}, -0.5f, 0.5f, rng));
+  Value* ratio = g->addConstant("ratio", Tensor::fromVector<float>({}, {0.5f}));
+  Value* h = g->addValue("h");
+  Value* r = g->addValue("r");
+  Value* d = g->addValue("d");
+  Value* y = g->addValue("y");
+  Attributes tb;
+  tb.set("transB", Attribute::ofInt(1));
+  g->addNode("Gemm", "fc1", {x, w1}, {h}, tb);
+  g->addNode("Relu", "relu", {h}, {r});
+  g->addNode("Dropout", "drop", {r, ratio}, {d});
+  g->addNode("Gemm", "fc2", {d, w2}, {y}, tb);
+  g->mutableOutputs().push_back(y);
+  return g;
+}
+
+std::vector<double> dropoutLosses(const Graph& graph, uint64_t seed, const Tensor& x) {
+  AutogradOptions opt;
+  opt.seed = seed;
+  auto gg = GradGraph::create(graph, opt);
+  INFO(gg.status().message());
+  REQUIRE(gg.isOk());
+  return sgdSteps(**gg, x, {0, 1, 2, 0}, 4, 0.1f);
+}
+
+TEST_CASE("autograd: Dropout masks repeat with the seed and differ between steps", "[train]") {
+  auto graph = dropoutMlp();
+  std::mt19937 rng(9);
+  const Tensor x = testing::randomFloats({4, 6}, -1, 1, rng);
+  const std::vector<double> a = dropoutLosses(*graph, 7, x), b = dropoutLosses(*graph, 7, x);
+  const std::vector<double> c = dropoutLosses(*graph, 8, x);
+  INFO("seed 7: " << join(a) << " seed 8: " << join(c));
+  CHECK(a == b);
+  CHECK(a != c);
+  {
+    auto g1 = GradGraph::create(*graph);
+    REQUIRE(g1.isOk());
+    const Tensor first = (*g1)->forward({x}, true)->clone();
+    const Tensor second = (*g1)->forward({x}, true)->clone();
+    double diff = 0;
+    for (int64_t i = 0; i < first.numel(); ++i) {
+      diff += std::fabs(first.data<float>()[i] - second.data<float>()[i]);
+    }
+    CHECK(diff > 1e-3);  // the next step draws another mask
+  }
+
+  // Evaluation is the identity (== the Executor's inference Dropout); training drops about
+  // half of the hidden units and scales the rest by 2, and its gradient matches the forward:
+  // a finite difference of the loss with the same mask (same seed, same step count).
+  auto exec = Executor::create(*graph);
+  REQUIRE(exec.isOk());
+  auto want = (*exec)->run({x});
+  REQUIRE(want.isOk());
+  auto gg = GradGraph::create(*graph);
+  REQUIRE(gg.isOk());
+  auto got = (*gg)->forward({x}, false);
+  REQUIRE(got.isOk());
+  for (int64_t i = 0; i < got->numel(); ++i) {
+    CHECK(got->data<float>()[i] == Approx((*want)[0].data<float>()[i]).margin(1e-6));
+  }
+  const std::vector<int64_t> labels = {0, 1, 2, 0};
+  auto loss = [&](const Tensor& t) { return softmaxCrossEntropy(t, labels); };
+  auto s = (*gg)->step({x}, loss);
+  REQUIRE(s.isOk());
+  const double eps = 1e-3;
+  for (int64_t e = 0; e < 48; e += 7) {
+    // Fresh engines run their first training forward with the mask of step 0.
+    auto lossWith = [&](float delta) {
+      auto g2 = GradGraph::create(*graph);
+      REQUIRE(g2.isOk());
+      (*g2)->parameter("w1")->data<float>()[e] += delta;
+      auto out = (*g2)->forward({x}, true);
+      REQUIRE(out.isOk());
+      return loss(*out)->loss;
+    };
+    const double numeric = (lossWith(eps) - lossWith(-eps)) / (2 * eps);
+    const double analytic = s->grads.at("w1").data<float>()[e];
+    INFO("w1[" << e << "]: analytic " << analytic << " numeric " << numeric);
+    CHECK(std::fabs(analytic - numeric) <= 1e-3 + 2e-2 * std::fabs(numeric));
+  }
+}
+
+}  // namespace
+}  // namespace hq::train
