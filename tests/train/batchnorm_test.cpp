@@ -13,37 +13,16 @@
 #include "runtime/elementwise_test_util.h"
 #include "runtime/kernel.h"
 #include "train/batchnorm.h"
+#include "train/fixture_util.h"
 
 namespace hq::train {
 namespace {
 
-Tensor floats(Shape s, std::vector<float> v) { return Tensor::fromVector<float>(std::move(s), v); }
+using testing::checkNear;
+using testing::floats;
 
-/// Tensors of a "name numel values..." text fixture, by name.
 std::map<std::string, std::vector<float>> readFixture(const std::string& name) {
-  std::ifstream in(std::string(HQ_TEST_DATA) + "/train_bnfq/" + name);
-  REQUIRE(in.good());
-  std::map<std::string, std::vector<float>> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string key;
-    size_t n = 0;
-    ls >> key >> n;
-    std::vector<float> v(n);
-    for (float& f : v) ls >> f;
-    REQUIRE(ls);
-    out[key] = v;
-  }
-  return out;
-}
-
-void checkNear(const Tensor& got, const std::vector<float>& want, double tol) {
-  REQUIRE(got.numel() == static_cast<int64_t>(want.size()));
-  for (size_t i = 0; i < want.size(); ++i) {
-    INFO("element " << i << ": got " << got.data<float>()[i] << " want " << want[i]);
-    CHECK(std::fabs(got.data<float>()[i] - want[i]) <= tol * (1.0 + std::fabs(want[i])));
-  }
+  return testing::readFixture("train_bnfq", name);
 }
 
 Tensor random(Shape s, std::mt19937& rng, float lo, float hi) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "runtime/kernels/gemm_geometry.h"
 #include "runtime/kernels/reference_kernels.h"
 #include "runtime/kernels/window3d.h"
 
@@ -180,42 +181,22 @@ Status refGemm(const KernelCall& call) {
   HQ_RETURN_IF_ERROR(requireF32(call));
   const Tensor& a = call.in(0);
   const Tensor& b = call.in(1);
-  if (a.rank() != 2 || b.rank() != 2) {
-    return call.error(ErrorCode::kShape, "A {} and B {} must be 2-D", shapeString(a.shape()),
-                      shapeString(b.shape()));
-  }
-  HQ_ASSIGN_OR_RETURN(int64_t trans_a, ops::intAttr(call.node, "transA", 0));
-  HQ_ASSIGN_OR_RETURN(int64_t trans_b, ops::intAttr(call.node, "transB", 0));
-  HQ_ASSIGN_OR_RETURN(float alpha, ops::floatAttr(call.node, "alpha", 1.0f));
-  HQ_ASSIGN_OR_RETURN(float beta, ops::floatAttr(call.node, "beta", 1.0f));
-  const int64_t m_size = a.dim(trans_a ? 1 : 0), k_size = a.dim(trans_a ? 0 : 1);
-  const int64_t n_size = b.dim(trans_b ? 0 : 1);
-  if (b.dim(trans_b ? 1 : 0) != k_size) {
-    return call.error(ErrorCode::kShape, "inner dimensions of A {} and B {} differ",
-                      shapeString(a.shape()), shapeString(b.shape()));
-  }
+  HQ_ASSIGN_OR_RETURN(const GemmGeometry g,
+                      gemmGeometry(call.node, a.shape(), b.shape(),
+                                   call.has(2) ? &call.in(2).shape() : nullptr,
+                                   call.node.describe() + ": "));
+  const int64_t m_size = g.m, k_size = g.k, n_size = g.n;
+  const float alpha = g.alpha, beta = g.beta;
   HQ_RETURN_IF_ERROR(checkOutShape(call, {m_size, n_size}));
   // C (optional) broadcasts to [M, N]: element (m, n) is at m * c_sm + n * c_sn.
-  const float* cd = nullptr;
-  int64_t c_sm = 0, c_sn = 0;
-  if (call.has(2)) {
-    const Tensor& c = call.in(2);
-    const Shape& cs = c.shape();
-    const int64_t rows = cs.size() == 2 ? cs[0] : 1, cols = cs.empty() ? 1 : cs.back();
-    if (cs.size() > 2 || (rows != 1 && rows != m_size) || (cols != 1 && cols != n_size)) {
-      return call.error(ErrorCode::kShape, "C {} does not broadcast to [{}, {}]", shapeString(cs),
-                        m_size, n_size);
-    }
-    cd = c.data<float>();
-    c_sm = rows == 1 ? 0 : cols;
-    c_sn = cols == 1 ? 0 : 1;
-  }
+  const float* cd = call.has(2) ? call.in(2).data<float>() : nullptr;
+  const int64_t c_sm = g.cM, c_sn = g.cN;
   const float* ad = a.data<float>();
   const float* bd = b.data<float>();
   float* yd = call.out(0).data<float>();
   // transB: copy B^T once so the inner loop runs along contiguous rows of [K, N].
   std::vector<float> b_t;
-  if (trans_b) {
+  if (g.transB) {
     b_t.resize(static_cast<size_t>(k_size * n_size));
     for (int64_t n = 0; n < n_size; ++n) {
       for (int64_t k = 0; k < k_size; ++k)
@@ -224,7 +205,7 @@ Status refGemm(const KernelCall& call) {
     bd = b_t.data();
   }
   // A(m, k) is at m * a_sm + k * a_sk.
-  const int64_t a_sm = trans_a ? 1 : k_size, a_sk = trans_a ? m_size : 1;
+  const int64_t a_sm = g.aM, a_sk = g.aK;
 
 #pragma omp parallel for schedule(static)
   for (int64_t m = 0; m < m_size; ++m) {

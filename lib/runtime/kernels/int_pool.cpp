@@ -146,42 +146,24 @@ void averagePool(const Tensor& x, Tensor& y, const Window3d& g, bool include_pad
   TY* yd = y.data<TY>();
   const int32_t empty = fxp::saturate(0, rq.clamp);
 
-  // Window [start, start + k) on each axis, exactly as refAveragePool: with
-  // count_include_pad the divisor counts positions inside the padded input
-  // [-pad_begin, in + pad_end) (a ceil_mode window reaching past the end padding is cut
-  // there); without it, only real input positions.
-  auto clip = [&g](int axis, int64_t o, int64_t* lo, int64_t* hi, int64_t* padded) {
-    const int64_t start = o * g.s[axis] - g.padBegin[axis];
-    const int64_t end = std::min(start + g.k[axis], g.in[axis] + g.padEnd[axis]);
-    *padded = end - start;
-    *lo = std::max<int64_t>(start, 0);
-    *hi = std::min(end, g.in[axis]);
-  };
-
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < planes; ++nc) {
     const TX* xp = xd + nc * in_plane;
     TY* yp = yd + nc * out_plane;
     for (int64_t od = 0; od < g.out[0]; ++od) {
-      int64_t d0, d1, dp;
-      clip(0, od, &d0, &d1, &dp);
+      const AverageSpan sd = averageSpan(g, 0, od);
       for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-        int64_t h0, h1, hp;
-        clip(1, oh, &h0, &h1, &hp);
+        const AverageSpan sh = averageSpan(g, 1, oh);
         for (int64_t ow = 0; ow < g.out[2]; ++ow) {
-          int64_t w0, w1, wp;
-          clip(2, ow, &w0, &w1, &wp);
+          const AverageSpan sw = averageSpan(g, 2, ow);
           int32_t sum = 0;
-          for (int64_t id = d0; id < d1; ++id) {
-            for (int64_t ih = h0; ih < h1; ++ih) {
+          for (int64_t id = sd.lo; id < sd.hi; ++id) {
+            for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
               const TX* xr = xp + (id * g.in[1] + ih) * g.in[2];
-              for (int64_t iw = w0; iw < w1; ++iw) sum += xr[iw];
+              for (int64_t iw = sw.lo; iw < sw.hi; ++iw) sum += xr[iw];
             }
           }
-          const int64_t n = include_pad ? dp * hp * wp
-                                        : std::max<int64_t>(0, d1 - d0) *
-                                              std::max<int64_t>(0, h1 - h0) *
-                                              std::max<int64_t>(0, w1 - w0);
+          const int64_t n = averageCount(sd, sh, sw, include_pad);
           // n is in [1, kernel volume] except for a window entirely in the padding (n = 0,
           // only with pads >= kernel), which averages nothing: 0, as the float kernel.
           yp[(od * g.out[1] + oh) * g.out[2] + ow] = static_cast<TY>(

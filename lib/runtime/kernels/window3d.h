@@ -3,6 +3,7 @@
 // 1-D, 2-D and 3-D.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "ir/ops/window.h"
@@ -47,6 +48,28 @@ inline void validRange(int64_t count, int64_t stride, int64_t offset, int64_t li
   *hi = limit - 1 - offset < 0 ? 0 : (limit - 1 - offset) / stride + 1;
   if (*hi > count) *hi = count;
   if (*lo > *hi) *lo = *hi;
+}
+
+/// One axis of an AveragePool window: output position o reads the input positions
+/// [lo, hi); `padded` counts its positions inside the padded input [-pad_begin,
+/// in + pad_end) (a ceil_mode window reaching past the end padding is cut there).
+struct AverageSpan {
+  int64_t lo = 0, hi = 0, padded = 0;
+  int64_t real() const { return std::max<int64_t>(0, hi - lo); }
+};
+
+/// The window of output position `o` on `axis` (0 = D, 1 = H, 2 = W).
+inline AverageSpan averageSpan(const Window3d& g, int axis, int64_t o) {
+  const int64_t start = o * g.s[axis] - g.padBegin[axis];
+  const int64_t end = std::min(start + g.k[axis], g.in[axis] + g.padEnd[axis]);
+  return {std::max<int64_t>(start, 0), std::min(end, g.in[axis]), end - start};
+}
+
+/// AveragePool's divisor for a window: its positions inside the padded input with
+/// count_include_pad, else its real input positions (0 for a window entirely in padding).
+inline int64_t averageCount(const AverageSpan& d, const AverageSpan& h, const AverageSpan& w,
+                            bool include_pad) {
+  return include_pad ? d.padded * h.padded * w.padded : d.real() * h.real() * w.real();
 }
 
 }  // namespace hq::kernels

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/kernels/gemm_geometry.h"
 #include "runtime/kernels/window3d.h"
 #include "train/backward/backward_fns.h"
 
@@ -293,31 +294,13 @@ Status backwardGemm(const BackwardCall& call) {
   }
   const Tensor& a = call.in(0);
   const Tensor& b = call.in(1);
-  if (a.rank() != 2 || b.rank() != 2) {
-    return call.error(ErrorCode::kShape, "A {} and B {} must be 2-D", shapeString(a.shape()),
-                      shapeString(b.shape()));
-  }
-  HQ_ASSIGN_OR_RETURN(int64_t trans_a, ops::intAttr(call.node, "transA", 0));
-  HQ_ASSIGN_OR_RETURN(int64_t trans_b, ops::intAttr(call.node, "transB", 0));
-  HQ_ASSIGN_OR_RETURN(float alpha, ops::floatAttr(call.node, "alpha", 1.0f));
-  HQ_ASSIGN_OR_RETURN(float beta, ops::floatAttr(call.node, "beta", 1.0f));
-  const int64_t m_size = a.dim(trans_a ? 1 : 0), k_size = a.dim(trans_a ? 0 : 1);
-  const int64_t n_size = b.dim(trans_b ? 0 : 1);
-  if (b.dim(trans_b ? 1 : 0) != k_size) {
-    return call.error(ErrorCode::kShape, "inner dimensions of A {} and B {} differ",
-                      shapeString(a.shape()), shapeString(b.shape()));
-  }
-  int64_t c_sm = 0, c_sn = 0;
-  if (call.hasIn(2)) {
-    const Shape& cs = call.in(2).shape();
-    const int64_t rows = cs.size() == 2 ? cs[0] : 1, cols = cs.empty() ? 1 : cs.back();
-    if (cs.size() > 2 || (rows != 1 && rows != m_size) || (cols != 1 && cols != n_size)) {
-      return call.error(ErrorCode::kShape, "C {} does not broadcast to [{}, {}]", shapeString(cs),
-                        m_size, n_size);
-    }
-    c_sm = rows == 1 ? 0 : cols;
-    c_sn = cols == 1 ? 0 : 1;
-  }
+  HQ_ASSIGN_OR_RETURN(const kernels::GemmGeometry g,
+                      kernels::gemmGeometry(call.node, a.shape(), b.shape(),
+                                            call.hasIn(2) ? &call.in(2).shape() : nullptr,
+                                            call.node.describe() + ": backward: "));
+  const int64_t m_size = g.m, k_size = g.k, n_size = g.n;
+  const float alpha = g.alpha, beta = g.beta;
+  const int64_t c_sm = g.cM, c_sn = g.cN;
   HQ_RETURN_IF_ERROR(checkBuffers(call, {m_size, n_size}));
   zeroWanted(call);
   if (!call.hasGradOut(0)) return Status::ok();
@@ -325,8 +308,7 @@ Status backwardGemm(const BackwardCall& call) {
   const float* bd = b.data<float>();
   const float* gy = call.gradOut(0).data<float>();
   // A'(m, k) at m * a_sm + k * a_sk; B'(k, n) at k * b_sk + n * b_sn.
-  const int64_t a_sm = trans_a ? 1 : k_size, a_sk = trans_a ? m_size : 1;
-  const int64_t b_sk = trans_b ? 1 : n_size, b_sn = trans_b ? k_size : 1;
+  const int64_t a_sm = g.aM, a_sk = g.aK, b_sk = g.bK, b_sn = g.bN;
 
   if (call.wantsGrad(0)) {
     float* ga = call.gradIn(0).data<float>();

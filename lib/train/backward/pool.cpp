@@ -17,6 +17,9 @@ namespace hq::train {
 
 namespace {
 
+using kernels::averageCount;
+using kernels::AverageSpan;
+using kernels::averageSpan;
 using kernels::Window3d;
 
 /// X and the gradients are float32; dY (when present) has `out_shape`; dX has X's shape.
@@ -135,39 +138,24 @@ Status backwardAveragePool(const BackwardCall& call) {
   const float* gyd = call.gradOut(0).data<float>();
   float* gxd = call.gradIn(0).data<float>();
 
-  // The forward's window and divisor: [start, start + k) cut at the end of the padded
-  // input; the divisor counts padded positions (count_include_pad) or real ones.
-  auto clip = [&g](int axis, int64_t o, int64_t* lo, int64_t* hi, int64_t* padded) {
-    const int64_t start = o * g.s[axis] - g.padBegin[axis];
-    const int64_t end = std::min(start + g.k[axis], g.in[axis] + g.padEnd[axis]);
-    *padded = end - start;
-    *lo = std::max<int64_t>(start, 0);
-    *hi = std::min(end, g.in[axis]);
-  };
-
+  // The forward's windows and divisors (averageSpan / averageCount, as refAveragePool).
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < planes; ++nc) {
     const float* gyp = gyd + nc * out_plane;
     float* gxp = gxd + nc * in_plane;
     for (int64_t od = 0; od < g.out[0]; ++od) {
-      int64_t d0, d1, dp;
-      clip(0, od, &d0, &d1, &dp);
+      const AverageSpan sd = averageSpan(g, 0, od);
       for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-        int64_t h0, h1, hp;
-        clip(1, oh, &h0, &h1, &hp);
+        const AverageSpan sh = averageSpan(g, 1, oh);
         for (int64_t ow = 0; ow < g.out[2]; ++ow) {
-          int64_t w0, w1, wp;
-          clip(2, ow, &w0, &w1, &wp);
-          const int64_t count = include_pad ? dp * hp * wp
-                                            : std::max<int64_t>(0, d1 - d0) *
-                                                  std::max<int64_t>(0, h1 - h0) *
-                                                  std::max<int64_t>(0, w1 - w0);
+          const AverageSpan sw = averageSpan(g, 2, ow);
+          const int64_t count = averageCount(sd, sh, sw, include_pad);
           if (count <= 0) continue;
           const float share = gyp[(od * g.out[1] + oh) * g.out[2] + ow] / static_cast<float>(count);
-          for (int64_t id = d0; id < d1; ++id) {
-            for (int64_t ih = h0; ih < h1; ++ih) {
+          for (int64_t id = sd.lo; id < sd.hi; ++id) {
+            for (int64_t ih = sh.lo; ih < sh.hi; ++ih) {
               float* gr = gxp + (id * g.in[1] + ih) * g.in[2];
-              for (int64_t iw = w0; iw < w1; ++iw) gr[iw] += share;
+              for (int64_t iw = sw.lo; iw < sw.hi; ++iw) gr[iw] += share;
             }
           }
         }
