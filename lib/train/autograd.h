@@ -137,6 +137,12 @@ class GradGraph {
   /// Names of the kernels used by the last forward(), in node order.
   std::vector<std::string> kernelNames() const;
 
+  /// Training forwards run since create (the Dropout mask counter, AutogradOptions::seed);
+  /// a checkpoint saves it and setTrainForwards restores it so that a resumed run draws
+  /// the same masks as an uninterrupted one.
+  uint64_t trainForwards() const { return trainForwards_; }
+  void setTrainForwards(uint64_t n) { trainForwards_ = n; }
+
  private:
   struct NodeInfo;
   struct PlanStep;
