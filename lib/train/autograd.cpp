@@ -8,6 +8,7 @@
 #include "ir/ops/window.h"
 #include "runtime/passes/fake_quant.h"
 #include "train/batchnorm.h"
+#include "train/bn_fold_factor.h"
 #include "train/dropout.h"
 #include "train/fake_quant.h"
 
@@ -36,6 +37,12 @@ std::vector<std::string> defaultParameters(const Graph& graph) {
       const Value* v = n->input(s);
       auto p = producer.find(v);
       if (v && p != producer.end() && passes::isFakeQuant(*p->second)) v = p->second->input(0);
+      // A Conv+BN QAT unit (train/conv_bn_qat.h): FakeQuant(Mul(W, BnFoldFactor)) trains W.
+      p = v ? producer.find(v) : producer.end();
+      if (p != producer.end() && p->second->opType == "Mul" && p->second->domain.empty()) {
+        auto f = producer.find(p->second->input(1));
+        if (f != producer.end() && isBnFoldFactor(*f->second)) v = p->second->input(0);
+      }
       if (v && v->isConstant() && v->constant.dtype() == DType::kFloat32) chosen.insert(v);
     }
   }
@@ -63,6 +70,7 @@ bool isDropout(const Node& n) { return n.domain.empty() && n.opType == "Dropout"
 
 NodeBackward builtinBackwardOf(const Node& node, std::shared_ptr<BuiltinState> state) {
   if (passes::isFakeQuant(node)) return NodeBackward(&backwardFakeQuant);
+  if (isBnFoldFactor(node)) return NodeBackward(&backwardBnFoldFactor);
   if (isBatchNorm(node)) {
     return [state](const BackwardCall& call) -> Status {
       if (!state->trained) {
@@ -476,6 +484,7 @@ Expected<std::unique_ptr<PreparedKernel>> GradGraph::builtinForward(
     return std::unique_ptr<PreparedKernel>(new BatchNormKernel(
         node, values_[n.in[3]], values_[n.in[4]], n.state, training));
   }
+  if (isBnFoldFactor(node)) return makeBnFoldFactorKernel(node, inputs, outputs);
   if (isDropout(node)) {
     if (inputs.empty() || !inputs[0].hasShape) {
       return HQ_ERROR(kInvalidArgument, "autograd: {}: input X has no shape", node.describe());
