@@ -31,6 +31,53 @@ struct PointState {
 
 bool isActivation(const QuantPoint& p) { return p.kind != QuantPoint::Kind::kWeight; }
 
+/// The metadata "hq.quant.points" (hq-qat reads it): one entry per point, in plan order, with
+/// the tensor, kind, owner node, the resolved spec (qconfig form, incl. "qat") and "scale",
+/// the scale initializer of its QuantizeLinear / DequantizeLinear (absent for qint32 outputs,
+/// which stay float). Called after insertQdq with what was recorded before it (`tensors`:
+/// the points' float value names, `values`: their Values, which weights no longer have).
+std::string pointsMetadata(const Graph& g, const QuantPlan& plan,
+                           const std::vector<std::string>& tensors,
+                           const std::vector<const Value*>& values) {
+  std::map<const Value*, const Node*> producer;
+  for (const Node* n : g.nodes()) {
+    for (const Value* v : n->outputs) producer[v] = n;
+  }
+  OrderedJson points = OrderedJson::array();
+  for (size_t i = 0; i < plan.points.size(); ++i) {
+    const QuantPoint& p = plan.points[i];
+    OrderedJson j;
+    j["tensor"] = tensors[i];
+    j["kind"] = p.kind == QuantPoint::Kind::kInput    ? "input"
+                : p.kind == QuantPoint::Kind::kOutput ? "output"
+                                                      : "weight";
+    j["node"] = p.owner ? p.owner->name : "";
+    j["spec"] = QConfig::specToJson(p.spec);
+    std::string scale;
+    if (isActivation(p)) {
+      for (const Node* n : g.consumers(values[i])) {
+        if ((n->opType == "QuantizeLinear" || n->opType == "Div") && n->input(1)) {
+          scale = n->input(1)->name;
+          break;
+        }
+      }
+    } else if (p.owner) {
+      for (const Value* in : p.owner->inputs) {
+        auto it = producer.find(in);
+        if (it == producer.end() || it->second->opType != "DequantizeLinear") continue;
+        const Value* q = it->second->input(0);
+        if (q && q->isConstant() && q->constant.dtype() == DType::kInt8 && it->second->input(1)) {
+          scale = it->second->input(1)->name;
+          break;
+        }
+      }
+    }
+    if (!scale.empty()) j["scale"] = scale;
+    points.push_back(std::move(j));
+  }
+  return points.dump();
+}
+
 /// Images [from, to) of an NCHW batch, copied.
 Tensor sliceImages(const Tensor& batch, int64_t from, int64_t to) {
   Shape shape = batch.shape();
@@ -480,7 +527,14 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     points.push_back(std::move(j));
   }
 
+  std::vector<std::string> point_tensors;
+  std::vector<const Value*> point_values;
+  for (const QuantPoint& p : plan.points) {
+    point_tensors.push_back(p.value->name);
+    point_values.push_back(isActivation(p) ? p.value : nullptr);
+  }
   HQ_RETURN_IF_ERROR(insertQdq(*graph, plan, chosen));
+  graph->metadata["hq.quant.points"] = pointsMetadata(*graph, plan, point_tensors, point_values);
   graph->metadata["hq.version"] = kHqVersion;
   graph->metadata["hq.stage"] = "calib";
   graph->metadata["hq.qconfig"] = qconfig.source().dump();

@@ -222,6 +222,23 @@ class Checker {
       return HQ_ERROR(kParse, "{}: at {}: observer 'fixed' needs a fixed_scale next to it", what_,
                       path);
     }
+    if (auto q = spec.find("qat"); q != spec.end() && q->is_object()) {
+      if (auto m = q->find("scale"); m != q->end() && m->is_string()) {
+        const std::string mode = m->get<std::string>();
+        if (mode != "ema" && mode != "lsq" && mode != "fixed") {
+          return HQ_ERROR(kParse,
+                          "{}: at {}/qat/scale: unknown QAT scale mode '{}' (expected one of: "
+                          "ema, lsq, fixed)",
+                          what_, path, mode);
+        }
+        if (fixed != spec.end() && mode != "fixed") {
+          return HQ_ERROR(kParse,
+                          "{}: at {}/qat/scale: a fixed_scale point never moves in QAT, found "
+                          "'{}'; drop qat.scale or set it to fixed",
+                          what_, path, mode);
+        }
+      }
+    }
     if (observer) {
       for (const auto& rule : kParamRules) {
         if (!spec.contains(rule.key)) continue;
@@ -301,7 +318,22 @@ std::string QuantSpec::describe() const {
     out += fmt::format("(c={}, p={}, bins={})", formatDouble(params.averagingConstant),
                        formatDouble(params.percentile), params.bins);
   }
+  if (!qat.scale.empty() || qat.averagingConstant) {
+    out += " qat=" + (qat.scale.empty() ? std::string("default") : qat.scale);
+    if (qat.averagingConstant) out += "(c=" + formatDouble(*qat.averagingConstant) + ")";
+  }
   return out;
+}
+
+std::string QuantSpec::qatScale() const {
+  if (observer == "fixed" || fixedScale) return "fixed";
+  return qat.scale.empty() ? std::string("ema") : qat.scale;
+}
+
+double QuantSpec::qatAveragingConstant(bool weight) const {
+  if (qat.averagingConstant) return *qat.averagingConstant;
+  if (observer == "ema_minmax") return params.averagingConstant;
+  return weight ? 1.0 : 0.01;
 }
 
 bool ObserverParams::operator==(const ObserverParams& o) const {
@@ -310,7 +342,8 @@ bool ObserverParams::operator==(const ObserverParams& o) const {
 
 bool QuantSpec::operator==(const QuantSpec& o) const {
   return dtype == o.dtype && symmetric == o.symmetric && perChannel == o.perChannel &&
-         observer == o.observer && params == o.params && fixedScale == o.fixedScale;
+         observer == o.observer && params == o.params && fixedScale == o.fixedScale &&
+         qat == o.qat;
 }
 
 // ---- Glob
@@ -354,6 +387,8 @@ void QConfig::Partial::applyTo(QuantSpec* spec) const {
     spec->fixedScale = *fixedScale;
     spec->observer = "fixed";
   }
+  if (qatScale) spec->qat.scale = *qatScale;
+  if (qatAveragingConstant) spec->qat.averagingConstant = *qatAveragingConstant;
 }
 
 QConfig::Partial QConfig::parsePartial(const Json& spec) {
@@ -368,6 +403,12 @@ QConfig::Partial QConfig::parsePartial(const Json& spec) {
   if (auto it = spec.find("percentile"); it != spec.end()) p.percentile = it->get<double>();
   if (auto it = spec.find("bins"); it != spec.end()) p.bins = it->get<int>();
   if (auto it = spec.find("fixed_scale"); it != spec.end()) p.fixedScale = it->get<double>();
+  if (auto q = spec.find("qat"); q != spec.end()) {
+    if (auto it = q->find("scale"); it != q->end()) p.qatScale = it->get<std::string>();
+    if (auto it = q->find("averaging_constant"); it != q->end()) {
+      p.qatAveragingConstant = it->get<double>();
+    }
+  }
   return p;
 }
 
@@ -401,6 +442,41 @@ Expected<QConfig> QConfig::fromJson(const Json& doc, const std::string& what) {
                     e.what());
   }
   return q;
+}
+
+OrderedJson QConfig::specToJson(const QuantSpec& spec) {
+  OrderedJson j;
+  j["dtype"] = qdtypeName(spec.dtype);
+  j["symmetric"] = spec.symmetric;
+  j["per_channel"] = spec.perChannel;
+  j["observer"] = spec.observer;
+  j["averaging_constant"] = spec.params.averagingConstant;
+  j["percentile"] = spec.params.percentile;
+  j["bins"] = spec.params.bins;
+  if (spec.fixedScale) j["fixed_scale"] = *spec.fixedScale;
+  OrderedJson qat = OrderedJson::object();
+  if (!spec.qat.scale.empty()) qat["scale"] = spec.qat.scale;
+  if (spec.qat.averagingConstant) qat["averaging_constant"] = *spec.qat.averagingConstant;
+  j["qat"] = qat;
+  return j;
+}
+
+Expected<QuantSpec> QConfig::specFromJson(const Json& spec, const std::string& what) {
+  if (!spec.is_object()) {
+    return HQ_ERROR(kParse, "{}: expected a spec object, found {}", what, spec.type_name());
+  }
+  QuantSpec out;
+  try {
+    Partial p = parsePartial(spec);
+    if (p.observer && p.observer != std::optional<std::string>("fixed")) p.fixedScale.reset();
+    p.applyTo(&out);
+  } catch (const nlohmann::json::exception& e) {
+    return HQ_ERROR(kParse, "{}: bad spec {}: {}", what, spec.dump(), e.what());
+  }
+  if (out.observer == "fixed" && !out.fixedScale) {
+    return HQ_ERROR(kParse, "{}: observer 'fixed' needs a fixed_scale next to it", what);
+  }
+  return out;
 }
 
 std::vector<std::string> builtinQConfigNames() {

@@ -12,7 +12,8 @@
 //   "inputs": {"input": {"fixed_scale": 0.0078125}},    // graph inputs by name ("*" = all)
 //   "overrides": [                           // later entries win
 //     {"op_type": "Gemm", "output": {"dtype": "qint32"}},
-//     {"name": "classifier*", "weight": {"observer": "mse"}}
+//     {"name": "classifier*", "weight": {"observer": "mse"}},
+//     {"op_type": "Conv", "output": {"qat": {"scale": "lsq"}}}   // hq-qat: learned scale
 //   ]
 // }
 // Roles: "activation" (default for every activation quantization point), "input" (the
@@ -49,6 +50,20 @@ struct ObserverParams {
   bool operator!=(const ObserverParams& o) const { return !(*this == o); }
 };
 
+/// How a point's scale moves in quantization-aware training (hq-qat; the spec's "qat" object).
+struct QatParams {
+  /// "ema" (running min/max of the training batches), "lsq" (a learned scale), "fixed", or
+  /// "" (not given: see QuantSpec::qatScale).
+  std::string scale;
+  /// EMA: running = (1 - c) * running + c * batch; unset: see QuantSpec::qatAveragingConstant.
+  std::optional<double> averagingConstant;
+
+  bool operator==(const QatParams& o) const {
+    return scale == o.scale && averagingConstant == o.averagingConstant;
+  }
+  bool operator!=(const QatParams& o) const { return !(*this == o); }
+};
+
 /// How one tensor is quantized.
 struct QuantSpec {
   QDType dtype = QDType::kInt8;
@@ -59,6 +74,16 @@ struct QuantSpec {
   ObserverParams params;
   /// Set exactly when observer is "fixed": the scale used as is (e.g. 1/128 for pyramid input).
   std::optional<double> fixedScale;
+  /// Quantization-aware training of this point.
+  QatParams qat;
+
+  /// The QAT scale mode: "fixed" for a fixed observer (a fixed scale never moves), else
+  /// qat.scale, else "ema".
+  std::string qatScale() const;
+  /// The QAT EMA constant: qat.averagingConstant, else the observer's averaging_constant
+  /// when the observer is ema_minmax, else 1 for weights (the current weights' own range,
+  /// what hq-convert deploys) and 0.01 for activations.
+  double qatAveragingConstant(bool weight) const;
 
   /// Integer range of the dtype: qint8 [-128, 127], qint16 [-32768, 32767], qint32 full.
   /// Symmetric scales map the largest magnitude to qmax (scale = amax / 127 for qint8).
@@ -66,7 +91,8 @@ struct QuantSpec {
   int64_t qmax() const;
 
   /// One line for logs and reports, e.g. "qint8 symmetric per-channel minmax" or
-  /// "qint8 symmetric fixed(scale=0.0078125)"; observer parameters appear where they matter.
+  /// "qint8 symmetric fixed(scale=0.0078125)"; observer parameters appear where they matter,
+  /// and the "qat" object where given (" qat=lsq", " qat=ema(c=0.05)").
   std::string describe() const;
 
   bool operator==(const QuantSpec& o) const;
@@ -87,6 +113,14 @@ class QConfig {
   static Expected<QConfig> fromJson(const Json& doc, const std::string& what);
   /// The built-in default (configs/qconfig/default.json).
   static QConfig defaults();
+
+  /// A resolved spec as a qconfig spec object (every field written, fixed key order: dtype,
+  /// symmetric, per_channel, observer, observer parameters, fixed_scale, qat), e.g. for the
+  /// per-point metadata "hq.quant.points" that hq-calib writes and hq-qat reads.
+  static OrderedJson specToJson(const QuantSpec& spec);
+  /// The inverse: the built-in defaults changed by the fields `spec` sets (a partial spec
+  /// gives the rest their defaults). Errors (kParse) name `what` and the offending key.
+  static Expected<QuantSpec> specFromJson(const Json& spec, const std::string& what);
 
   /// Spec of the output of the unit whose anchor node is `node_name` / `op_type`.
   QuantSpec outputSpec(const std::string& node_name, const std::string& op_type) const;
@@ -128,6 +162,8 @@ class QConfig {
     std::optional<double> averagingConstant, percentile;
     std::optional<int> bins;
     std::optional<double> fixedScale;
+    std::optional<std::string> qatScale;
+    std::optional<double> qatAveragingConstant;
     void applyTo(QuantSpec* spec) const;
   };
   struct Override {

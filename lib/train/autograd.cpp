@@ -58,6 +58,7 @@ namespace {
 /// What a built-in training forward keeps for its backward.
 struct BuiltinState {
   bool trained = false;  // the last forward was a training one
+  bool frozen = false;   // ... with frozen BatchNormalization statistics (running stats)
   BatchNormSaved bn;
   Tensor mask;
   float ratio = 0.5f;
@@ -73,7 +74,7 @@ NodeBackward builtinBackwardOf(const Node& node, std::shared_ptr<BuiltinState> s
   if (isBnFoldFactor(node)) return NodeBackward(&backwardBnFoldFactor);
   if (isBatchNorm(node)) {
     return [state](const BackwardCall& call) -> Status {
-      if (!state->trained) {
+      if (!state->trained && !state->frozen) {
         return call.error(ErrorCode::kInvalidArgument, "no statistics from a training forward");
       }
       for (size_t i = 3; i < 5; ++i) {
@@ -84,6 +85,14 @@ NodeBackward builtinBackwardOf(const Node& node, std::shared_ptr<BuiltinState> s
           if (call.wantsGrad(i)) zeroFill(call.gradIn(i));
         }
         return Status::ok();
+      }
+      if (state->frozen) {  // the affine backward with the running statistics
+        HQ_ASSIGN_OR_RETURN(float eps, ops::floatAttr(call.node, "epsilon", 1e-5f));
+        return batchNormEvalBackward(call.in(0), call.in(1), call.in(3), call.in(4), eps,
+                                     call.gradOut(0),
+                                     call.wantsGrad(0) ? &call.gradIn(0) : nullptr,
+                                     call.wantsGrad(1) ? &call.gradIn(1) : nullptr,
+                                     call.wantsGrad(2) ? &call.gradIn(2) : nullptr);
       }
       return batchNormTrainBackward(call.in(0), call.in(1), state->bn, call.gradOut(0),
                                     call.wantsGrad(0) ? &call.gradIn(0) : nullptr,
@@ -110,8 +119,13 @@ NodeBackward builtinBackwardOf(const Node& node, std::shared_ptr<BuiltinState> s
 class BatchNormKernel : public PreparedKernel {
  public:
   BatchNormKernel(const Node& node, Value* mean, Value* var, std::shared_ptr<BuiltinState> state,
-                  bool training)
-      : node_(node), mean_(mean), var_(var), state_(std::move(state)), training_(training) {
+                  bool training, const bool* frozen)
+      : node_(node),
+        mean_(mean),
+        var_(var),
+        state_(std::move(state)),
+        training_(training),
+        frozen_(frozen) {
     evalNode_.opType = node.opType;
     evalNode_.name = node.name;
     evalNode_.attrs = node.attrs;
@@ -120,7 +134,8 @@ class BatchNormKernel : public PreparedKernel {
   std::string name() const override { return training_ ? "train:batchnorm" : "reference"; }
   Status run(const KernelCall& call) override {
     Tensor& y = call.out(0);
-    if (training_) {
+    state_->frozen = training_ && *frozen_;
+    if (training_ && !*frozen_) {
       BatchNormOptions opt;
       HQ_ASSIGN_OR_RETURN(opt.epsilon, ops::floatAttr(node_, "epsilon", 1e-5f));
       HQ_ASSIGN_OR_RETURN(opt.momentum, ops::floatAttr(node_, "momentum", 0.9f));
@@ -146,6 +161,7 @@ class BatchNormKernel : public PreparedKernel {
   Value *mean_, *var_;
   std::shared_ptr<BuiltinState> state_;
   bool training_;
+  const bool* frozen_;  // GradGraph::setBatchNormFrozen
 };
 
 /// Dropout: the seeded mask in training, the identity in evaluation.
@@ -190,7 +206,8 @@ class DropoutKernel : public PreparedKernel {
   bool training_;
 };
 
-/// The QDQ rewrite of GradGraph::create (autograd.h).
+}  // namespace
+
 Status rewriteQdqForTraining(Graph& g) {
   for (Node* dq : g.nodes()) {
     if (dq->opType != "DequantizeLinear" || !dq->domain.empty()) continue;
@@ -232,8 +249,6 @@ Status rewriteQdqForTraining(Graph& g) {
   g.removeDeadValues();
   return g.sortTopologically();
 }
-
-}  // namespace
 
 struct GradGraph::NodeInfo {
   Node* node = nullptr;
@@ -482,7 +497,7 @@ Expected<std::unique_ptr<PreparedKernel>> GradGraph::builtinForward(
     for (size_t i = 1; i < outputs.size() && i < 3; ++i) outputs[i] = inputs[i + 2];
     for (ValueInfo& o : outputs) o.constant = nullptr;
     return std::unique_ptr<PreparedKernel>(new BatchNormKernel(
-        node, values_[n.in[3]], values_[n.in[4]], n.state, training));
+        node, values_[n.in[3]], values_[n.in[4]], n.state, training, &bnFrozen_));
   }
   if (isBnFoldFactor(node)) return makeBnFoldFactorKernel(node, inputs, outputs);
   if (isDropout(node)) {

@@ -66,6 +66,12 @@ struct AutogradOptions {
 /// initializer (a QAT weight) names that initializer.
 std::vector<std::string> defaultParameters(const Graph& graph);
 
+/// The QDQ rewrite of GradGraph::create with AutogradOptions::fakeQuantQdq (see GradGraph),
+/// in place; for callers that edit the rewritten graph before training it (train/qat.h).
+/// Node names are kept: a weight's hq.FakeQuant has its DequantizeLinear's name, an
+/// activation's has its QuantizeLinear's name; scale values keep their names.
+Status rewriteQdqForTraining(Graph& graph);
+
 /// Parameter gradients dL/dp by parameter name (float32, the parameter's shape).
 using Gradients = std::map<std::string, Tensor>;
 
@@ -143,6 +149,12 @@ class GradGraph {
   uint64_t trainForwards() const { return trainForwards_; }
   void setTrainForwards(uint64_t n) { trainForwards_ = n; }
 
+  /// Freeze BatchNormalization statistics (e.g. after N epochs of QAT): a training forward
+  /// then normalizes with the running statistics and no longer updates them, and the
+  /// backward is the affine one (dx = dy * gamma / sqrt(var + eps), dgamma, dbeta).
+  void setBatchNormFrozen(bool frozen) { bnFrozen_ = frozen; }
+  bool batchNormFrozen() const { return bnFrozen_; }
+
  private:
   struct NodeInfo;
   struct PlanStep;
@@ -175,6 +187,7 @@ class GradGraph {
   size_t liveBytes_ = 0, peakBytes_ = 0;
   std::map<std::pair<std::vector<Shape>, bool>, std::unique_ptr<Plan>> plans_;
   uint64_t trainForwards_ = 0;  // training forwards run so far (Dropout seeds)
+  bool bnFrozen_ = false;       // setBatchNormFrozen
   Plan* last_ = nullptr;
 };
 

@@ -10,6 +10,7 @@
 // statistics. Saving and restoring all initializers by name restores the QAT model exactly.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,9 +62,16 @@ class QatModel {
   /// One line: "14 points: 9 activations (ema), 4 weights (ema, per-channel), 1 fixed input".
   std::string describe() const;
 
+  /// Internal: one quantization point (qat.cpp).
+  struct Point;
+
  private:
-  QatModel() = default;
+  QatModel();
+  std::unique_ptr<Graph> original_;  // the QDQ model as given (export writes into a copy)
   std::unique_ptr<GradGraph> grad_;
+  std::vector<Point> points_;             // one per hq.FakeQuant, graph order
+  std::map<std::string, size_t> index_;   // FakeQuant node name -> points_ index
+  std::vector<std::string> expandedConvs_;  // Conv+BN units (expandConvBnForQat)
 };
 
 }  // namespace hq::train
