@@ -37,7 +37,7 @@ Status bnFoldFactorForward(const KernelCall& call) {
                       "{} {} and {} {}", dtypeName(gamma.dtype()), shapeString(gamma.shape()),
                       dtypeName(var.dtype()), shapeString(var.shape()));
   }
-  const double eps = call.attrs().getFloat("epsilon", 1e-5f);
+  const float eps = call.attrs().getFloat("epsilon", 1e-5f);
   for (size_t k = 0; k < 3; ++k) {
     if (call.hasOut(k) && call.out(k).numel() != c) {
       return call.error(ErrorCode::kShape, "output {} must have {} elements, found {}", k, c,
@@ -47,8 +47,8 @@ Status bnFoldFactorForward(const KernelCall& call) {
   const float* g = gamma.data<float>();
   const float* v = var.data<float>();
   for (int64_t i = 0; i < c; ++i) {
-    const double inv = 1.0 / std::sqrt(static_cast<double>(v[i]) + eps);
-    const float f = static_cast<float>(static_cast<double>(g[i]) * inv);
+    const double inv = bnInvStd(v[i], eps);
+    const float f = bnFoldFactorValue(g[i], v[i], eps);
     for (size_t k = 0; k < 2; ++k) {
       if (call.hasOut(k)) call.out(k).data<float>()[i] = f;
     }

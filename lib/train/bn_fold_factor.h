@@ -14,6 +14,7 @@
 //   is a statistic and gets no gradient.
 #pragma once
 
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -24,6 +25,15 @@
 namespace hq::train {
 
 inline constexpr const char* kBnFoldFactor = "BnFoldFactor";
+
+/// 1 / sqrt(var + eps) in double: the op's output 2 (rounded to float) and the base of f.
+inline double bnInvStd(float var, float eps) {
+  return 1.0 / std::sqrt(static_cast<double>(var) + static_cast<double>(eps));
+}
+/// f = gamma / sqrt(var + eps) as the op computes it (double, rounded once to float32).
+inline float bnFoldFactorValue(float gamma, float var, float eps) {
+  return static_cast<float>(static_cast<double>(gamma) * bnInvStd(var, eps));
+}
 
 /// An hq.BnFoldFactor node.
 bool isBnFoldFactor(const Node& node);

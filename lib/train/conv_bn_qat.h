@@ -20,7 +20,11 @@ namespace hq::train {
 /// the weight FakeQuant sees W * f (f = gamma / sqrt(running_var + eps), gamma trainable,
 /// running stats BN initializers), the Conv output is divided by f, the conv bias added back,
 /// then a BatchNormalization (training mode via GradGraph's built-in BN training kernel) with
-/// gamma, beta, running mean/var from bn_model. Names the convs expanded in `expanded`.
+/// gamma, beta, running mean/var from bn_model. beta absorbs the difference between the
+/// calibrated Conv bias and the fold of bn_model ((b - mean) * f + beta; hq-calib's bias
+/// correction), so that the evaluation forward equals the calibrated model's (the weight too
+/// when its scale quantizes W * f as hq-calib's fold did). Convs of bn_model without a
+/// BatchNormalization right after them are left alone. Names the convs expanded in `expanded`.
 /// Errors (named node): a Conv of bn_model whose BN cannot be matched, shape mismatches.
 Status expandConvBnForQat(Graph& training_graph, const Graph& bn_model,
                           std::vector<std::string>* expanded);
