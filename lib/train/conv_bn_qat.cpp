@@ -11,7 +11,9 @@
 // "folded_bias" (the bias initializer's name).
 #include "train/conv_bn_qat.h"
 
+#include <algorithm>
 #include <map>
+#include <memory>
 
 #include "runtime/passes/fake_quant.h"
 #include "train/bn_fold_factor.h"
@@ -48,6 +50,28 @@ Value* addFloatValue(Graph& g, const std::string& name, Shape shape) {
   return g.addValue(g.uniqueName(name), DType::kFloat32, std::move(shape), true);
 }
 
+/// A node inserted right before `before` (appended when nullptr), so that the stable
+/// topological sort keeps every other node where it was (fold then restores the old order).
+Node* insertBefore(Graph& g, const Node* before, const std::string& op, const std::string& name,
+                   std::vector<Value*> inputs, std::vector<Value*> outputs,
+                   Attributes attrs = {}, const std::string& domain = "") {
+  auto n = std::make_unique<Node>();
+  n->opType = op;
+  n->name = g.uniqueName(name);
+  n->domain = domain;
+  n->inputs = std::move(inputs);
+  n->outputs = std::move(outputs);
+  n->attrs = std::move(attrs);
+  return g.insertNodeBefore(before, std::move(n));
+}
+
+/// The node after `n` in the graph's order, or nullptr.
+const Node* nodeAfter(const Graph& g, const Node* n) {
+  const std::vector<Node*> nodes = g.nodes();
+  auto it = std::find(nodes.begin(), nodes.end(), n);
+  return it == nodes.end() || it + 1 == nodes.end() ? nullptr : *(it + 1);
+}
+
 Value* addCopy(Graph& g, const std::string& name, const Tensor& t) {
   return g.addConstant(g.uniqueName(name), t.clone());
 }
@@ -82,6 +106,20 @@ Status expandOne(Graph& g, Node* tconv, const Node& bconv, const Node& bn) {
     }
   }
 
+  if (tconv->outputs.size() != 1 || !tconv->outputs[0]) {
+    return HQ_ERROR(kUnsupported, "expandConvBnForQat: {}: expected one output",
+                    tconv->describe());
+  }
+  Value* y = tconv->outputs[0];
+  for (const Node* user : g.consumers(y)) {
+    if (user->opType == "BatchNormalization") {
+      return HQ_ERROR(kInvalidArgument,
+                      "expandConvBnForQat: {} is already followed by {} (expanded twice, or "
+                      "not folded by hq-calib)",
+                      tconv->describe(), user->describe());
+    }
+  }
+
   // The training graph's weight: W' -> FakeQuant -> Conv, or W' -> Conv.
   Value* tw = tconv->input(1);
   Node* fq = tw ? tw->producer : nullptr;
@@ -92,6 +130,12 @@ Status expandOne(Graph& g, Node* tconv, const Node& bconv, const Node& bn) {
                     tconv->describe(), fq->describe());
   }
   Value* folded_w = fq ? fq->input(0) : tw;
+  const Node* mul = folded_w ? folded_w->producer : nullptr;
+  if (mul && mul->opType == "Mul" && mul->input(1) && mul->input(1)->producer &&
+      isBnFoldFactor(*mul->input(1)->producer)) {
+    return HQ_ERROR(kInvalidArgument, "expandConvBnForQat: {} is already expanded (by {})",
+                    tconv->describe(), mul->input(1)->producer->describe());
+  }
   if (!folded_w || !folded_w->isConstant() || folded_w->constant.dtype() != DType::kFloat32) {
     return HQ_ERROR(kInvalidArgument,
                     "expandConvBnForQat: {}: the weight{} is not a float32 initializer",
@@ -117,19 +161,6 @@ Status expandOne(Graph& g, Node* tconv, const Node& bconv, const Node& bn) {
                     "expandConvBnForQat: {}: bias '{}' must be a float32 initializer [{}] "
                     "read by this Conv only",
                     tconv->describe(), tb->name, oc);
-  }
-  if (tconv->outputs.size() != 1 || !tconv->outputs[0]) {
-    return HQ_ERROR(kUnsupported, "expandConvBnForQat: {}: expected one output",
-                    tconv->describe());
-  }
-  Value* y = tconv->outputs[0];
-  for (const Node* user : g.consumers(y)) {
-    if (user->opType == "BatchNormalization") {
-      return HQ_ERROR(kInvalidArgument,
-                      "expandConvBnForQat: {} is already followed by {} (expanded twice, or "
-                      "not folded by hq-calib)",
-                      tconv->describe(), user->describe());
-    }
   }
 
   const int64_t rank = w.rank();
@@ -168,17 +199,19 @@ Status expandOne(Graph& g, Node* tconv, const Node& bconv, const Node& bn) {
   fa.set("output_rank", Attribute::ofInt(rank));
   fa.set(kFoldedWeightAttr, Attribute::ofString(folded_w->name));
   fa.set(kFoldedBiasAttr, Attribute::ofString(tb ? tb->name : tconv->name + "_bnfolded_bias"));
-  g.addNode(kBnFoldFactor, g.uniqueName(bn.name + "_fold_factor"), {gamma, var}, {fw, fy, inv},
-            fa, passes::kHqDomain);
+  const Node* wfirst = fq ? fq : tconv;
+  insertBefore(g, wfirst, kBnFoldFactor, bn.name + "_fold_factor", {gamma, var}, {fw, fy, inv},
+               fa, passes::kHqDomain);
 
   Value* scaled = addFloatValue(g, bw->name + "_scaled", w.shape());
-  g.addNode("Mul", g.uniqueName(tconv->name + "_scale_weight"), {tw_param, fw}, {scaled});
+  insertBefore(g, wfirst, "Mul", tconv->name + "_scale_weight", {tw_param, fw}, {scaled});
   if (fq) {
     fq->inputs[0] = scaled;
   } else {
     tconv->inputs[1] = scaled;
   }
 
+  const Node* after = nodeAfter(g, tconv);
   const Shape yshape = y->shape;
   const bool yhas = y->hasShape;
   Value* yc = g.addValue(g.uniqueName(bconv.outputs[0] ? bconv.outputs[0]->name : tconv->name),
@@ -187,17 +220,16 @@ Status expandOne(Graph& g, Node* tconv, const Node& bconv, const Node& bn) {
   tconv->outputs[0] = yc;
   yc->producer = tconv;
   Value* yd = g.addValue(g.uniqueName(yc->name + "_unscaled"), DType::kFloat32, yshape, yhas);
-  g.addNode("Div", g.uniqueName(tconv->name + "_unscale"), {yc, fy}, {yd});
+  insertBefore(g, after, "Div", tconv->name + "_unscale", {yc, fy}, {yd});
   Value* bn_in = yd;
   if (bias) {
     Value* b = g.addConstant(g.uniqueName(bconv.input(2)->name), bias->reshaped(fy_shape).clone());
     bn_in = g.addValue(g.uniqueName(yc->name + "_biased"), DType::kFloat32, yshape, yhas);
-    g.addNode("Add", g.uniqueName(tconv->name + "_add_bias"), {yd, b}, {bn_in});
+    insertBefore(g, after, "Add", tconv->name + "_add_bias", {yd, b}, {bn_in});
   }
   Attributes ba = bn.attrs;
   ba.set("training_mode", Attribute::ofInt(1));
-  g.addNode("BatchNormalization", g.uniqueName(bn.name), {bn_in, gamma, beta, mean, var}, {y},
-            ba);
+  insertBefore(g, after, "BatchNormalization", bn.name, {bn_in, gamma, beta, mean, var}, {y}, ba);
   return Status::ok();
 }
 
