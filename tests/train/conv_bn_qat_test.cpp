@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <fstream>
 #include <random>
 #include <set>
 #include <tuple>
@@ -451,6 +452,50 @@ TEST_CASE("conv_bn_qat: the calibrated fmnist_cnn expands, evaluates as calibrat
   REQUIRE(foldConvBnForExport(*out).isOk());
   checkSameStructure(*out, *before);
   checkSameForward(*out, trained, x);
+}
+
+}  // namespace
+}  // namespace hq::train
+
+namespace hq::train {
+namespace {
+
+TEST_CASE("conv_bn_qat: mobilenetv2_32 (depthwise, residual) expands and folds back",
+          "[train][.slow]") {
+  // Opt-in ([.slow], ~10 s): calibration and evaluation of MobileNetV2 on 2 cores.
+  const std::string path = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float-bn.onnx";
+  if (!std::ifstream(path).good()) {
+    WARN(path << " not found; skipped");
+    return;
+  }
+  auto bn = importOnnxFile(path);
+  REQUIRE(bn.isOk());
+  DatasetOptions dopt;
+  dopt.limit = 16;
+  auto data = openDataset("fashion-mnist-calib-32", dopt);
+  REQUIRE(data.isOk());
+  CalibOptions copt;
+  copt.progress = false;
+  copt.batchSize = 16;
+  auto qc = QConfig::load("default");
+  REQUIRE(qc.isOk());
+  auto cal = calibrate(**bn, **data, *qc, copt);
+  INFO(cal.status().message());
+  REQUIRE(cal.isOk());
+  auto before = makeGrad(*cal->model)->graph().clone();
+  const Tensor x = images("fashion-mnist-test-32", 4);
+  auto g = before->clone();
+  std::vector<std::string> expanded;
+  Status s = expandConvBnForQat(*g, **bn, &expanded);
+  INFO(s.message());
+  REQUIRE(s.isOk());
+  CHECK(expanded.size() == 52);
+  const double d = maxAbsDiff(evalAt(*g, "", x), evalAt(*before, "", x));
+  CHECK(d <= 1e-5);
+  auto out = g->clone();
+  REQUIRE(foldConvBnForExport(*out).isOk());
+  checkSameStructure(*out, *before);
+  CHECK(maxAbsDiff(evalAt(*out, "", x), evalAt(*before, "", x)) <= 1e-5);
 }
 
 }  // namespace
