@@ -1,12 +1,14 @@
 #include "train/autograd.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "data/random.h"
 #include "ir/op_registry.h"
 #include "ir/ops/window.h"
 #include "runtime/passes/fake_quant.h"
+#include "train/backward/dnnl_backward.h"
 #include "train/batchnorm.h"
 #include "train/bn_fold_factor.h"
 #include "train/dropout.h"
@@ -14,9 +16,14 @@
 
 namespace hq::train {
 
-NodeBackward defaultBackwardOf(const Node& node) {
+NodeBackward referenceBackwardOf(const Node& node) {
   BackwardFn fn = node.domain.empty() ? findBackward(node.opType) : nullptr;
   return fn ? NodeBackward(fn) : NodeBackward();
+}
+
+NodeBackward defaultBackwardOf(const Node& node) {
+  NodeBackward fast = fastBackwardOf(node);
+  return fast ? fast : referenceBackwardOf(node);
 }
 
 std::vector<std::string> defaultParameters(const Graph& graph) {
@@ -280,7 +287,10 @@ Expected<std::unique_ptr<GradGraph>> GradGraph::create(const Graph& graph,
   g->graph_ = graph.clone();
   HQ_RETURN_IF_ERROR(g->graph_->sortTopologically());
   if (options.fakeQuantQdq) HQ_RETURN_IF_ERROR(rewriteQdqForTraining(*g->graph_));
-  if (!options.backwardOf) options.backwardOf = &defaultBackwardOf;
+  if (!options.backwardOf) {
+    options.backwardOf =
+        options.kernels.referenceOnly ? &referenceBackwardOf : &defaultBackwardOf;
+  }
   if (options.parameters.empty()) options.parameters = defaultParameters(*g->graph_);
   g->options_ = std::move(options);
   HQ_RETURN_IF_ERROR(g->analyze());
@@ -500,6 +510,11 @@ Expected<std::unique_ptr<PreparedKernel>> GradGraph::builtinForward(
         node, values_[n.in[3]], values_[n.in[4]], n.state, training, &bnFrozen_));
   }
   if (isBnFoldFactor(node)) return makeBnFoldFactorKernel(node, inputs, outputs);
+  if (!options_.kernels.referenceOnly && node.domain.empty() && node.opType == "Conv") {
+    // Weights read at every run (no re-preparation per step).
+    kernel = makeTrainConv(node, inputs, outputs);
+    if (kernel) return kernel;
+  }
   if (isDropout(node)) {
     if (inputs.empty() || !inputs[0].hasShape) {
       return HQ_ERROR(kInvalidArgument, "autograd: {}: input X has no shape", node.describe());
@@ -606,7 +621,13 @@ Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool trai
       setSlot(v, Tensor(vi.dtype, vi.shape));
       call.outputs.push_back(&slots_[v]);
     }
+    const auto t0 = std::chrono::steady_clock::now();
     HQ_RETURN_IF_ERROR(step.kernel->run(call));
+    if (options_.profile) {
+      fwdSeconds_.resize(nodes_.size(), 0.0);
+      fwdSeconds_[k] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     for (int v : n.in) {
       if (v >= 0) --fwdLeft_[v];
     }
@@ -666,7 +687,13 @@ Expected<Gradients> GradGraph::backward(const Tensor& grad_output) {
       fresh[i] = Tensor(DType::kFloat32, slots_[v].shape());
       call.gradInputs[i] = &fresh[i];
     }
+    const auto t0 = std::chrono::steady_clock::now();
     HQ_RETURN_IF_ERROR(n.backward(call));
+    if (options_.profile) {
+      bwdSeconds_.resize(nodes_.size(), 0.0);
+      bwdSeconds_[n.index] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     for (size_t i = 0; i < n.in.size(); ++i) {
       if (!fresh[i].defined()) continue;
       Tensor& acc = grads[n.in[i]];
@@ -704,6 +731,26 @@ Expected<StepResult> GradGraph::step(const std::vector<Tensor>& inputs, const Lo
   r.loss = l.loss;
   HQ_ASSIGN_OR_RETURN(r.grads, backward(l.grad));
   return r;
+}
+
+std::vector<NodeProfile> GradGraph::profile() const {
+  std::vector<NodeProfile> r;
+  if (!options_.profile) return r;
+  const std::vector<std::string> kernels = kernelNames();
+  for (size_t k = 0; k < nodes_.size(); ++k) {
+    NodeProfile p;
+    p.node = nodes_[k].node->describe();
+    if (k < kernels.size()) p.kernel = kernels[k];
+    if (k < fwdSeconds_.size()) p.forwardSeconds = fwdSeconds_[k];
+    if (k < bwdSeconds_.size()) p.backwardSeconds = bwdSeconds_[k];
+    r.push_back(std::move(p));
+  }
+  return r;
+}
+
+void GradGraph::resetProfile() {
+  fwdSeconds_.assign(nodes_.size(), 0.0);
+  bwdSeconds_.assign(nodes_.size(), 0.0);
 }
 
 std::vector<std::string> GradGraph::kernelNames() const {

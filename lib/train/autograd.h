@@ -40,6 +40,10 @@ using ForwardLookup = std::function<Expected<std::unique_ptr<PreparedKernel>>(
 /// Ops with a training-only backward (fake quantization, BatchNormalization in training
 /// mode) plug in by wrapping this in AutogradOptions::backwardOf.
 NodeBackward defaultBackwardOf(const Node& node);
+/// findBackward(op) alone (the reference loops): the default with KernelOptions::referenceOnly.
+/// defaultBackwardOf prefers the fast backward (train/backward/dnnl_backward.h) where one
+/// exists.
+NodeBackward referenceBackwardOf(const Node& node);
 
 struct AutogradOptions {
   KernelOptions kernels;
@@ -47,7 +51,8 @@ struct AutogradOptions {
   std::vector<std::string> parameters;
   /// The value the loss reads (the logits); "": the first graph output.
   std::string output;
-  /// Backward of each node; empty: defaultBackwardOf.
+  /// Backward of each node; empty: defaultBackwardOf (referenceBackwardOf with
+  /// kernels.referenceOnly).
   BackwardLookup backwardOf;
   /// Training forwards of some nodes; empty (or returning nullptr for a node): the
   /// built-in training forwards below, else prepareKernel.
@@ -58,6 +63,15 @@ struct AutogradOptions {
   uint64_t seed = 0;
   /// Rewrite QDQ models for QAT when the graph is copied (see GradGraph::create).
   bool fakeQuantQdq = true;
+  /// Time every node's forward and backward (GradGraph::profile(), for benches).
+  bool profile = false;
+};
+
+/// Wall time spent in one node's kernels since create or resetProfile (AutogradOptions::profile).
+struct NodeProfile {
+  std::string node;    ///< node.describe()
+  std::string kernel;  ///< the forward kernel's name in the last plan
+  double forwardSeconds = 0, backwardSeconds = 0;
 };
 
 /// Every float32 initializer that is the weight or bias of a Conv, ConvTranspose, Gemm or
@@ -155,6 +169,10 @@ class GradGraph {
   void setBatchNormFrozen(bool frozen) { bnFrozen_ = frozen; }
   bool batchNormFrozen() const { return bnFrozen_; }
 
+  /// Per-node times in node order (empty unless AutogradOptions::profile).
+  std::vector<NodeProfile> profile() const;
+  void resetProfile();
+
  private:
   struct NodeInfo;
   struct PlanStep;
@@ -189,6 +207,7 @@ class GradGraph {
   uint64_t trainForwards_ = 0;  // training forwards run so far (Dropout seeds)
   bool bnFrozen_ = false;       // setBatchNormFrozen
   Plan* last_ = nullptr;
+  std::vector<double> fwdSeconds_, bwdSeconds_;  // per node, with AutogradOptions::profile
 };
 
 }  // namespace hq::train

@@ -59,7 +59,9 @@ Status checkChannels(const Tensor* t, int64_t channels, const char* what) {
   return Status::ok();
 }
 
-/// Per channel sums of the backward: sum(g) and sum(g * xhat), in double.
+/// Per channel sums of the backward: sum(g) and sum(g * xhat). Each (n, c) plane is summed
+/// in float (vectorized), the planes of a channel in double: a fixed order, so the result
+/// does not depend on the thread count.
 void gradSums(const BnLayout& l, const float* x, const float* g, const float* mean,
               const float* inv_std, std::vector<double>* sum_g, std::vector<double>* sum_gx) {
   sum_g->assign(static_cast<size_t>(l.channels), 0.0);
@@ -67,16 +69,22 @@ void gradSums(const BnLayout& l, const float* x, const float* g, const float* me
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < l.channels; ++c) {
     double sg = 0.0, sgx = 0.0;
+    const float m = mean[c];
     for (int64_t n = 0; n < l.batch; ++n) {
       const int64_t off = (n * l.channels + c) * l.plane;
+      const float* gp = g + off;
+      const float* xp = x + off;
+      float pg = 0.0f, pgx = 0.0f;
+#pragma omp simd reduction(+ : pg, pgx)
       for (int64_t i = 0; i < l.plane; ++i) {
-        const double xhat = (static_cast<double>(x[off + i]) - mean[c]) * inv_std[c];
-        sg += g[off + i];
-        sgx += g[off + i] * xhat;
+        pg += gp[i];
+        pgx += gp[i] * (xp[i] - m);
       }
+      sg += pg;
+      sgx += pgx;
     }
     (*sum_g)[static_cast<size_t>(c)] = sg;
-    (*sum_gx)[static_cast<size_t>(c)] = sgx;
+    (*sum_gx)[static_cast<size_t>(c)] = sgx * inv_std[c];
   }
 }
 
@@ -96,17 +104,25 @@ Expected<BatchNormSaved> batchNormStatistics(const Tensor& x, float epsilon) {
   s.invStd.assign(s.mean.size(), 0.0f);
   const float* xd = x.data<float>();
   const double count = static_cast<double>(l.count());
+  // Each (n, c) plane summed in float (vectorized), the planes of a channel in double.
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < l.channels; ++c) {
     double sum = 0.0, sq = 0.0;
     for (int64_t n = 0; n < l.batch; ++n) {
       const float* p = xd + (n * l.channels + c) * l.plane;
-      for (int64_t i = 0; i < l.plane; ++i) sum += p[i];
+      float ps = 0.0f;
+#pragma omp simd reduction(+ : ps)
+      for (int64_t i = 0; i < l.plane; ++i) ps += p[i];
+      sum += ps;
     }
     const double mu = count > 0 ? sum / count : 0.0;
+    const float muf = static_cast<float>(mu);
     for (int64_t n = 0; n < l.batch; ++n) {
       const float* p = xd + (n * l.channels + c) * l.plane;
-      for (int64_t i = 0; i < l.plane; ++i) sq += (p[i] - mu) * (p[i] - mu);
+      float pq = 0.0f;
+#pragma omp simd reduction(+ : pq)
+      for (int64_t i = 0; i < l.plane; ++i) pq += (p[i] - muf) * (p[i] - muf);
+      sq += pq;
     }
     const double var = count > 0 ? sq / count : 0.0;
     s.mean[static_cast<size_t>(c)] = static_cast<float>(mu);
@@ -140,9 +156,11 @@ Status batchNormTrainForward(const Tensor& x, const Tensor& scale, const Tensor&
     const size_t c = static_cast<size_t>(nc % l.channels);
     const float a = s.invStd[c] * sc[c];
     const float m = s.mean[c];
+    const float bc = b[c];
     const float* p = xd + nc * l.plane;
     float* q = yd + nc * l.plane;
-    for (int64_t i = 0; i < l.plane; ++i) q[i] = (p[i] - m) * a + b[c];
+#pragma omp simd
+    for (int64_t i = 0; i < l.plane; ++i) q[i] = (p[i] - m) * a + bc;
   }
   const double count = static_cast<double>(l.count());
   const float mom = options.momentum;
@@ -187,15 +205,21 @@ Status batchNormTrainBackward(const Tensor& x, const Tensor& scale, const BatchN
     const double count = static_cast<double>(l.count());
 #pragma omp parallel for schedule(static)
     for (int64_t nc = 0; nc < l.batch * l.channels; ++nc) {
+      // dx = k (M g - sum_g - xhat sum_gx), k = scale inv_std / M, xhat = (x - mean) inv_std:
+      // dx = a g + b (x - mean) + e with the per-channel factors in double, the rest in float.
       const size_t c = static_cast<size_t>(nc % l.channels);
       const double inv = saved.invStd[c];
       const double k = sc[c] * inv / count;
-      const double mg = sum_g[c], mgx = sum_gx[c];
+      const float a = static_cast<float>(k * count);
+      const float b = static_cast<float>(-k * inv * sum_gx[c]);
+      const float e = static_cast<float>(-k * sum_g[c]);
+      const float m = saved.mean[c];
       const int64_t off = nc * l.plane;
-      for (int64_t i = 0; i < l.plane; ++i) {
-        const double xhat = (static_cast<double>(xd[off + i]) - saved.mean[c]) * inv;
-        d[off + i] = static_cast<float>(k * (count * g[off + i] - mg - xhat * mgx));
-      }
+      const float* gp = g + off;
+      const float* xp = xd + off;
+      float* dp = d + off;
+#pragma omp simd
+      for (int64_t i = 0; i < l.plane; ++i) dp[i] = a * gp[i] + b * (xp[i] - m) + e;
     }
   }
   writeSums(sum_gx, dscale);

@@ -2,6 +2,7 @@
 // HardSwish, Tanh, Softmax (the forward kernels are runtime/kernels/activation.cpp).
 // Float32 only. At a kink the derivative follows PyTorch's choice (noted per op), so that
 // hq-qat trains like the PyTorch reference it is measured against.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -16,6 +17,9 @@ using detail::checkFloatInput;
 using detail::checkGradIn;
 using detail::gradOutData;
 
+/// Elementwise loops run on several threads from this many elements.
+constexpr int64_t kParallelElements = 1 << 15;
+
 /// dx = dy * d(x) for a unary op, where d reads the input value x (and, when the forward
 /// output is available, its value y; else y is recomputed by `fwd`).
 template <typename D>
@@ -27,7 +31,14 @@ Status unaryBackward(const BackwardCall& call, D deriv) {
   HQ_ASSIGN_OR_RETURN(const float* dy, gradOutData(call, 0, x.shape()));
   float* dx = call.gradIn(0).data<float>();
   const float* px = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) dx[i] = dy ? dy[i] * deriv(px[i]) : 0.0f;
+  const int64_t n = x.numel();
+  if (!dy) {
+    std::fill(dx, dx + n, 0.0f);
+    return Status::ok();
+  }
+  // Elementwise, each element written by one thread: the same bytes for any thread count.
+#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * deriv(px[i]);
   return Status::ok();
 }
 
@@ -100,6 +111,16 @@ Status backwardClip(const BackwardCall& call) {
   HQ_ASSIGN_OR_RETURN(const float* dy, gradOutData(call, 0, x.shape()));
   const float* px = x.data<float>();
   float* dx = call.wantsGrad(0) ? call.gradIn(0).data<float>() : nullptr;
+  if (dx && dy && !call.wantsGrad(1) && !call.wantsGrad(2) && !(lo > hi)) {
+    // Only dX (constant bounds, e.g. ReLU6): the same values as the loop below, vectorized.
+    const int64_t n = x.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelElements)
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = px[i];
+      dx[i] = (v >= hi || v <= lo) ? 0.0f : dy[i];
+    }
+    return Status::ok();
+  }
   double dlo = 0, dhi = 0;
   for (int64_t i = 0; i < x.numel(); ++i) {
     const float g = dy ? dy[i] : 0.0f;

@@ -1,0 +1,243 @@
+// The fast backwards and training forwards (train/backward/dnnl_backward.h) against their
+// oracles: each fast Conv backward vs the reference backward of backward/conv.cpp, the
+// training conv forward vs the reference kernel, on random geometries (depthwise, grouped,
+// strided, padded, dilated, with and without bias); a whole GradGraph step with fast kernels
+// vs KernelOptions::referenceOnly on fmnist_cnn; and two identical runs giving the same bytes.
+//
+// Tolerance: both sides sum the same float32 products in different orders (oneDNN blocks and
+// vectorizes the reductions). For a sum of K products of values in [-1, 1] the rounding
+// difference is bounded by about K * 2^-24 * sum |terms|; with K <= a few thousand here
+// that is < 1e-4 of the largest |value| scale, so elements must agree within
+// 1e-4 * (1 + max |reference|) (the worst seen is ~1e-6).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "ir/onnx_import.h"
+#include "runtime/elementwise_test_util.h"
+#include "train/autograd.h"
+#include "train/backward/backward_fns.h"
+#include "train/backward/dnnl_backward.h"
+#include "train/grad_check.h"
+#include "train/loss.h"
+
+namespace hq::train {
+namespace {
+
+using hq::testing::OneNode;
+
+double maxAbs(const Tensor& t) {
+  double m = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(double(t.data<float>()[i])));
+  return m;
+}
+
+/// |got - want| <= tol * (1 + max |want|) elementwise; returns the worst relative error.
+double checkClose(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
+  REQUIRE(got.shape() == want.shape());
+  const double scale = 1.0 + maxAbs(want);
+  double worst = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double d = std::fabs(double(got.data<float>()[i]) - want.data<float>()[i]);
+    worst = std::max(worst, d / scale);
+  }
+  INFO(what << ": worst difference " << worst << " of scale " << scale);
+  CHECK(worst <= tol);
+  return worst;
+}
+
+struct ConvCase {
+  Shape x, w;
+  int64_t group = 1;
+  std::vector<int64_t> strides{1, 1}, pads{0, 0, 0, 0}, dil{1, 1};
+  bool bias = true;
+  std::string autoPad;
+};
+
+ConvCase mk(Shape x, Shape w, int64_t group, std::vector<int64_t> strides,
+            std::vector<int64_t> pads, std::vector<int64_t> dil = {1, 1}, bool bias = true) {
+  ConvCase c;
+  c.x = std::move(x);
+  c.w = std::move(w);
+  c.group = group;
+  c.strides = std::move(strides);
+  c.pads = std::move(pads);
+  c.dil = std::move(dil);
+  c.bias = bias;
+  return c;
+}
+
+Attributes convAttrs(const ConvCase& c) {
+  Attributes a;
+  a.set("group", Attribute::ofInt(c.group));
+  a.set("strides", Attribute::ofInts(c.strides));
+  a.set("dilations", Attribute::ofInts(c.dil));
+  if (c.autoPad.empty()) {
+    a.set("pads", Attribute::ofInts(c.pads));
+  } else {
+    a.set("auto_pad", Attribute::ofString(c.autoPad));
+  }
+  return a;
+}
+
+/// Fast forward and backward of one Conv vs the reference, with dY random.
+void checkConv(const ConvCase& c, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<Tensor> in = {testing::randomFloats(c.x, -1, 1, rng),
+                            testing::randomFloats(c.w, -1, 1, rng)};
+  if (c.bias) in.push_back(testing::randomFloats({c.w[0]}, -1, 1, rng));
+  OneNode n("Conv", in.size(), 1, convAttrs(c));
+  std::vector<const Tensor*> ptrs;
+  for (const Tensor& t : in) ptrs.push_back(&t);
+  auto ref = runReference(*n.node, ptrs);
+  REQUIRE(ref.isOk());
+  const Tensor& y = (*ref)[0];
+
+  // Forward.
+  std::vector<ValueInfo> infos, outs(1);
+  for (const Tensor& t : in) {
+    ValueInfo v;
+    v.dtype = DType::kFloat32;
+    v.shape = t.shape();
+    v.hasShape = true;
+    infos.push_back(v);
+  }
+  outs[0].dtype = DType::kFloat32;
+  outs[0].shape = y.shape();
+  outs[0].hasShape = true;
+  auto kernel = makeTrainConv(*n.node, infos, outs);
+  REQUIRE(kernel != nullptr);
+  Tensor yf(DType::kFloat32, y.shape());
+  KernelCall kc{*n.node, ptrs, {&yf}};
+  REQUIRE(kernel->run(kc).isOk());
+  checkClose(yf, y, 1e-4, "Y");
+
+  // Backward: the fast one twice (cached primitives) and the reference.
+  Tensor gy = testing::randomFloats(y.shape(), -1, 1, rng);
+  NodeBackward fast = fastBackwardOf(*n.node);
+  REQUIRE(fast);
+  auto run = [&](const NodeBackward& fn, std::vector<Tensor>& grads) {
+    BackwardCall call{*n.node, ptrs, {&y}, {&gy}, {}};
+    grads.clear();
+    for (const Tensor& t : in) grads.emplace_back(DType::kFloat32, t.shape());
+    for (Tensor& g : grads) {
+      std::fill(g.data<float>(), g.data<float>() + g.numel(), 123.0f);  // must be overwritten
+      call.gradInputs.push_back(&g);
+    }
+    Status s = fn(call);
+    INFO(s.message());
+    REQUIRE(s.isOk());
+  };
+  std::vector<Tensor> want, got, again;
+  run(NodeBackward(&backwardConv), want);
+  run(fast, got);
+  run(fast, again);
+  const char* names[] = {"dX", "dW", "dB"};
+  for (size_t i = 0; i < in.size(); ++i) {
+    checkClose(got[i], want[i], 1e-4, names[i]);
+    CHECK(std::memcmp(got[i].raw(), again[i].raw(), got[i].nbytes()) == 0);
+  }
+}
+
+TEST_CASE("fast backward: Conv matches the reference on random geometries", "[train]") {
+  std::vector<ConvCase> cases;
+  // Plain 3x3 / 1x1, few channels (plain layouts) and 16+ channels (blocked layouts).
+  cases.push_back(mk({2, 3, 9, 9}, {8, 3, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}));
+  cases.push_back(mk({3, 16, 6, 6}, {32, 16, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, false));
+  cases.push_back(mk({2, 24, 7, 5}, {16, 24, 3, 3}, 1, {2, 2}, {1, 1, 1, 1}));
+  // Depthwise, stride 1 and 2.
+  cases.push_back(mk({2, 32, 8, 8}, {32, 1, 3, 3}, 32, {1, 1}, {1, 1, 1, 1}, {1, 1}, false));
+  cases.push_back(mk({2, 48, 9, 7}, {48, 1, 3, 3}, 48, {2, 2}, {1, 1, 1, 1}));
+  cases.push_back(mk({2, 5, 6, 6}, {5, 1, 3, 3}, 5, {1, 1}, {1, 1, 1, 1}));
+  // Grouped (not depthwise), dilated, asymmetric pads, strides per axis, SAME_UPPER.
+  cases.push_back(mk({2, 8, 7, 7}, {12, 2, 3, 3}, 4, {1, 1}, {1, 0, 2, 1}));
+  cases.push_back(mk({1, 16, 11, 10}, {16, 16, 3, 3}, 1, {1, 1}, {2, 2, 2, 2}, {2, 2}));
+  cases.push_back(mk({2, 4, 10, 9}, {6, 4, 2, 3}, 1, {2, 1}, {0, 1, 1, 0}, {1, 2}));
+  ConvCase same = mk({2, 16, 7, 7}, {16, 16, 3, 3}, 1, {2, 2}, {0, 0, 0, 0});
+  same.autoPad = "SAME_UPPER";
+  cases.push_back(same);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    INFO("case " << i);
+    checkConv(cases[i], 40 + static_cast<unsigned>(i));
+  }
+}
+
+TEST_CASE("fast backward: random Conv geometries", "[train]") {
+  std::mt19937 rng(7);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  for (int it = 0; it < 12; ++it) {
+    ConvCase c;
+    const int64_t kind = pick(0, 2);  // 0 dense, 1 depthwise, 2 grouped
+    const int64_t group = kind == 0 ? 1 : kind == 1 ? pick(2, 20) : pick(2, 4);
+    const int64_t cpg = kind == 1 ? 1 : pick(1, 6);
+    const int64_t mpg = kind == 1 ? 1 : pick(1, 6);
+    const int64_t kh = pick(1, 3), kw = pick(1, 3);
+    c.group = group;
+    c.strides = {pick(1, 2), pick(1, 2)};
+    c.dil = {pick(1, 2), pick(1, 2)};
+    c.pads = {pick(0, kh - 1), pick(0, kw - 1), pick(0, kh - 1), pick(0, kw - 1)};
+    const int64_t h = pick((kh - 1) * c.dil[0] + 1, 9), w = pick((kw - 1) * c.dil[1] + 1, 9);
+    c.x = {pick(1, 3), group * cpg, h, w};
+    c.w = {group * mpg, cpg, kh, kw};
+    c.bias = pick(0, 1) == 1;
+    INFO("iteration " << it << " x " << shapeString(c.x) << " w " << shapeString(c.w)
+                      << " group " << group);
+    checkConv(c, 100 + static_cast<unsigned>(it));
+  }
+}
+
+/// One GradGraph step on a fixed batch: loss and gradients.
+StepResult stepOn(const Graph& graph, bool reference, const Tensor& x,
+                  const std::vector<int64_t>& labels) {
+  AutogradOptions o;
+  o.kernels.referenceOnly = reference;
+  auto gg = GradGraph::create(graph, o);
+  INFO(gg.status().message());
+  REQUIRE(gg.isOk());
+  auto r = (*gg)->step({x}, [&](const Tensor& t) { return softmaxCrossEntropy(t, labels); });
+  INFO(r.status().message());
+  REQUIRE(r.isOk());
+  if (!reference) {
+    auto names = (*gg)->kernelNames();
+    CHECK(std::count(names.begin(), names.end(), "train:dnnl-conv") == 3);
+  }
+  return std::move(*r);
+}
+
+TEST_CASE("fast backward: fmnist_cnn step == referenceOnly step, and repeats bytewise",
+          "[train]") {
+  for (const char* model : {"fmnist_cnn.float.onnx", "fmnist_cnn.float-bn.onnx"}) {
+    const std::string path = std::string(HQ_SOURCE_DIR) + "/models/" + model;
+    if (!std::filesystem::exists(path)) {
+      WARN("skipped: " << path << " is missing");
+      continue;
+    }
+    INFO(model);
+    auto graph = importOnnxFile(path);
+    REQUIRE(graph.isOk());
+    std::mt19937 rng(5);
+    Tensor x = testing::randomFloats({8, 1, 28, 28}, -1, 1, rng);
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < 8; ++i) labels.push_back((i * 7) % 10);
+    StepResult want = stepOn(**graph, true, x, labels);
+    StepResult got = stepOn(**graph, false, x, labels);
+    StepResult again = stepOn(**graph, false, x, labels);
+    CHECK(got.loss == Approx(want.loss).epsilon(1e-5));
+    REQUIRE(got.grads.size() == want.grads.size());
+    for (const auto& [name, g] : want.grads) {
+      // Whole-graph gradients pass through several reductions: 1e-3 of the gradient's scale.
+      checkClose(got.grads.at(name), g, 1e-3, name);
+      const Tensor& a = again.grads.at(name);
+      CHECK(std::memcmp(a.raw(), got.grads.at(name).raw(), a.nbytes()) == 0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hq::train
