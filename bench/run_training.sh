@@ -209,7 +209,7 @@ for name in $MODELS; do
       if [[ $mode == qat ]]; then
         torch_train "$name" qat pytorch-fx-qat "$dir/$name.float.onnx" "$r"
       elif [[ $mode == qat-bn ]]; then
-        torch_train "$name" qat-bn pytorch-fx-qat "$dir/$name.float-bn.onnx" "$r"
+        torch_train "$name" qat-bn pytorch-fx-qat-convbn "$dir/$name.float-bn.onnx" "$r"
       else
         torch_train "$name" float pytorch-eager "$dir/$name.float-bn.onnx" "$r"
       fi

@@ -13,7 +13,7 @@ import json
 import statistics
 
 GOALS = {"qat": 2.0, "qat-bn": 2.0, "float": 1.5}
-TORCH = {"qat": "pytorch-fx-qat", "qat-bn": "pytorch-fx-qat", "float": "pytorch-eager"}
+TORCH = {"qat": "pytorch-fx-qat", "qat-bn": "pytorch-fx-qat-convbn", "float": "pytorch-eager"}
 
 
 def med(xs):
