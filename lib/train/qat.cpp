@@ -34,15 +34,15 @@ Expected<QatScaleMode> parseQatScaleMode(const std::string& s) {
 
 /// One quantization point: an hq.FakeQuant of the training graph.
 struct QatModel::Point {
-  std::string node;   ///< the FakeQuant (= the QDQ model's DequantizeLinear / QuantizeLinear)
-  std::string scale;  ///< its scale initializer (the same name in both graphs)
-  std::string tensor; ///< the quantized float value, for messages
+  std::string node;    ///< the FakeQuant (= the QDQ model's DequantizeLinear / QuantizeLinear)
+  std::string scale;   ///< its scale initializer (the same name in both graphs)
+  std::string tensor;  ///< the quantized float value, for messages
   enum class Kind { kInput, kActivation, kWeight } kind = Kind::kActivation;
   QuantSpec spec;
   QatScaleMode mode = QatScaleMode::kEma;
-  double c = 0.01;        ///< EMA constant
+  double c = 0.01;  ///< EMA constant
   bool perChannel = false;
-  int64_t axis = 1;       ///< channel axis of a per-channel scale
+  int64_t axis = 1;              ///< channel axis of a per-channel scale
   std::string minName, maxName;  ///< EMA running range initializers ("" unless ema)
 };
 
@@ -62,7 +62,9 @@ class QatFakeQuantKernel : public PreparedKernel {
     config_.range = fxp::kInt8Range;
     config_.lsqGradScale = p.mode == QatScaleMode::kLsq;
   }
-  std::string name() const override { return training_ ? "train:qat_fake_quant" : "qat_fake_quant"; }
+  std::string name() const override {
+    return training_ ? "train:qat_fake_quant" : "qat_fake_quant";
+  }
 
   Status run(const KernelCall& call) override {
     const Tensor& x = call.in(0);
@@ -77,7 +79,8 @@ class QatFakeQuantKernel : public PreparedKernel {
 
  private:
   Status observe(const KernelCall& call, const Tensor& x, float* s, int64_t ns) {
-    if (x.dtype() != DType::kFloat32) return call.error(ErrorCode::kShape, "expected float32 input");
+    if (x.dtype() != DType::kFloat32)
+      return call.error(ErrorCode::kShape, "expected float32 input");
     const int64_t n = x.numel();
     int64_t channels = 1, inner = n;
     if (ns > 1) {
@@ -121,8 +124,8 @@ class QatFakeQuantKernel : public PreparedKernel {
     float* rmax = rmax_->data<float>();
     for (int64_t c = 0; c < channels; ++c) {
       if (!std::isfinite(lo[c]) || !std::isfinite(hi[c])) {
-        return call.error(ErrorCode::kData, "non-finite values in '{}' (QAT range of channel {})", p_.tensor,
-                          c);
+        return call.error(ErrorCode::kData, "non-finite values in '{}' (QAT range of channel {})",
+                          p_.tensor, c);
       }
       const double mn = (1 - p_.c) * rmin[c] + p_.c * lo[c];
       const double mx = (1 - p_.c) * rmax[c] + p_.c * hi[c];
@@ -151,10 +154,9 @@ Expected<QuantSpec> specFromMetadata(const Graph& g, const std::string& scale,
     for (size_t i = 0; i < points.size(); ++i) {
       const Json& p = points[i];
       if (!p.is_object() || !p.contains("scale") || !p["scale"].is_string()) continue;
-      HQ_ASSIGN_OR_RETURN(
-          QuantSpec spec,
-          QConfig::specFromJson(p.value("spec", Json::object()),
-                                fmt::format("metadata hq.quant.points[{}].spec", i)));
+      HQ_ASSIGN_OR_RETURN(QuantSpec spec, QConfig::specFromJson(
+                                              p.value("spec", Json::object()),
+                                              fmt::format("metadata hq.quant.points[{}].spec", i)));
       (*by_scale)[p["scale"].get<std::string>()] = spec;
     }
   }
@@ -219,9 +221,9 @@ Expected<std::unique_ptr<QatModel>> QatModel::create(const Graph& qdq, const Qat
     }
     p.scale = s->name;
     p.tensor = x->name;
-    p.kind = x->isConstant() ? Point::Kind::kWeight
+    p.kind = x->isConstant()                                         ? Point::Kind::kWeight
              : std::count(g->inputs().begin(), g->inputs().end(), x) ? Point::Kind::kInput
-                                  : Point::Kind::kActivation;
+                                                                     : Point::Kind::kActivation;
     p.perChannel = s->constant.numel() > 1;
     p.axis = n->attrs.getInt("axis", 1);
     auto spec = has_points ? specFromMetadata(qdq, p.scale, &by_scale)
@@ -398,8 +400,8 @@ std::string QatModel::describe() const {
   std::string out = fmt::format("{} points", points_.size());
   std::vector<std::string> parts;
   if (n_act) {
-    parts.push_back(fmt::format("{} activation{} ({})", n_act, n_act == 1 ? "" : "s",
-                                modes(act, n_act)));
+    parts.push_back(
+        fmt::format("{} activation{} ({})", n_act, n_act == 1 ? "" : "s", modes(act, n_act)));
   }
   if (n_w) {
     parts.push_back(fmt::format("{} weight{} ({}{})", n_w, n_w == 1 ? "" : "s", modes(wgt, n_w),

@@ -69,8 +69,8 @@ class QatModel {
   QatModel();
   std::unique_ptr<Graph> original_;  // the QDQ model as given (export writes into a copy)
   std::unique_ptr<GradGraph> grad_;
-  std::vector<Point> points_;             // one per hq.FakeQuant, graph order
-  std::map<std::string, size_t> index_;   // FakeQuant node name -> points_ index
+  std::vector<Point> points_;               // one per hq.FakeQuant, graph order
+  std::map<std::string, size_t> index_;     // FakeQuant node name -> points_ index
   std::vector<std::string> expandedConvs_;  // Conv+BN units (expandConvBnForQat)
 };
 
