@@ -28,14 +28,17 @@ bool isBnFoldFactor(const Node& node) {
 }
 
 Status bnFoldFactorForward(const KernelCall& call) {
-  if (!call.has(0) || !call.has(1)) return call.error(ErrorCode::kInvalidArgument, "needs gamma and var");
+  if (!call.has(0) || !call.has(1))
+    return call.error(ErrorCode::kInvalidArgument, "needs gamma and var");
   const Tensor& gamma = call.in(0);
   const Tensor& var = call.in(1);
   const int64_t c = gamma.numel();
   if (gamma.dtype() != DType::kFloat32 || var.dtype() != DType::kFloat32 || var.numel() != c) {
-    return call.error(ErrorCode::kShape, "gamma and running_var must be float32 [C] of the same size, found "
-                      "{} {} and {} {}", dtypeName(gamma.dtype()), shapeString(gamma.shape()),
-                      dtypeName(var.dtype()), shapeString(var.shape()));
+    return call.error(ErrorCode::kShape,
+                      "gamma and running_var must be float32 [C] of the same size, found "
+                      "{} {} and {} {}",
+                      dtypeName(gamma.dtype()), shapeString(gamma.shape()), dtypeName(var.dtype()),
+                      shapeString(var.shape()));
   }
   const float eps = call.attrs().getFloat("epsilon", 1e-5f);
   for (size_t k = 0; k < 3; ++k) {
@@ -69,8 +72,10 @@ Expected<std::unique_ptr<PreparedKernel>> makeBnFoldFactorKernel(
   const int64_t wr = node.attrs.getInt("weight_rank", 4);
   const int64_t orank = node.attrs.getInt("output_rank", 4);
   if (wr < 1 || orank < 2) {
-    return HQ_ERROR(kInvalidArgument, "{}: weight_rank must be >= 1 and output_rank >= 2, found "
-                    "{} and {}", node.describe(), wr, orank);
+    return HQ_ERROR(kInvalidArgument,
+                    "{}: weight_rank must be >= 1 and output_rank >= 2, found "
+                    "{} and {}",
+                    node.describe(), wr, orank);
   }
   if (node.outputs.size() != 3) {
     return HQ_ERROR(kInvalidArgument, "{}: expected 3 outputs, found {}", node.describe(),

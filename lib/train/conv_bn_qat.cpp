@@ -53,8 +53,8 @@ Value* addFloatValue(Graph& g, const std::string& name, Shape shape) {
 /// A node inserted right before `before` (appended when nullptr), so that the stable
 /// topological sort keeps every other node where it was (fold then restores the old order).
 Node* insertBefore(Graph& g, const Node* before, const std::string& op, const std::string& name,
-                   std::vector<Value*> inputs, std::vector<Value*> outputs,
-                   Attributes attrs = {}, const std::string& domain = "") {
+                   std::vector<Value*> inputs, std::vector<Value*> outputs, Attributes attrs = {},
+                   const std::string& domain = "") {
   auto n = std::make_unique<Node>();
   n->opType = op;
   n->name = g.uniqueName(name);
@@ -107,8 +107,7 @@ Status expandOne(Graph& g, Node* tconv, const Node& bconv, const Node& bn) {
   }
 
   if (tconv->outputs.size() != 1 || !tconv->outputs[0]) {
-    return HQ_ERROR(kUnsupported, "expandConvBnForQat: {}: expected one output",
-                    tconv->describe());
+    return HQ_ERROR(kUnsupported, "expandConvBnForQat: {}: expected one output", tconv->describe());
   }
   Value* y = tconv->outputs[0];
   for (const Node* user : g.consumers(y)) {
@@ -200,8 +199,8 @@ Status expandOne(Graph& g, Node* tconv, const Node& bconv, const Node& bn) {
   fa.set(kFoldedWeightAttr, Attribute::ofString(folded_w->name));
   fa.set(kFoldedBiasAttr, Attribute::ofString(tb ? tb->name : tconv->name + "_bnfolded_bias"));
   const Node* wfirst = fq ? fq : tconv;
-  insertBefore(g, wfirst, kBnFoldFactor, bn.name + "_fold_factor", {gamma, var}, {fw, fy, inv},
-               fa, passes::kHqDomain);
+  insertBefore(g, wfirst, kBnFoldFactor, bn.name + "_fold_factor", {gamma, var}, {fw, fy, inv}, fa,
+               passes::kHqDomain);
 
   Value* scaled = addFloatValue(g, bw->name + "_scaled", w.shape());
   insertBefore(g, wfirst, "Mul", tconv->name + "_scale_weight", {tw_param, fw}, {scaled});
@@ -314,8 +313,10 @@ Status foldOne(Graph& g, const Unit& u) {
   const int64_t oc = u.factor->input(0)->constant.numel();
   if (!wv || !wv->isConstant() || wv->constant.dtype() != DType::kFloat32 ||
       wv->constant.rank() < 1 || wv->constant.dim(0) != oc) {
-    return HQ_ERROR(kShape, "foldConvBnForExport: {}: the weight must be a float32 initializer "
-                    "[{}, ...]", u.mul->describe(), oc);
+    return HQ_ERROR(kShape,
+                    "foldConvBnForExport: {}: the weight must be a float32 initializer "
+                    "[{}, ...]",
+                    u.mul->describe(), oc);
   }
   const Tensor* gamma = floatConst(u.bn->input(1), oc);
   const Tensor* beta = floatConst(u.bn->input(2), oc);
@@ -323,8 +324,10 @@ Status foldOne(Graph& g, const Unit& u) {
   const Tensor* var = floatConst(u.bn->input(4), oc);
   const Tensor* bias = u.add ? floatConst(u.add->input(1), oc) : nullptr;
   if (!gamma || !beta || !mean || !var || (u.add && !bias)) {
-    return HQ_ERROR(kShape, "foldConvBnForExport: {}: parameters must be float32 initializers "
-                    "with {} elements", u.bn->describe(), oc);
+    return HQ_ERROR(kShape,
+                    "foldConvBnForExport: {}: parameters must be float32 initializers "
+                    "with {} elements",
+                    u.bn->describe(), oc);
   }
   const float eps = u.factor->attrs.getFloat("epsilon", 1e-5f);
   const Tensor& w = wv->constant;
@@ -334,16 +337,18 @@ Status foldOne(Graph& g, const Unit& u) {
   for (int64_t o = 0; o < oc; ++o) {
     // f exactly as the training forward computes it, and W * f as its Mul does (float).
     const float f = bnFoldFactorValue(gamma->data<float>()[o], var->data<float>()[o], eps);
-    for (int64_t i = 0; i < per; ++i) nw.data<float>()[o * per + i] = w.data<float>()[o * per + i] * f;
+    for (int64_t i = 0; i < per; ++i)
+      nw.data<float>()[o * per + i] = w.data<float>()[o * per + i] * f;
     const double b = bias ? bias->data<float>()[o] : 0.0;
-    nb.data<float>()[o] = static_cast<float>((b - mean->data<float>()[o]) * f +
-                                             beta->data<float>()[o]);
+    nb.data<float>()[o] =
+        static_cast<float>((b - mean->data<float>()[o]) * f + beta->data<float>()[o]);
   }
   const std::string wname = u.factor->attrs.getString(kFoldedWeightAttr, wv->name + "_bnfolded");
   const std::string bname =
       u.factor->attrs.getString(kFoldedBiasAttr, u.conv->name + "_bnfolded_bias");
   Value* y = u.bn->outputs.empty() ? nullptr : u.bn->outputs[0];
-  if (!y) return HQ_ERROR(kInvalidArgument, "foldConvBnForExport: {}: no output Y", u.bn->describe());
+  if (!y)
+    return HQ_ERROR(kInvalidArgument, "foldConvBnForExport: {}: no output Y", u.bn->describe());
 
   std::vector<Node*> drop = {u.factor, u.mul, u.div, u.bn};
   if (u.add) drop.push_back(u.add);

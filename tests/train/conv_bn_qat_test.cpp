@@ -45,7 +45,8 @@ std::unique_ptr<Graph> bnModel(const Fixture& fx, const std::string& tag, bool b
   auto g = std::make_unique<Graph>();
   Value* x = g->addValue("x", DType::kFloat32, {2, 2, 5, 5}, true);
   g->mutableInputs().push_back(x);
-  std::vector<Value*> cin = {x, g->addConstant("conv.weight", vec(fx, tag + ".weight", {3, 2, 3, 3}))};
+  std::vector<Value*> cin = {x,
+                             g->addConstant("conv.weight", vec(fx, tag + ".weight", {3, 2, 3, 3}))};
   if (bias) cin.push_back(g->addConstant("conv.bias", vec(fx, tag + ".bias", {3})));
   Value* c = g->addValue("conv_out", DType::kFloat32, {2, 3, 5, 5}, true);
   Attributes ca;
@@ -90,8 +91,8 @@ std::unique_ptr<Graph> foldedQatModel(const Fixture& fx, const std::string& tag,
   g->mutableInputs().push_back(x);
   Value* wv = g->addConstant("conv.weight_bnfolded", wf);
   Value* sc = g->addConstant("conv.weight_bnfolded_scale", vec(fx, tag + ".scale", {3}));
-  Value* zp = g->addConstant("conv.weight_bnfolded_zero_point",
-                             Tensor::fromVector<int8_t>({3}, {0, 0, 0}));
+  Value* zp =
+      g->addConstant("conv.weight_bnfolded_zero_point", Tensor::fromVector<int8_t>({3}, {0, 0, 0}));
   Value* wq = g->addValue("conv.weight_bnfolded_dequantized", DType::kFloat32, {3, 2, 3, 3}, true);
   Attributes fa;
   fa.set("axis", Attribute::ofInt(0));
@@ -123,8 +124,8 @@ Tensor forward(GradGraph& g, const Tensor& x, bool training) {
 }
 
 /// (node name, op, input names, output names) in node order: the structure export writes.
-using Structure = std::vector<std::tuple<std::string, std::string, std::vector<std::string>,
-                                         std::vector<std::string>>>;
+using Structure = std::vector<
+    std::tuple<std::string, std::string, std::vector<std::string>, std::vector<std::string>>>;
 Structure structureOf(const Graph& g);
 
 std::string str(const Structure& s) {
@@ -323,7 +324,8 @@ TEST_CASE("conv_bn_qat: errors name the node", "[train]") {
     g->findNode("conv")->name = "other";
     Status s = expandConvBnForQat(*g, *bn, nullptr);
     REQUIRE(!s.isOk());
-    CHECK_THAT(s.message(), Catch::Contains("Conv 'conv'") && Catch::Contains("BatchNormalization 'bn'"));
+    CHECK_THAT(s.message(),
+               Catch::Contains("Conv 'conv'") && Catch::Contains("BatchNormalization 'bn'"));
   }
   {
     auto g = foldedQatModel(fx, "nobias", false);
@@ -369,9 +371,10 @@ Tensor evalAt(const Graph& g, const std::string& name, const Tensor& x) {
 /// Logits and the three Conv+BN unit outputs (before Relu, not fake-quantized) of fmnist_cnn
 /// agree within 1e-5.
 void checkSameForward(const Graph& got, const Graph& want, const Tensor& x) {
-  for (const std::string unit : {"", "/features/features.0/features.0.1/BatchNormalization_output_0",
-                                 "/features/features.2/features.2.1/BatchNormalization_output_0",
-                                 "/features/features.4/features.4.1/BatchNormalization_output_0"}) {
+  for (const std::string unit :
+       {"", "/features/features.0/features.0.1/BatchNormalization_output_0",
+        "/features/features.2/features.2.1/BatchNormalization_output_0",
+        "/features/features.4/features.4.1/BatchNormalization_output_0"}) {
     INFO("value '" << unit << "'");
     const double d = maxAbsDiff(evalAt(got, unit, x), evalAt(want, unit, x));
     CHECK(d <= 1e-5);
