@@ -25,9 +25,13 @@ loss, backward, optimizer step. WARMUP steps, then BATCHES timed steps.
 Prints one JSON line: img_per_s (BATCH / median timed step), mean_img_per_s (timed images /
 timed seconds), epoch_img_per_s (all images / all steps' seconds, warm-up included: what an
 epoch-level images/s over the same images counts), prepare_s, loss of the first and last step,
-peak_rss_mib (getrusage, whole process). Run with Debian's /usr/bin/python3:
+peak_rss_mib (getrusage, whole process).
+With --epochs E (not used by the bench): PyTorch's reference accuracy instead, E shuffled
+epochs over the training set (--limit N: its first N images), then test top-1 (qat: the
+fake-quant model and convert_fx's int8 model on onednn). Run with Debian's /usr/bin/python3:
     python3 bench/torch_train_bench.py MODEL --mode qat|float [--batch 128] [--threads 2]
             [--warmup 3] [--batches 20] [--lr LR] [--weight-decay WD] [--random]
+            [--epochs E [--limit N]]
 """
 import argparse
 import json
@@ -200,6 +204,69 @@ def training_batches(dims, count, random_data):
     return preprocess(images[:count], size32), labels[:count].astype(np.int64)
 
 
+def prepare(net, mode, example):
+    """The module in train mode; for qat, prepare_qat_fx'd with the fbgemm QAT mapping."""
+    net.train()
+    if mode == "qat":
+        from torch.ao.quantization import get_default_qat_qconfig_mapping
+        from torch.ao.quantization.quantize_fx import prepare_qat_fx
+        torch.backends.quantized.engine = "onednn"  # Debian's torch has no fbgemm engine
+        net = prepare_qat_fx(net, get_default_qat_qconfig_mapping("fbgemm"),
+                             (torch.from_numpy(example),))
+        net.train()
+    return net
+
+
+def accuracy_run(args, net, dims, lr, wd):
+    """PyTorch's reference accuracy: EPOCHS over the training set (or its first --limit
+    images), shuffled each epoch (numpy seed 0), then top-1 on the 10,000 test images: the
+    trained float model, or for qat the fake-quant model and convert_fx's int8 model (onednn).
+    Prints one JSON line with each epoch's loss, train top-1 and img/s."""
+    from torch_calib import test_set, top1
+    size32 = tuple(dims[1:]) == (3, 32, 32)
+    images = read_idx(os.path.join(FMNIST_DIR, "train-images-idx3-ubyte.gz"))
+    labels = read_idx(os.path.join(FMNIST_DIR, "train-labels-idx1-ubyte.gz")).astype(np.int64)
+    if args.limit > 0:
+        images, labels = images[:args.limit], labels[:args.limit]
+    images = preprocess(images, size32)
+    net = prepare(net, args.mode, images[:1])
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=wd)
+    rng = np.random.default_rng(0)
+    epochs = []
+    for e in range(args.epochs):
+        net.train()
+        order = rng.permutation(images.shape[0])
+        loss_sum, correct, t0 = 0.0, 0, time.perf_counter()
+        for s in range(0, len(order), args.batch):
+            idx = order[s:s + args.batch]
+            x, y = torch.from_numpy(images[idx]), torch.from_numpy(labels[idx])
+            opt.zero_grad(set_to_none=True)
+            logits = net(x)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss) * len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+        seconds = time.perf_counter() - t0
+        epochs.append({"epoch": e + 1, "train_loss": round(loss_sum / len(order), 5),
+                       "train_top1": round(100.0 * correct / len(order), 2),
+                       "img_per_s": round(len(order) / seconds, 1)})
+        print(json.dumps(epochs[-1]), file=sys.stderr)
+    net.eval()
+    test_x, test_y = test_set(size32)
+    out = {"runtime": "pytorch-fx-qat" if args.mode == "qat" else "pytorch-eager",
+           "mode": args.mode, "model": args.model, "batch": args.batch, "lr": lr,
+           "weight_decay": wd, "train_images": int(images.shape[0]), "epochs": epochs}
+    if args.mode == "qat":
+        from torch.ao.quantization.quantize_fx import convert_fx
+        out["fake_quant_top1"] = round(top1(net, test_x, test_y, 256), 2)
+        out["int8_top1"] = round(top1(convert_fx(net), test_x, test_y, 256), 2)
+    else:
+        out["float_top1"] = round(top1(net, test_x, test_y, 256), 2)
+    out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    print(json.dumps(out))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model")
@@ -211,6 +278,9 @@ def main():
     ap.add_argument("--lr", type=float, help="default: 1e-4 (qat), 1e-3 (float)")
     ap.add_argument("--weight-decay", type=float, help="default: 0 (qat), 1e-4 (float)")
     ap.add_argument("--random", action="store_true", help="random inputs and labels")
+    ap.add_argument("--epochs", type=int, default=0,
+                    help="accuracy run instead of the bench: EPOCHS over all training images")
+    ap.add_argument("--limit", type=int, default=0, help="accuracy run: first N training images")
     args = ap.parse_args()
     if args.batch < 1 or args.batches < 1 or args.warmup < 0:
         raise SystemExit("--batch and --batches must be >= 1, --warmup >= 0")
@@ -227,18 +297,13 @@ def main():
     ref_diff = check_reference(net, args.model)
     del model
     build_s = time.perf_counter() - t_start
+    if args.epochs > 0:
+        return accuracy_run(args, net, dims, lr, wd)
     steps = args.warmup + args.batches
     images, labels = training_batches(dims, steps * args.batch, args.random)
 
     t0 = time.perf_counter()
-    net.train()
-    if args.mode == "qat":
-        from torch.ao.quantization import get_default_qat_qconfig_mapping
-        from torch.ao.quantization.quantize_fx import prepare_qat_fx
-        torch.backends.quantized.engine = "onednn"  # Debian's torch has no fbgemm engine
-        net = prepare_qat_fx(net, get_default_qat_qconfig_mapping("fbgemm"),
-                             (torch.from_numpy(images[:1]),))
-        net.train()
+    net = prepare(net, args.mode, images[:1])
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=wd)
     prepare_s = time.perf_counter() - t0
 
