@@ -172,6 +172,13 @@ QatModel::~QatModel() = default;
 
 Expected<std::unique_ptr<QatModel>> QatModel::create(const Graph& qdq, const QatOptions& options,
                                                      AutogradOptions base) {
+  if (auto it = qdq.metadata.find("hq.quant.int16_activations"); it != qdq.metadata.end()) {
+    return HQ_ERROR(kUnsupported,
+                    "QAT: qint16 activation points ({}) do not train yet (their Div -> Round -> "
+                    "Clip -> Mul quantizers have no fake-quant form in hq-qat); calibrate with "
+                    "qint8 activations",
+                    it->second);
+  }
   std::unique_ptr<QatModel> m(new QatModel());
   m->original_ = qdq.clone();
   auto g = qdq.clone();
@@ -255,26 +262,33 @@ Expected<std::unique_ptr<QatModel>> QatModel::create(const Graph& qdq, const Qat
                       p.scale);
     }
     if (p.mode == QatScaleMode::kLsq) n->attrs.set("lsq_grad_scale", Attribute::ofInt(1));
-    if (p.mode == QatScaleMode::kEma) {
-      // The running range starts at the calibrated one: the first step does not jump.
-      const Tensor& st = s->constant;
-      const double qmax = static_cast<double>(p.spec.qmax());
-      std::vector<float> lo, hi;
-      for (double v : st.toDouble()) {
-        lo.push_back(static_cast<float>(-v * qmax));
-        hi.push_back(static_cast<float>(v * qmax));
-      }
-      p.minName = g->uniqueName(p.scale + "_qat_min");
-      g->addConstant(p.minName, Tensor::fromVector<float>(st.shape(), lo));
-      p.maxName = g->uniqueName(p.scale + "_qat_max");
-      g->addConstant(p.maxName, Tensor::fromVector<float>(st.shape(), hi));
-    }
     m->index_[p.node] = m->points_.size();
     m->points_.push_back(std::move(p));
   }
 
   if (options.bnModel) {
     HQ_RETURN_IF_ERROR(expandConvBnForQat(*g, *options.bnModel, &m->expandedConvs_));
+  }
+  // The EMA running ranges (after the expansion, which drops unused values), starting at
+  // the calibrated range [-scale * qmax, scale * qmax]: the first step does not jump.
+  for (Point& p : m->points_) {
+    if (p.mode != QatScaleMode::kEma) continue;
+    const Value* s = g->findValue(p.scale);
+    if (!s || !s->isConstant()) {
+      return HQ_ERROR(kInternal, "QAT: scale '{}' of {} is gone from the training graph", p.scale,
+                      p.node);
+    }
+    const double qmax = static_cast<double>(p.spec.qmax());
+    std::vector<float> lo, hi;
+    for (double v : s->constant.toDouble()) {
+      lo.push_back(static_cast<float>(-v * qmax));
+      hi.push_back(static_cast<float>(v * qmax));
+    }
+    const Shape shape = s->constant.shape();
+    p.minName = g->uniqueName(p.scale + "_qat_min");
+    g->addConstant(p.minName, Tensor::fromVector<float>(shape, lo));
+    p.maxName = g->uniqueName(p.scale + "_qat_max");
+    g->addConstant(p.maxName, Tensor::fromVector<float>(shape, hi));
   }
 
   std::vector<std::string> params = base.parameters;

@@ -1,13 +1,34 @@
 // Quantization-aware training of a QDQ model (hq-calib output): the model made trainable
-// (QatModel::create), its quantization scales moving during training (fixed / EMA / LSQ, per
-// point, from the qconfig), and the trained graph written back as a QDQ model that hq-eval
-// and hq-convert take unchanged (QatModel::exportQdq).
+// (QatModel::create), its quantization scales moving during training, and the trained graph
+// written back as a QDQ model that hq-eval and hq-convert take unchanged (exportQdq).
+//
+// Points: every hq.FakeQuant of the rewritten graph (rewriteQdqForTraining, autograd.h):
+// activations (a QuantizeLinear -> DequantizeLinear pair; the FakeQuant has the Q's name) and
+// weights (an int8 "<W>_quantized" -> DequantizeLinear becomes the float parameter "<W>" ->
+// FakeQuant with the DQ's name). Each point's spec comes from the metadata "hq.quant.points"
+// (hq-calib, matched by scale initializer name), else from the qconfig in "hq.qconfig" (else
+// the built-in default): graph inputs by the input rule, weights by their consumer, outputs by
+// their producer. Only symmetric qint8 points train (zero point 0). Modes (QuantSpec::qatScale):
+//  - fixed: a fixed observer (e.g. the input at 1/128) or qat.scale "fixed": never moves,
+//    whatever QatOptions::scaleMode says.
+//  - ema (default), as PyTorch's FakeQuantize with MovingAverageMinMaxObserver: in each
+//    TRAINING forward the batch min/max of the point's input (per channel for per-channel
+//    weights) is folded into a running range, running = (1 - c) * running + c * batch (the
+//    range starts at the calibration's [-scale * qmax, scale * qmax]), the scale becomes
+//    rangeToScale (quant/observer.h: amax / qmax; a zero range gives 1), then the input is
+//    fake-quantized with that new scale. c: QuantSpec::qatAveragingConstant (activations
+//    0.01, weights 1 = the current weights' own range, unless the qconfig says otherwise).
+//  - lsq: the scale initializer is a trained parameter (appended to the parameter list) with
+//    the LSQ gradient, gradient scale 1 / sqrt(N * qmax) (train/fake_quant.h); a training
+//    forward first clamps it to >= FLT_EPSILON (as torch's learnable fake quantize).
+// Evaluation forwards (training = false: the seed's validation mode) never change anything.
 //
 // Checkpoint contract: everything of the QAT state that must survive a restart lives as
 // float32 initializers of grad().graph() — the float weights and biases, every point's
 // scale ("<scale>"), the EMA running range of every EMA point ("<scale>_qat_min" /
 // "<scale>_qat_max", per channel for per-channel weights), BatchNormalization running
-// statistics. Saving and restoring all initializers by name restores the QAT model exactly.
+// statistics. Saving them all by name and writing them back into grad().initializer(name)
+// before the next forward restores the QAT model exactly.
 #pragma once
 
 #include <map>
@@ -56,8 +77,13 @@ class QatModel {
   void setBatchNormFrozen(bool frozen);
   /// The trained model as QDQ ONNX: the input model's very structure (node names, value names,
   /// graph outputs, metadata incl. hq.qconfig and hq.quant.*) with the trained numbers: int8
-  /// weights re-quantized from the float parameters with the current (per-channel) scales,
-  /// float biases, activation scales as they are now. Deterministic.
+  /// weights re-quantized (fxp::quantizeLinear) from the float parameters with the current
+  /// (per-channel) scales, float biases, activation scales as they are now (every float32
+  /// initializer of the input model takes the training graph's value of the same name and
+  /// shape). Conv+BN units are folded back with their running statistics first
+  /// (foldConvBnForExport). Metadata "hq.stage" becomes "qat" (hq.lineage is the caller's);
+  /// apart from that, an untrained model exports to the input model's very bytes.
+  /// Deterministic.
   Expected<std::unique_ptr<Graph>> exportQdq() const;
   /// One line: "14 points: 9 activations (ema), 4 weights (ema, per-channel), 1 fixed input".
   std::string describe() const;

@@ -345,14 +345,16 @@ TEST_CASE("qat: fmnist_cnn: points, untrained export == the calibrated bytes", "
 /// A few SGD steps on 16 training images with scale mode `mode`; the export, read back
 /// from its ONNX bytes as hq-eval reads it, evaluates like the validation forward, its
 /// weights were re-quantized, and hq-convert takes it.
-void trainExportConvert(QatScaleMode mode) {
+void trainExportConvert(QatScaleMode mode, const Graph* bn_model = nullptr) {
   OneThread one;
   const Graph& qdq = calibratedFmnist();
   {
     INFO(qatScaleModeName(mode));
     QatOptions opt;
     opt.scaleMode = mode;
+    opt.bnModel = bn_model;
     auto m = makeQat(qdq, opt);
+    if (bn_model) CHECK_THAT(m->describe(), Catch::EndsWith("; 3 Conv+BN units"));
     GradGraph& gg = m->grad();
     Tensor x;
     std::vector<int64_t> labels;
@@ -416,6 +418,13 @@ TEST_CASE(
     "forward and converts",
     "[qat]") {
   trainExportConvert(QatScaleMode::kLsq);
+}
+
+TEST_CASE("qat: fmnist_cnn with its BatchNormalization (ConvBn QAT units): the folded export "
+          "evaluates like the validation forward and converts", "[qat]") {
+  auto bn = importOnnxFile(std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float-bn.onnx");
+  REQUIRE(bn.isOk());
+  trainExportConvert(QatScaleMode::kEma, bn->get());
 }
 
 // ---- Frozen BatchNormalization (GradGraph::setBatchNormFrozen).
