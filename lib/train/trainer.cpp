@@ -441,16 +441,25 @@ Expected<TrainResult> Trainer::run(const std::string& resume_path) {
       labels.assign(batch->labels.data<int64_t>(), batch->labels.data<int64_t>() + n);
       lr = schedule_->lrAtIteration(iteration_, stepsPerEpoch_);
       const float smoothing = opt_.labelSmoothing;
-      HQ_ASSIGN_OR_RETURN(StepResult sr,
-                          g.step({batch->images}, [&](const Tensor& logits) {
-                            return softmaxCrossEntropy(logits, labels, smoothing);
-                          }));
-      if (!std::isfinite(sr.loss)) return nanStop(epoch, step, "the loss");
+      bool bad_logits = false;
+      auto sr = g.step({batch->images}, [&](const Tensor& logits) -> Expected<LossResult> {
+        const float* p = logits.data<float>();
+        for (int64_t i = 0; i < logits.numel(); ++i) {
+          if (!std::isfinite(p[i])) {
+            bad_logits = true;
+            return HQ_ERROR(kData, "non-finite logits");
+          }
+        }
+        return softmaxCrossEntropy(logits, labels, smoothing);
+      });
+      if (bad_logits) return nanStop(epoch, step, "the model output");
+      if (!sr.isOk()) return sr.status();
+      if (!std::isfinite(sr->loss)) return nanStop(epoch, step, "the loss");
       std::vector<ParamRef> params;
       std::vector<Tensor*> grads;
       for (const std::string& name : names) {
-        auto it = sr.grads.find(name);
-        if (it == sr.grads.end()) continue;
+        auto it = sr->grads.find(name);
+        if (it == sr->grads.end()) continue;
         params.push_back({name, g.parameter(name), &it->second});
         if (!optimizer_->isFrozen(name)) grads.push_back(&it->second);
       }
@@ -460,8 +469,8 @@ Expected<TrainResult> Trainer::run(const std::string& resume_path) {
       if (!norm.isOk()) return nanStop(epoch, step, "the gradient norm");
       HQ_RETURN_IF_ERROR(optimizer_->step(params, lr));
       ++iteration_;
-      sums_.loss += sr.loss * n;
-      countHits(sr.output, labels, &sums_.correct1, &sums_.correct5);
+      sums_.loss += sr->loss * n;
+      countHits(sr->output, labels, &sums_.correct1, &sums_.correct5);
       sums_.images += n;
       sums_.seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
