@@ -8,6 +8,7 @@
 
 #include "quant/observer.h"
 #include "quant/qconfig.h"
+#include "runtime/kernels/quantize.h"
 #include "runtime/passes/fake_quant.h"
 #include "support/fixed_point.h"
 #include "support/json.h"
@@ -74,7 +75,7 @@ class QatFakeQuantKernel : public PreparedKernel {
     if (training_ && p_.mode == QatScaleMode::kLsq) {
       for (int64_t i = 0; i < ns; ++i) s[i] = std::max(s[i], FLT_EPSILON);
     }
-    return fakeQuantForward(x, *scale_, config_, call.out(0));
+    return fakeQuantize(call, x, s, ns);
   }
 
  private:
@@ -132,6 +133,44 @@ class QatFakeQuantKernel : public PreparedKernel {
       rmin[c] = static_cast<float>(mn);
       rmax[c] = static_cast<float>(mx);
       s[c] = static_cast<float>(rangeToScale(rmin[c], rmax[c], p_.spec).scale);
+    }
+    return Status::ok();
+  }
+
+  /// y = fake-quantized x with the vectorized loop of the executor's fast kernel
+  /// (kernels::fakeQuantizeF32, bit-identical to QuantizeLinear -> DequantizeLinear).
+  Status fakeQuantize(const KernelCall& call, const Tensor& x, const float* s, int64_t ns) {
+    Tensor& y = call.out(0);
+    if (x.dtype() != DType::kFloat32 || y.dtype() != DType::kFloat32 || y.shape() != x.shape()) {
+      return call.error(ErrorCode::kShape, "expected float32 input and output of one shape");
+    }
+    for (int64_t c = 0; c < ns; ++c) {
+      if (!(s[c] > 0) || !std::isfinite(s[c])) {
+        return call.error(ErrorCode::kData, "scale {} of '{}' is not positive and finite", s[c],
+                          p_.tensor);
+      }
+    }
+    kernels::QuantParams q;
+    q.qmin = static_cast<float>(config_.range.lo);
+    q.qmax = static_cast<float>(config_.range.hi);
+    const float* xd = x.data<float>();
+    float* yd = y.data<float>();
+    if (ns == 1) {
+      q.scale = s[0];
+      kernels::fakeQuantizeF32(xd, yd, x.numel(), q);
+      return Status::ok();
+    }
+    const int64_t axis = p_.axis < 0 ? p_.axis + x.rank() : p_.axis;
+    if (axis < 0 || axis >= x.rank() || x.dim(axis) != ns) {
+      return call.error(ErrorCode::kShape, "{} scales for input of shape {} (axis {})", ns,
+                        shapeString(x.shape()), p_.axis);
+    }
+    int64_t inner = 1;
+    for (int64_t d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+    const int64_t rows = x.numel() / inner;
+    for (int64_t r = 0; r < rows; ++r) {
+      q.scale = s[r % ns];
+      kernels::fakeQuantizeF32(xd + r * inner, yd + r * inner, inner, q);
     }
     return Status::ok();
   }
