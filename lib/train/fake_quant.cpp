@@ -10,6 +10,9 @@
 namespace hq::train {
 namespace {
 
+/// Elements per partial sum of a per-tensor scale gradient.
+constexpr int64_t kChunk = 16384;
+
 /// x viewed as [outer, channels, inner] with one scale per channel (channels == 1: per tensor).
 struct FqLayout {
   int64_t outer = 1, channels = 1, inner = 1;
@@ -90,28 +93,66 @@ Status fakeQuantBackward(const Tensor& x, const Tensor& scale, const FakeQuantCo
   float* d = dx != nullptr ? dx->data<float>() : nullptr;
   const float qmin = static_cast<float>(config.range.lo);
   const float qmax = static_cast<float>(config.range.hi);
-  std::vector<double> ds(static_cast<size_t>(l.channels), 0.0);
-  // Per channel (the outer loop inside, so that each channel's sum has one owner).
-#pragma omp parallel for schedule(static) if (x.numel() > 65536)
-  for (int64_t c = 0; c < l.channels; ++c) {
-    const float sc = s[c];
-    double acc = 0.0;
-    for (int64_t o = 0; o < l.outer; ++o) {
-      const int64_t off = (o * l.channels + c) * l.inner;
-      for (int64_t i = 0; i < l.inner; ++i) {
-        const float v = xd[off + i] / sc;
-        const float t = std::nearbyint(v);
-        const bool in_range = t >= qmin && t <= qmax;  // false for NaN
-        if (d != nullptr) d[off + i] = in_range ? g[off + i] : 0.0f;
-        if (t != t) continue;
-        // t - x / s in double: float32's x / s errs by up to half an ulp of |x / s|
-        // (1/512 near 2^15), which would swamp the term for int16 ranges.
-        const double dq =
-            in_range ? t - static_cast<double>(xd[off + i]) / sc : (t < qmin ? qmin : qmax);
-        acc += static_cast<double>(g[off + i]) * dq;
+  if (dscale == nullptr && d != nullptr) {
+    // STE only (the scale does not train): elementwise, the same test as below.
+    const int64_t rows = l.outer * l.channels;
+    const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float sc = s[r % l.channels];
+      const int64_t off = r * l.inner;
+      for (int64_t i = off; i < off + l.inner; ++i) {
+        const float t = std::nearbyint(xd[i] / sc);
+        d[i] = t >= qmin && t <= qmax ? g[i] : 0.0f;
       }
     }
-    ds[static_cast<size_t>(c)] = acc;
+    return Status::ok();
+  }
+  std::vector<double> ds(static_cast<size_t>(l.channels), 0.0);
+  if (l.channels == 1 && l.inner > 2 * kChunk) {
+    // Per tensor: fixed chunks summed in order (the same bytes for any thread count).
+    const int64_t chunks = (l.inner + kChunk - 1) / kChunk;
+    std::vector<double> part(static_cast<size_t>(chunks), 0.0);
+    const float sc = s[0];
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < chunks; ++k) {
+      double acc = 0.0;
+      const int64_t end = std::min(l.inner, (k + 1) * kChunk);
+      for (int64_t i = k * kChunk; i < end; ++i) {
+        const float v = xd[i] / sc;
+        const float t = std::nearbyint(v);
+        const bool in_range = t >= qmin && t <= qmax;
+        if (d != nullptr) d[i] = in_range ? g[i] : 0.0f;
+        if (t != t) continue;
+        const double dq = in_range ? t - static_cast<double>(xd[i]) / sc : (t < qmin ? qmin : qmax);
+        acc += static_cast<double>(g[i]) * dq;
+      }
+      part[static_cast<size_t>(k)] = acc;
+    }
+    for (double v : part) ds[0] += v;
+  } else {
+    // Per channel (the outer loop inside, so that each channel's sum has one owner).
+#pragma omp parallel for schedule(static) if (x.numel() > 65536)
+    for (int64_t c = 0; c < l.channels; ++c) {
+      const float sc = s[c];
+      double acc = 0.0;
+      for (int64_t o = 0; o < l.outer; ++o) {
+        const int64_t off = (o * l.channels + c) * l.inner;
+        for (int64_t i = 0; i < l.inner; ++i) {
+          const float v = xd[off + i] / sc;
+          const float t = std::nearbyint(v);
+          const bool in_range = t >= qmin && t <= qmax;  // false for NaN
+          if (d != nullptr) d[off + i] = in_range ? g[off + i] : 0.0f;
+          if (t != t) continue;
+          // t - x / s in double: float32's x / s errs by up to half an ulp of |x / s|
+          // (1/512 near 2^15), which would swamp the term for int16 ranges.
+          const double dq =
+              in_range ? t - static_cast<double>(xd[off + i]) / sc : (t < qmin ? qmin : qmax);
+          acc += static_cast<double>(g[off + i]) * dq;
+        }
+      }
+      ds[static_cast<size_t>(c)] = acc;
+    }
   }
   if (dscale != nullptr) {
     double factor = 1.0;

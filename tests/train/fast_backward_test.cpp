@@ -22,6 +22,7 @@
 #include "train/autograd.h"
 #include "train/backward/backward_fns.h"
 #include "train/backward/dnnl_backward.h"
+#include "train/fake_quant.h"
 #include "train/grad_check.h"
 #include "train/loss.h"
 
@@ -153,6 +154,10 @@ TEST_CASE("fast backward: Conv matches the reference on random geometries", "[tr
   cases.push_back(mk({2, 32, 8, 8}, {32, 1, 3, 3}, 32, {1, 1}, {1, 1, 1, 1}, {1, 1}, false));
   cases.push_back(mk({2, 48, 9, 7}, {48, 1, 3, 3}, 48, {2, 2}, {1, 1, 1, 1}));
   cases.push_back(mk({2, 5, 6, 6}, {5, 1, 3, 3}, 5, {1, 1}, {1, 1, 1, 1}));
+  // Depthwise on 2x2 and 1x1 planes with pad 1 (oneDNN 2.6 has only its reference weight
+  // gradient there: the fast backward takes hq's loops for dW and dB).
+  cases.push_back(mk({2, 32, 2, 2}, {32, 1, 3, 3}, 32, {1, 1}, {1, 1, 1, 1}));
+  cases.push_back(mk({3, 48, 1, 1}, {48, 1, 3, 3}, 48, {1, 1}, {1, 1, 1, 1}));
   // Grouped (not depthwise), dilated, asymmetric pads, strides per axis, SAME_UPPER.
   cases.push_back(mk({2, 8, 7, 7}, {12, 2, 3, 3}, 4, {1, 1}, {1, 0, 2, 1}));
   cases.push_back(mk({1, 16, 11, 10}, {16, 16, 3, 3}, 1, {1, 1}, {2, 2, 2, 2}, {2, 2}));
@@ -186,10 +191,43 @@ TEST_CASE("fast backward: random Conv geometries", "[train]") {
     c.x = {pick(1, 3), group * cpg, h, w};
     c.w = {group * mpg, cpg, kh, kw};
     c.bias = pick(0, 1) == 1;
-    INFO("iteration " << it << " x " << shapeString(c.x) << " w " << shapeString(c.w)
-                      << " group " << group);
+    INFO("iteration " << it << " x " << shapeString(c.x) << " w " << shapeString(c.w) << " group "
+                      << group);
     checkConv(c, 100 + static_cast<unsigned>(it));
   }
+}
+
+TEST_CASE("fast backward: fake quant STE and per-tensor LSQ sums vs a plain loop", "[train]") {
+  // 80,000 elements: above the size where the per-tensor scale gradient is summed in chunks.
+  std::mt19937 rng(11);
+  Tensor x = testing::randomFloats({4, 20, 1000}, -3, 3, rng);
+  Tensor gy = testing::randomFloats(x.shape(), -1, 1, rng);
+  Tensor scale = Tensor::fromVector<float>({1}, {0.02f});
+  FakeQuantConfig cfg;  // int8
+  // The oracle: STE mask and the LSQ sum in one sequential double loop.
+  std::vector<float> want_dx(static_cast<size_t>(x.numel()));
+  double want_ds = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float v = x.data<float>()[i];
+    const float t = std::nearbyint(v / 0.02f);
+    const bool in = t >= -128 && t <= 127;
+    want_dx[static_cast<size_t>(i)] = in ? gy.data<float>()[i] : 0.0f;
+    const double dq = in ? t - static_cast<double>(v) / 0.02f : (t < -128 ? -128 : 127);
+    want_ds += gy.data<float>()[i] * dq;
+  }
+  Tensor dx(DType::kFloat32, x.shape()), dx_only(DType::kFloat32, x.shape());
+  Tensor ds(DType::kFloat32, {1});
+  REQUIRE(fakeQuantBackward(x, scale, cfg, gy, &dx, &ds).isOk());
+  REQUIRE(fakeQuantBackward(x, scale, cfg, gy, &dx_only, nullptr).isOk());
+  int64_t clipped = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    REQUIRE(dx.data<float>()[i] == want_dx[static_cast<size_t>(i)]);
+    REQUIRE(dx_only.data<float>()[i] == want_dx[static_cast<size_t>(i)]);
+    clipped += want_dx[static_cast<size_t>(i)] == 0.0f;
+  }
+  CHECK(clipped > 1000);  // the range clips: both branches are exercised
+  // Double sums in another order: equal to ~1e-12 relative, then rounded to float.
+  CHECK(ds.data<float>()[0] == Approx(want_ds).epsilon(1e-6));
 }
 
 /// One GradGraph step on a fixed batch: loss and gradients.
@@ -210,8 +248,7 @@ StepResult stepOn(const Graph& graph, bool reference, const Tensor& x,
   return std::move(*r);
 }
 
-TEST_CASE("fast backward: fmnist_cnn step == referenceOnly step, and repeats bytewise",
-          "[train]") {
+TEST_CASE("fast backward: fmnist_cnn step == referenceOnly step, and repeats bytewise", "[train]") {
   for (const char* model : {"fmnist_cnn.float.onnx", "fmnist_cnn.float-bn.onnx"}) {
     const std::string path = std::string(HQ_SOURCE_DIR) + "/models/" + model;
     if (!std::filesystem::exists(path)) {

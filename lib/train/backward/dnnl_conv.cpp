@@ -1,14 +1,16 @@
 // Conv on oneDNN for training: the forward (weights read at every run) and the backward
 // (data, weights and bias) on plain NCHW tensors, primitives cached per input shape.
 // Results equal backward/conv.cpp's reference up to float summation order.
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <string>
 
 #include "ir/ops/window.h"
 #include "runtime/kernels/dnnl_common.h"
 #include "train/backward/backward_fns.h"
-#include "train/backward/grad_util.h"
 #include "train/backward/dnnl_backward.h"
+#include "train/backward/grad_util.h"
 
 namespace hq::train {
 
@@ -56,17 +58,36 @@ memory::desc plainWeights(const ConvGeo& g) {
 
 memory::desc biasDesc(const ConvGeo& g) { return memory::desc({g.y[1]}, dt::f32, tag::x); }
 
-/// Activations: nChw16c from 16 channels (oneDNN's jit kernels, incl. depthwise; plain
-/// NCHW would run them as im2col + one small GEMM per image), else plain.
-memory::desc actDesc(const memory::dims& d) {
-  return memory::desc(d, dt::f32, d[1] >= 16 ? tag::nChw16c : tag::nchw);
+/// Activations: plain NCHW for 1x1 convolutions (oneDNN runs them as GEMMs with no layout
+/// change: measured 1.8x faster per mobilenetv2_32 training step than nChw16c, whose
+/// reorders to and from the plain tensors cost more than they save), else nChw16c from 16
+/// channels (oneDNN's jit kernels, incl. depthwise; plain NCHW would run those as im2col + a
+/// small GEMM per image). HQ_TRAIN_CONV_PLAIN=all / none overrides (for benches).
+memory::desc actDesc(const memory::dims& d, bool blocked) {
+  return memory::desc(d, dt::f32, blocked && d[1] >= 16 ? tag::nChw16c : tag::nchw);
+}
+
+/// Depthwise convolutions on hq's plain-NCHW loops instead of oneDNN (HQ_TRAIN_DW=ref).
+bool depthwiseByReference(const ConvGeo& g) {
+  static const char* env = std::getenv("HQ_TRAIN_DW");
+  return g.depthwise && env && std::string(env) == "ref";
+}
+
+bool useBlocked(const ConvGeo& g) {
+  static const char* env = std::getenv("HQ_TRAIN_CONV_PLAIN");
+  const std::string mode = env ? env : "1x1";
+  const bool one = g.w[g.w.size() - 1] == 1 && g.w[g.w.size() - 2] == 1;
+  if (mode == "all") return false;
+  if (mode == "none") return true;
+  return !one;
 }
 
 dnnl::convolution_forward::desc forwardDesc(const ConvGeo& g, bool bias) {
   return dnnl::convolution_forward::desc(
-      dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, actDesc(g.x),
-      memory::desc(g.w, dt::f32, tag::any), bias ? biasDesc(g) : memory::desc(), actDesc(g.y),
-      g.strides, g.dil, g.padL, g.padR);
+      dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+      actDesc(g.x, useBlocked(g)), memory::desc(g.w, dt::f32, tag::any),
+      bias ? biasDesc(g) : memory::desc(), actDesc(g.y, useBlocked(g)), g.strides, g.dil, g.padL,
+      g.padR);
 }
 
 /// Grow-only scratch buffers shared by every training conv (kernels run one at a time):
@@ -140,6 +161,10 @@ struct WeightsIn {
 class TrainConvKernel : public PreparedKernel {
  public:
   TrainConvKernel(ConvGeo g, bool bias) : g_(std::move(g)), bias_(bias) {
+    if (depthwiseByReference(g_)) {
+      ref_ = findReferenceKernel("Conv");
+      return;
+    }
     dnnl::convolution_forward::primitive_desc pd(forwardDesc(g_, bias_), cpuEngine());
     prim_ = dnnl::convolution_forward(pd);
     src_.init(g_.x, pd.src_desc(), 0);
@@ -148,6 +173,7 @@ class TrainConvKernel : public PreparedKernel {
   }
   std::string name() const override { return "train:dnnl-conv"; }
   Status run(const KernelCall& call) override {
+    if (ref_) return ref_(call);
     try {
       std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src_.in(call.in(0).raw())},
                                               {DNNL_ARG_WEIGHTS, wei_.get(call.in(1))},
@@ -165,6 +191,7 @@ class TrainConvKernel : public PreparedKernel {
  private:
   ConvGeo g_;
   bool bias_;
+  ReferenceKernel ref_ = nullptr;
   dnnl::convolution_forward prim_;
   Act src_, dst_;
   WeightsIn wei_;
@@ -182,10 +209,11 @@ struct ConvBackwardPrims {
   Reorder diffWeiOut;  // primitive layout -> plain, when they differ
   dnnl_rt::AlignedBuffer diffWeiBuf;
   std::vector<float> biasScratch;
+  bool weightsByReference = false;  // oneDNN offers only its slow reference: use hq's
 
   ConvBackwardPrims(ConvGeo geo, bool has_bias) : g(std::move(geo)), bias(has_bias) {
     dnnl::convolution_forward::primitive_desc fwd(forwardDesc(g, bias), cpuEngine());
-    const memory::desc x = actDesc(g.x), y = actDesc(g.y);
+    const memory::desc x = actDesc(g.x, useBlocked(g)), y = actDesc(g.y, useBlocked(g));
     const memory::desc w_any(g.w, dt::f32, tag::any);
     dnnl::convolution_backward_data::primitive_desc dpd(
         dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, x, w_any, y,
@@ -195,10 +223,13 @@ struct ConvBackwardPrims {
     wei.init(g, dpd.weights_desc());
     dnnl::convolution_backward_weights::primitive_desc wpd(
         dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, x, w_any,
-                                                 bias ? biasDesc(g) : memory::desc(), y,
-                                                 g.strides, g.dil, g.padL, g.padR),
+                                                 bias ? biasDesc(g) : memory::desc(), y, g.strides,
+                                                 g.dil, g.padL, g.padR),
         cpuEngine(), fwd);
     weights = dnnl::convolution_backward_weights(wpd);
+    // oneDNN 2.6 has no jit depthwise weight gradient for some small planes (e.g. 2x2 with
+    // pad 1) and falls back to ref:any, ~20x slower than backward/conv.cpp's loops there.
+    weightsByReference = std::string(wpd.impl_info_str()).rfind("ref", 0) == 0;
     dataDiffDst.init(g.y, dpd.diff_dst_desc(), 0);
     dataDiffSrc.init(g.x, dpd.diff_src_desc(), 1);
     wSrc.init(g.x, wpd.src_desc(), 1);
@@ -226,7 +257,7 @@ class ConvBackward {
       std::unique_ptr<ConvBackwardPrims> p;
       ConvGeo g;
       if (x.dtype() == DType::kFloat32 && w.dtype() == DType::kFloat32 &&
-          convGeo(call.node, x.shape(), w.shape(), g)) {
+          convGeo(call.node, x.shape(), w.shape(), g) && !depthwiseByReference(g)) {
         try {
           p = std::make_unique<ConvBackwardPrims>(std::move(g), bias);
         } catch (const dnnl::error&) {
@@ -247,10 +278,17 @@ class ConvBackward {
       if (call.wantsGrad(0)) {
         memory dy = p->dataDiffDst.in(gy.raw());
         dy_ready = p->dataDiffDst.want == p->wDiffDst.want;
-        p->data.execute(cpuStream(), {{DNNL_ARG_DIFF_DST, dy},
-                                      {DNNL_ARG_WEIGHTS, p->wei.get(w)},
-                                      {DNNL_ARG_DIFF_SRC, p->dataDiffSrc.out(call.gradIn(0).raw())}});
+        p->data.execute(cpuStream(),
+                        {{DNNL_ARG_DIFF_DST, dy},
+                         {DNNL_ARG_WEIGHTS, p->wei.get(w)},
+                         {DNNL_ARG_DIFF_SRC, p->dataDiffSrc.out(call.gradIn(0).raw())}});
         p->dataDiffSrc.finish(call.gradIn(0).raw());
+      }
+      if ((call.wantsGrad(1) || call.wantsGrad(2)) && p->weightsByReference) {
+        BackwardCall rest = call;
+        rest.gradInputs[0] = nullptr;
+        cpuStream().wait();
+        return backwardConv(rest);
       }
       if (call.wantsGrad(1) || call.wantsGrad(2)) {
         void* dw = p->diffWeiOut.valid() ? p->diffWeiBuf.get()
@@ -261,10 +299,10 @@ class ConvBackward {
           spare.resize(p->diffWei.get_size() / sizeof(float));
           dw = spare.data();
         }
-        memory dy = dy_ready && !p->wDiffDst.direct()
-                        ? memory(p->wDiffDst.want, cpuEngine(),
-                                 scratch(0, p->wDiffDst.want.get_size()))
-                        : p->wDiffDst.in(gy.raw());
+        memory dy =
+            dy_ready && !p->wDiffDst.direct()
+                ? memory(p->wDiffDst.want, cpuEngine(), scratch(0, p->wDiffDst.want.get_size()))
+                : p->wDiffDst.in(gy.raw());
         std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, p->wSrc.in(x.raw())},
                                                 {DNNL_ARG_DIFF_DST, dy},
                                                 {DNNL_ARG_DIFF_WEIGHTS, mem(p->diffWei, dw)}};
