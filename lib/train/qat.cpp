@@ -441,23 +441,22 @@ std::string QatModel::describe() const {
     (w ? n_w : n_act)++;
     per_channel = per_channel || (w && p.perChannel);
   }
-  auto modes = [](const std::map<QatScaleMode, int>& m, int total) {
+  // "ema", or "3 ema, 2 lsq" when the modes are mixed.
+  auto modes = [](const std::map<QatScaleMode, int>& m) {
     std::string s;
     for (const auto& [mode, k] : m) {
       if (!s.empty()) s += ", ";
       s += m.size() > 1 ? fmt::format("{} {}", k, qatScaleModeName(mode)) : qatScaleModeName(mode);
     }
-    (void)total;
     return s;
   };
   std::string out = fmt::format("{} points", points_.size());
   std::vector<std::string> parts;
   if (n_act) {
-    parts.push_back(
-        fmt::format("{} activation{} ({})", n_act, n_act == 1 ? "" : "s", modes(act, n_act)));
+    parts.push_back(fmt::format("{} activation{} ({})", n_act, n_act == 1 ? "" : "s", modes(act)));
   }
   if (n_w) {
-    parts.push_back(fmt::format("{} weight{} ({}{})", n_w, n_w == 1 ? "" : "s", modes(wgt, n_w),
+    parts.push_back(fmt::format("{} weight{} ({}{})", n_w, n_w == 1 ? "" : "s", modes(wgt),
                                 per_channel ? ", per-channel" : ""));
   }
   auto fixed = [&](int k, const char* what) {

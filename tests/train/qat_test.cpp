@@ -248,6 +248,19 @@ TEST_CASE("qat: LSQ scales are parameters with the LSQ gradient and move; fixed 
   CHECK(values(gg.initializer("x_scale"))[0] == 1.0f / 128);
 }
 
+TEST_CASE("qat: the per-point spec's qat.scale picks the mode; --scale-mode overrides it",
+          "[qat]") {
+  auto g = reluPoint(R"({"scale": "lsq"})");
+  auto m = makeQat(*g);
+  CHECK(m->describe() == "1 points: 1 activation (lsq)");
+  CHECK(m->grad().parameterNames() == std::vector<std::string>{"r_scale"});
+  QatOptions opt;
+  opt.scaleMode = QatScaleMode::kEma;
+  auto e = makeQat(*g, opt);
+  CHECK(e->describe() == "1 points: 1 activation (ema)");
+  CHECK(e->grad().parameterNames().empty());
+}
+
 TEST_CASE("qat: the qconfig's fixed input never moves, whatever the scale mode", "[qat]") {
   auto g = reluPoint(R"({"scale": "lsq"})");
   // Make the point a fixed one in its spec: the metadata says observer fixed.
