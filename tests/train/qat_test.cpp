@@ -18,6 +18,7 @@
 #include "quant/calibrate.h"
 #include "quant/convert.h"
 #include "runtime/executor.h"
+#include "support/json.h"
 #include "train/fake_quant.h"
 #include "train/loss.h"
 #include "train/qat.h"
@@ -346,6 +347,20 @@ void loadImages(int64_t n, Tensor& images, std::vector<int64_t>& labels) {
 TEST_CASE("qat: fmnist_cnn: points, untrained export == the calibrated bytes", "[qat]") {
   const Graph& qdq = calibratedFmnist();
   REQUIRE(qdq.metadata.count("hq.quant.points"));
+  // hq-calib's per-point metadata: one entry per point, naming its scale initializer.
+  auto points = parseJson(qdq.metadata.at("hq.quant.points"), "points");
+  REQUIRE(points.isOk());
+  REQUIRE(points->size() == 10);
+  std::map<std::string, int> kinds;
+  for (const auto& p : *points) {
+    kinds[p.at("kind").get<std::string>()]++;
+    const Value* sv = qdq.findValue(p.at("scale").get<std::string>());
+    REQUIRE(sv);
+    CHECK(sv->isConstant());
+    CHECK(p.at("spec").contains("qat"));
+  }
+  CHECK(kinds == std::map<std::string, int>{{"input", 1}, {"output", 5}, {"weight", 4}});
+  CHECK((*points)[0].at("spec").at("fixed_scale") == 0.0078125);
   auto m = makeQat(qdq);
   CHECK(m->describe() ==
         "10 points: 5 activations (ema), 4 weights (ema, per-channel), 1 fixed input");
@@ -433,8 +448,10 @@ TEST_CASE(
   trainExportConvert(QatScaleMode::kLsq);
 }
 
-TEST_CASE("qat: fmnist_cnn with its BatchNormalization (ConvBn QAT units): the folded export "
-          "evaluates like the validation forward and converts", "[qat]") {
+TEST_CASE(
+    "qat: fmnist_cnn with its BatchNormalization (ConvBn QAT units): the folded export "
+    "evaluates like the validation forward and converts",
+    "[qat]") {
   auto bn = importOnnxFile(std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float-bn.onnx");
   REQUIRE(bn.isOk());
   trainExportConvert(QatScaleMode::kEma, bn->get());
