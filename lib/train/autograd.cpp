@@ -10,6 +10,7 @@
 #include "runtime/passes/fake_quant.h"
 #include "train/backward/dnnl_backward.h"
 #include "train/batchnorm.h"
+#include "train/tensor_pool.h"
 #include "train/bn_fold_factor.h"
 #include "train/dropout.h"
 #include "train/fake_quant.h"
@@ -284,6 +285,7 @@ GradGraph::~GradGraph() = default;
 Expected<std::unique_ptr<GradGraph>> GradGraph::create(const Graph& graph,
                                                        AutogradOptions options) {
   std::unique_ptr<GradGraph> g(new GradGraph());
+  g->pool_ = TensorPool::create();
   g->graph_ = graph.clone();
   HQ_RETURN_IF_ERROR(g->graph_->sortTopologically());
   if (options.fakeQuantQdq) HQ_RETURN_IF_ERROR(rewriteQdqForTraining(*g->graph_));
@@ -618,7 +620,7 @@ Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool trai
         return HQ_ERROR(kShape, "autograd: {}: output {} has no concrete shape", n.node->describe(),
                         i);
       }
-      setSlot(v, Tensor(vi.dtype, vi.shape));
+      setSlot(v, pool_->zeros(vi.dtype, vi.shape));
       call.outputs.push_back(&slots_[v]);
     }
     const auto t0 = std::chrono::steady_clock::now();
@@ -684,7 +686,7 @@ Expected<Gradients> GradGraph::backward(const Tensor& grad_output) {
     for (size_t i = 0; i < n.in.size(); ++i) {
       const int v = n.in[i];
       if (v < 0 || !requiresGrad_[v] || slots_[v].dtype() != DType::kFloat32) continue;
-      fresh[i] = Tensor(DType::kFloat32, slots_[v].shape());
+      fresh[i] = pool_->zeros(DType::kFloat32, slots_[v].shape());
       call.gradInputs[i] = &fresh[i];
     }
     const auto t0 = std::chrono::steady_clock::now();

@@ -21,6 +21,8 @@
 
 namespace hq::train {
 
+class TensorPool;
+
 /// The backward of one node; may hold state shared with the node's forward kernel.
 using NodeBackward = std::function<Status(const BackwardCall& call)>;
 
@@ -190,6 +192,7 @@ class GradGraph {
   void freeSlot(int v);
 
   std::unique_ptr<Graph> graph_;
+  std::shared_ptr<TensorPool> pool_;  // per-step forward outputs and gradients (reused)
   AutogradOptions options_;
   std::vector<std::string> paramNames_;
   std::vector<Value*> values_;  // by id
