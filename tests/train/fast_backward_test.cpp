@@ -25,6 +25,7 @@
 #include "train/fake_quant.h"
 #include "train/grad_check.h"
 #include "train/loss.h"
+#include "train/tensor_pool.h"
 
 namespace hq::train {
 namespace {
@@ -204,6 +205,14 @@ TEST_CASE("fast backward: fake quant STE and per-tensor LSQ sums vs a plain loop
   Tensor gy = testing::randomFloats(x.shape(), -1, 1, rng);
   Tensor scale = Tensor::fromVector<float>({1}, {0.02f});
   FakeQuantConfig cfg;  // int8
+  // Special values: ties at k + 0.5 (0.02 * 2.5 etc. round to even), the range ends, NaN,
+  // infinities, huge values.
+  const float special[] = {0.05f,  -0.05f, 0.03f,         2.55f,    -2.57f,    2.54f,
+                           -2.56f, 2.53f,  std::nanf(""), INFINITY, -INFINITY, 1e30f,
+                           -1e30f, 0.0f,   -0.0f,         1e-30f,   83886.08f, -83886.1f};
+  for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); ++i) {
+    x.data<float>()[i * 997] = special[i];
+  }
   // The oracle: STE mask and the LSQ sum in one sequential double loop.
   std::vector<float> want_dx(static_cast<size_t>(x.numel()));
   double want_ds = 0;
@@ -212,6 +221,7 @@ TEST_CASE("fast backward: fake quant STE and per-tensor LSQ sums vs a plain loop
     const float t = std::nearbyint(v / 0.02f);
     const bool in = t >= -128 && t <= 127;
     want_dx[static_cast<size_t>(i)] = in ? gy.data<float>()[i] : 0.0f;
+    if (t != t) continue;  // NaN adds nothing to the scale gradient
     const double dq = in ? t - static_cast<double>(v) / 0.02f : (t < -128 ? -128 : 127);
     want_ds += gy.data<float>()[i] * dq;
   }
@@ -228,6 +238,49 @@ TEST_CASE("fast backward: fake quant STE and per-tensor LSQ sums vs a plain loop
   CHECK(clipped > 1000);  // the range clips: both branches are exercised
   // Double sums in another order: equal to ~1e-12 relative, then rounded to float.
   CHECK(ds.data<float>()[0] == Approx(want_ds).epsilon(1e-6));
+}
+
+TEST_CASE("fast backward: Clip's vectorized dX == its general loop (bounds, NaN)", "[train]") {
+  std::mt19937 rng(12);
+  Tensor x = testing::randomFloats({3, 7, 41, 53}, -2, 8, rng);  // > one parallel chunk
+  const float special[] = {0.0f, 6.0f, -0.0f, std::nanf(""), INFINITY, -INFINITY, 5.9999995f};
+  for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); ++i) {
+    x.data<float>()[i * 31] = special[i];
+  }
+  Tensor lo = Tensor::fromVector<float>({}, {0.0f}), hi = Tensor::fromVector<float>({}, {6.0f});
+  Tensor gy = testing::randomFloats(x.shape(), -1, 1, rng);
+  OneNode n("Clip", 3, 1);
+  Tensor fast(DType::kFloat32, x.shape()), general(DType::kFloat32, x.shape());
+  Tensor dlo(DType::kFloat32, {}), dhi(DType::kFloat32, {});
+  BackwardCall only_x{*n.node, {&x, &lo, &hi}, {nullptr}, {&gy}, {&fast, nullptr, nullptr}};
+  BackwardCall all{*n.node, {&x, &lo, &hi}, {nullptr}, {&gy}, {&general, &dlo, &dhi}};
+  REQUIRE(backwardClip(only_x).isOk());
+  REQUIRE(backwardClip(all).isOk());  // the bound gradients take the general loop
+  CHECK(std::memcmp(fast.raw(), general.raw(), fast.nbytes()) == 0);
+  CHECK(fast.data<float>()[0] == 0.0f);                           // x == min
+  CHECK(fast.data<float>()[31] == 0.0f);                          // x == max
+  CHECK(fast.data<float>()[3 * 31] == gy.data<float>()[3 * 31]);  // NaN passes
+  CHECK(fast.data<float>()[6 * 31] == gy.data<float>()[6 * 31]);  // just below max
+}
+
+TEST_CASE("fast backward: TensorPool hands buffers out again, zero-filled", "[train]") {
+  auto pool = TensorPool::create();
+  const void* first = nullptr;
+  {
+    Tensor t = pool->zeros(DType::kFloat32, {4, 64, 64});
+    first = t.raw();
+    std::fill(t.data<float>(), t.data<float>() + t.numel(), 7.0f);
+    Tensor shared = t;  // the buffer returns only when the last holder lets go
+  }
+  CHECK(pool->idleBytes() == 4 * 64 * 64 * sizeof(float));
+  Tensor again = pool->zeros(DType::kFloat32, {64, 256});  // same byte size
+  CHECK(again.raw() == first);
+  CHECK(pool->idleBytes() == 0);
+  for (int64_t i = 0; i < again.numel(); ++i) REQUIRE(again.data<float>()[i] == 0.0f);
+  Tensor other = pool->zeros(DType::kFloat32, {3, 64, 64});  // another size: a new buffer
+  CHECK(other.raw() != first);
+  Tensor small = pool->zeros(DType::kFloat32, {8});  // below kMinBytes: a plain tensor
+  CHECK(small.numel() == 8);
 }
 
 /// One GradGraph step on a fixed batch: loss and gradients.
