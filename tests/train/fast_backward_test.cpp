@@ -159,6 +159,8 @@ TEST_CASE("fast backward: Conv matches the reference on random geometries", "[tr
   // gradient there: the fast backward takes hq's loops for dW and dB).
   cases.push_back(mk({2, 32, 2, 2}, {32, 1, 3, 3}, 32, {1, 1}, {1, 1, 1, 1}));
   cases.push_back(mk({3, 48, 1, 1}, {48, 1, 3, 3}, 48, {1, 1}, {1, 1, 1, 1}));
+  cases.push_back(mk({2, 32, 2, 2}, {32, 1, 3, 3}, 32, {2, 2}, {1, 1, 1, 1}));
+  cases.push_back(mk({2, 32, 3, 3}, {32, 1, 3, 3}, 32, {1, 1}, {2, 2, 2, 2}, {2, 2}, false));
   // Grouped (not depthwise), dilated, asymmetric pads, strides per axis, SAME_UPPER.
   cases.push_back(mk({2, 8, 7, 7}, {12, 2, 3, 3}, 4, {1, 1}, {1, 0, 2, 1}));
   cases.push_back(mk({1, 16, 11, 10}, {16, 16, 3, 3}, 1, {1, 1}, {2, 2, 2, 2}, {2, 2}));

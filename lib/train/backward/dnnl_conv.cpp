@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <vector>
+
+#include <omp.h>
 #include <string>
 
 #include "ir/ops/window.h"
@@ -197,6 +200,49 @@ class TrainConvKernel : public PreparedKernel {
   WeightsIn wei_;
 };
 
+/// dW (and dB when `db`) of a depthwise convolution on plain NCHW tensors, for the planes
+/// where oneDNN 2.6 has only its reference. Each channel sums over n, then output rows and
+/// columns, in that order, whatever the thread count (threads own whole channels; they walk
+/// the batch outside so that they read memory in order).
+void depthwiseWeightGrad(const ConvGeo& g, const float* x, const float* dy, float* dw, float* db) {
+  const int64_t batch = g.x[0], ch = g.x[1], h = g.x[2], w = g.x[3];
+  const int64_t oh = g.y[2], ow = g.y[3], kh = g.w[3], kw = g.w[4], kv = kh * kw;
+  const int64_t sh = g.strides[0], sw = g.strides[1];
+  const int64_t dh = g.dil[0] + 1, dwd = g.dil[1] + 1, ph = g.padL[0], pw = g.padL[1];
+#pragma omp parallel
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t c0 = ch * t / nt, c1 = ch * (t + 1) / nt;
+    std::vector<float> acc(static_cast<size_t>((c1 - c0) * kv), 0.0f);
+    std::vector<float> bacc(static_cast<size_t>(c1 - c0), 0.0f);
+    for (int64_t n = 0; n < batch; ++n) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const float* xp = x + (n * ch + c) * h * w;
+        const float* gp = dy + (n * ch + c) * oh * ow;
+        float* a = acc.data() + (c - c0) * kv;
+        float bsum = 0.0f;
+        for (int64_t yo = 0; yo < oh; ++yo) {
+          for (int64_t xo = 0; xo < ow; ++xo) {
+            const float gv = gp[yo * ow + xo];
+            bsum += gv;
+            for (int64_t i = 0; i < kh; ++i) {
+              const int64_t yi = yo * sh + i * dh - ph;
+              if (yi < 0 || yi >= h) continue;
+              for (int64_t j = 0; j < kw; ++j) {
+                const int64_t xi = xo * sw + j * dwd - pw;
+                if (xi >= 0 && xi < w) a[i * kw + j] += gv * xp[yi * w + xi];
+              }
+            }
+          }
+        }
+        bacc[static_cast<size_t>(c - c0)] += bsum;
+      }
+    }
+    std::copy(acc.begin(), acc.end(), dw + c0 * kv);
+    if (db) std::copy(bacc.begin(), bacc.end(), db + c0);
+  }
+}
+
 /// Backward primitives of one input shape.
 struct ConvBackwardPrims {
   ConvGeo g;
@@ -285,10 +331,21 @@ class ConvBackward {
         p->dataDiffSrc.finish(call.gradIn(0).raw());
       }
       if ((call.wantsGrad(1) || call.wantsGrad(2)) && p->weightsByReference) {
-        BackwardCall rest = call;
-        rest.gradInputs[0] = nullptr;
         cpuStream().wait();
-        return backwardConv(rest);
+        if (!p->g.depthwise) {
+          BackwardCall rest = call;
+          rest.gradInputs[0] = nullptr;
+          return backwardConv(rest);
+        }
+        std::vector<float> spare_w, spare_b;
+        float* dw = call.wantsGrad(1) ? call.gradIn(1).data<float>() : nullptr;
+        float* db = call.wantsGrad(2) ? call.gradIn(2).data<float>() : nullptr;
+        if (!dw) {
+          spare_w.resize(static_cast<size_t>(w.numel()));
+          dw = spare_w.data();
+        }
+        depthwiseWeightGrad(p->g, x.data<float>(), gy.data<float>(), dw, db);
+        return Status::ok();
       }
       if (call.wantsGrad(1) || call.wantsGrad(2)) {
         void* dw = p->diffWeiOut.valid() ? p->diffWeiBuf.get()
