@@ -34,13 +34,18 @@ $BIN/hq-eval "$OUT/fmnist_cnn.calib.onnx" --data fashion-mnist-test --label "Cal
   --report "$OUT/calib.eval.json"
 
 echo
+echo "-- quantization-aware training (hq-qat: 1 epoch on the 60,000 training images, Adam lr 1e-4, batch 128) --"
+$BIN/hq-qat "$OUT/fmnist_cnn.calib.onnx" --data fashion-mnist-train --eval-data fashion-mnist-test \
+  --epochs 1 --lr 1e-4 --out "$OUT/fmnist_cnn.qat.onnx"
+
+echo
 echo "-- fixed point (hq-convert: integer model, ai.hq ops; schemas/int-ops.md) --"
-$BIN/hq-convert "$OUT/fmnist_cnn.calib.onnx" --out "$OUT/fmnist_cnn.int.onnx" \
+$BIN/hq-convert "$OUT/fmnist_cnn.qat.onnx" --out "$OUT/fmnist_cnn.int.onnx" \
   --report "$OUT/convert.report.json"
 $BIN/hq-eval "$OUT/fmnist_cnn.int.onnx" --data fashion-mnist-test --label "Quantized model" \
   --report "$OUT/int.eval.json"
 
 echo
 echo "-- where accuracy is lost (hq-convert --compare: float vs fake-quant vs integer, 1,000 test images) --"
-$BIN/hq-convert "$OUT/fmnist_cnn.calib.onnx" --out "$OUT/fmnist_cnn.int.onnx" \
-  --compare fashion-mnist-test --limit 1000 --quiet | tail -n +2
+$BIN/hq-convert "$OUT/fmnist_cnn.qat.onnx" --out "$OUT/fmnist_cnn.int.onnx" \
+  --float "$MODEL" --compare fashion-mnist-test --limit 1000 --quiet | tail -n +2
