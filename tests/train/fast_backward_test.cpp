@@ -285,6 +285,27 @@ TEST_CASE("fast backward: TensorPool hands buffers out again, zero-filled", "[tr
   CHECK(small.numel() == 8);
 }
 
+TEST_CASE("fast backward: Relu's vectorized dX == dy * (x > 0)", "[train]") {
+  std::mt19937 rng(13);
+  Tensor x = testing::randomFloats({2, 9, 50, 41}, -1, 1, rng);  // > one parallel chunk
+  Tensor gy = testing::randomFloats(x.shape(), -1, 1, rng);
+  x.data<float>()[0] = 0.0f;
+  x.data<float>()[1] = -0.0f;
+  x.data<float>()[2] = std::nanf("");
+  gy.data<float>()[3] = INFINITY;  // with x <= 0: inf * 0 = NaN, as the reference's product
+  x.data<float>()[3] = -0.5f;
+  OneNode n("Relu", 1, 1);
+  Tensor dx(DType::kFloat32, x.shape());
+  BackwardCall call{*n.node, {&x}, {nullptr}, {&gy}, {&dx}};
+  REQUIRE(backwardRelu(call).isOk());
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const float want = gy.data<float>()[i] * (x.data<float>()[i] > 0.0f ? 1.0f : 0.0f);
+    const float got = dx.data<float>()[i];
+    REQUIRE((got == want || (std::isnan(got) && std::isnan(want))));
+  }
+  CHECK(std::isnan(dx.data<float>()[3]));
+}
+
 /// One GradGraph step on a fixed batch: loss and gradients.
 StepResult stepOn(const Graph& graph, bool reference, const Tensor& x,
                   const std::vector<int64_t>& labels) {

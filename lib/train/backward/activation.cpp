@@ -22,6 +22,14 @@ constexpr int64_t kParallelElements = 1 << 15;
 /// Elements per piece of a parallel elementwise loop.
 constexpr int64_t kChunk = 1 << 14;
 
+/// dx = dy * (x > 0 ? 1 : 0) (unaryBackward's product, so NaN / inf in dy behave the same),
+/// vectorized as clipPass below.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void reluPass(const float* x,
+                                                                           const float* dy,
+                                                                           float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : 0.0f);
+}
+
 /// dx = dy where lo < x < hi or x is NaN, else 0 (backwardClip's rule, branch-free so that
 /// it vectorizes; compiled for AVX-512 / AVX2 too, picked at run time).
 __attribute__((target_clones("avx512f", "avx2", "default"))) void clipPass(const float* x,
@@ -94,7 +102,25 @@ float sigmoid(float v) {
 
 // Relu: dx = dy where x > 0, 0 where x <= 0 (PyTorch's threshold_backward).
 Status backwardRelu(const BackwardCall& call) {
-  return unaryBackward(call, [](float v) { return v > 0.0f ? 1.0f : 0.0f; });
+  HQ_RETURN_IF_ERROR(checkFloatInput(call, 0));
+  HQ_RETURN_IF_ERROR(checkGradIn(call, 0));
+  if (!call.wantsGrad(0)) return Status::ok();
+  const Tensor& x = call.in(0);
+  HQ_ASSIGN_OR_RETURN(const float* dy, gradOutData(call, 0, x.shape()));
+  float* dx = call.gradIn(0).data<float>();
+  const int64_t n = x.numel();
+  if (!dy) {
+    std::fill(dx, dx + n, 0.0f);
+    return Status::ok();
+  }
+  const float* px = x.data<float>();
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+  for (int64_t k = 0; k < chunks; ++k) {
+    const int64_t lo = k * kChunk;
+    reluPass(px + lo, dy + lo, dx + lo, std::min(kChunk, n - lo));
+  }
+  return Status::ok();
 }
 
 // Clip: the gradient passes to x only strictly inside the bounds (min < x < max), as
