@@ -325,13 +325,15 @@ StepResult stepOn(const Graph& graph, bool reference, const Tensor& x,
 }
 
 TEST_CASE("fast backward: fmnist_cnn step == referenceOnly step, and repeats bytewise", "[train]") {
-  for (const char* model : {"fmnist_cnn.float.onnx", "fmnist_cnn.float-bn.onnx"}) {
-    const std::string path = std::string(HQ_SOURCE_DIR) + "/models/" + model;
+  // Float, float with BatchNormalization, and a QDQ model (QAT through hq.FakeQuant).
+  for (const std::string& path : {std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float.onnx",
+                                  std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float-bn.onnx",
+                                  std::string(HQ_TEST_DATA) + "/qdq/fmnist_cnn.qdq.onnx"}) {
     if (!std::filesystem::exists(path)) {
       WARN("skipped: " << path << " is missing");
       continue;
     }
-    INFO(model);
+    INFO(path);
     auto graph = importOnnxFile(path);
     REQUIRE(graph.isOk());
     std::mt19937 rng(5);
