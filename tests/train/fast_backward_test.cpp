@@ -306,6 +306,40 @@ TEST_CASE("fast backward: Relu's vectorized dX == dy * (x > 0)", "[train]") {
   CHECK(std::isnan(dx.data<float>()[3]));
 }
 
+TEST_CASE("fast backward: MaxPool 2x2/2 gives the first maximum in scan order", "[train]") {
+  // Values from {0, 1, 2} make ties common; odd sizes leave rows and columns unread (floor).
+  std::mt19937 rng(14);
+  std::uniform_int_distribution<int> pick(0, 2);
+  Tensor x(DType::kFloat32, {2, 3, 9, 7});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(pick(rng));
+  x.data<float>()[8] = std::nanf("");  // a NaN never wins unless it comes first
+  Attributes a;
+  a.set("kernel_shape", Attribute::ofInts({2, 2}));
+  a.set("strides", Attribute::ofInts({2, 2}));
+  OneNode n("MaxPool", 1, 1, a);
+  Tensor gy = testing::randomFloats({2, 3, 4, 3}, -1, 1, rng);
+  Tensor dx(DType::kFloat32, x.shape());
+  BackwardCall call{*n.node, {&x}, {nullptr}, {&gy}, {&dx}};
+  REQUIRE(backwardMaxPool(call).isOk());
+  std::vector<float> want(static_cast<size_t>(x.numel()), 0.0f);
+  for (int64_t p = 0; p < 6; ++p) {
+    for (int64_t oh = 0; oh < 4; ++oh) {
+      for (int64_t ow = 0; ow < 3; ++ow) {
+        int64_t at = -1;
+        for (int64_t kh = 0; kh < 2; ++kh) {
+          for (int64_t kw = 0; kw < 2; ++kw) {
+            const int64_t i = p * 63 + (2 * oh + kh) * 7 + 2 * ow + kw;
+            if (at < 0 || x.data<float>()[i] > x.data<float>()[at]) at = i;
+          }
+        }
+        want[static_cast<size_t>(at)] += gy.data<float>()[(p * 4 + oh) * 3 + ow];
+      }
+    }
+  }
+  for (int64_t i = 0; i < x.numel(); ++i)
+    REQUIRE(dx.data<float>()[i] == want[static_cast<size_t>(i)]);
+}
+
 /// One GradGraph step on a fixed batch: loss and gradients.
 StepResult stepOn(const Graph& graph, bool reference, const Tensor& x,
                   const std::vector<int64_t>& labels) {

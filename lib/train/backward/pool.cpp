@@ -92,6 +92,32 @@ Status backwardMaxPool(const BackwardCall& call) {
   const float* gyd = call.gradOut(0).data<float>();
   float* gxd = call.gradIn(0).data<float>();
 
+  // 2x2 windows with stride 2, no pads, inside the input (the common 2-D pooling): the same
+  // scan, unrolled; each input element gets at most one contribution.
+  if (g.in[0] == 1 && g.k[0] == 1 && g.k[1] == 2 && g.k[2] == 2 && g.s[1] == 2 && g.s[2] == 2 &&
+      g.d[1] == 1 && g.d[2] == 1 && g.padBegin[1] == 0 && g.padBegin[2] == 0 &&
+      2 * g.out[1] <= g.in[1] && 2 * g.out[2] <= g.in[2]) {
+    const int64_t w = g.in[2], oh_n = g.out[1], ow_n = g.out[2];
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < planes; ++nc) {
+      const float* xp = xd + nc * in_plane;
+      const float* gyp = gyd + nc * out_plane;
+      float* gxp = gxd + nc * in_plane;
+      for (int64_t oh = 0; oh < oh_n; ++oh) {
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          const int64_t a = 2 * oh * w + 2 * ow;
+          int64_t at = a;
+          float best = xp[a];
+          if (xp[a + 1] > best) best = xp[at = a + 1];
+          if (xp[a + w] > best) best = xp[at = a + w];
+          if (xp[a + w + 1] > best) at = a + w + 1;
+          gxp[at] += gyp[oh * ow_n + ow];
+        }
+      }
+    }
+    return Status::ok();
+  }
+
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < planes; ++nc) {
     const float* xp = xd + nc * in_plane;
