@@ -25,6 +25,15 @@ OrderedJson EvalResult::toJson() const {
   return j;
 }
 
+int64_t trueClassRank(const float* row, int64_t classes, int64_t label) {
+  const float target = row[label];
+  int64_t higher = 0;
+  for (int64_t c = 0; c < classes; ++c) {
+    if (row[c] > target || (row[c] == target && c < label)) ++higher;
+  }
+  return higher;
+}
+
 Status checkModelFitsData(const Graph& graph, const Dataset& dataset, bool need_labels) {
   if (graph.inputs().size() != 1) {
     return HQ_ERROR(kUnsupported, "evaluation needs a model with one input, this one has {}",
@@ -161,12 +170,7 @@ Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const E
       if (std::isnan(target)) {
         return HQ_ERROR(kData, "model output for sample {} is NaN", batch->first + i);
       }
-      // Rank of the true class: how many classes score strictly higher (ties count for
-      // the lower index first, as torch.topk on CPU does).
-      int64_t higher = 0;
-      for (int64_t c = 0; c < classes; ++c) {
-        if (row[c] > target || (row[c] == target && c < label)) ++higher;
-      }
+      const int64_t higher = trueClassRank(row, classes, label);
       r.correct1 += higher < 1;
       r.correct5 += higher < 5;
     }

@@ -46,6 +46,11 @@ struct EvalResult {
   OrderedJson toJson() const;
 };
 
+/// Rank of the true class `label` in one row of `classes` logits: how many classes score
+/// strictly higher, ties counting for the lower index first (as torch.topk on CPU). A top-k
+/// hit is rank < k.
+int64_t trueClassRank(const float* row, int64_t classes, int64_t label);
+
 /// Does `dataset` fit `graph`: one float32 NCHW input whose dims match the samples, labels
 /// present when `need_labels`. The error names both shapes.
 Status checkModelFitsData(const Graph& graph, const Dataset& dataset, bool need_labels = true);

@@ -1,5 +1,6 @@
 #include "train/checkpoint.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -95,6 +96,7 @@ Expected<Checkpoint> parseCheckpoint(const std::string& bytes, const std::string
   Checkpoint ckpt;
   ckpt.state = header.contains("state") ? OrderedJson(header["state"]) : OrderedJson::object();
   const size_t payload = kPrefix + len;
+  std::set<std::string> names;
   const size_t payload_size = body - payload;
   for (const Json& e : header["tensors"]) {
     if (!e.is_object() || !e.contains("name") || !e["name"].is_string() ||
@@ -109,19 +111,25 @@ Expected<Checkpoint> parseCheckpoint(const std::string& bytes, const std::string
       return HQ_ERROR(kParse, "{}: tensor '{}': unknown dtype '{}'", what, name,
                       e["dtype"].get<std::string>());
     }
+    if (!names.insert(name).second) {
+      return HQ_ERROR(kParse, "{}: tensor '{}' appears twice", what, name);
+    }
     Shape shape;
+    uint64_t numel = 1;
     for (const Json& d : e["shape"]) {
       if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > (int64_t{1} << 40)) {
         return HQ_ERROR(kParse, "{}: tensor '{}': bad shape {}", what, name, e["shape"].dump());
       }
       shape.push_back(d.get<int64_t>());
+      numel = std::min<uint64_t>(numel * static_cast<uint64_t>(shape.back()), uint64_t{1} << 50);
     }
-    Tensor tensor(t, shape);
-    size_t off = e["offset"], n = e["bytes"];
-    if (n != tensor.nbytes() || off > payload_size || n > payload_size - off) {
+    const size_t off = e["offset"], n = e["bytes"];
+    // Sizes are checked against the file before anything is allocated.
+    if (numel * dtypeSize(t) != n || off > payload_size || n > payload_size - off) {
       return HQ_ERROR(kParse, "{}: tensor '{}': {} bytes at offset {} do not fit its shape {} "
                       "or the file", what, name, n, off, shapeString(shape));
     }
+    Tensor tensor(t, shape);
     if (n) std::memcpy(tensor.raw(), bytes.data() + payload + off, n);
     ckpt.tensors.push_back({name, std::move(tensor)});
   }

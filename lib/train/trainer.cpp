@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <set>
 
 #include "eval/evaluate.h"
 #include "ir/onnx_export.h"
+#include "support/atomic_file.h"
 #include "support/progress.h"
 #include "train/checkpoint.h"
 #include "train/loss.h"
@@ -175,25 +177,28 @@ struct EpochSums {
   }
 };
 
-/// Top-1 and top-5 hits of a [N, C] logits batch (ties: the lower class wins, as argmax).
-void countHits(const Tensor& logits, const std::vector<int64_t>& labels, int64_t* top1,
-               int64_t* top5) {
+/// Top-1 and top-5 hits of a [N, C] logits batch (eval/evaluate.h's rank rule). Errors: a
+/// label outside [0, C).
+Status countHits(const Tensor& logits, const std::vector<int64_t>& labels, int64_t first,
+                 int64_t* top1, int64_t* top5) {
   const int64_t n = logits.dim(0), c = logits.numel() / std::max<int64_t>(n, 1);
   const float* p = logits.data<float>();
   for (int64_t i = 0; i < n; ++i) {
-    const float* row = p + i * c;
-    const float v = row[labels[static_cast<size_t>(i)]];
-    int64_t better = 0;
-    for (int64_t k = 0; k < c; ++k) {
-      better += row[k] > v || (row[k] == v && k < labels[static_cast<size_t>(i)]);
+    const int64_t label = labels[static_cast<size_t>(i)];
+    if (label < 0 || label >= c) {
+      return HQ_ERROR(kData, "label {} of training sample {} is outside the model's {} classes",
+                      label, first + i, c);
     }
-    *top1 += better == 0;
-    *top5 += better < 5;
+    const int64_t rank = trueClassRank(p + i * c, c, label);
+    *top1 += rank < 1;
+    *top5 += rank < 5;
   }
+  return Status::ok();
 }
 
 const char* kModelPrefix = "model/";
 const char* kOptimPrefix = "optim/";
+const char* kBestModel = "best/model.onnx";  // uint8: the bytes written to --out
 
 /// The first key where two configs differ ("" if none), ignoring "epochs".
 std::string configDiff(const Json& a, const Json& b) {
@@ -217,9 +222,11 @@ class Trainer {
 
  private:
   Status resume(const std::string& path);
+  Status restore(Checkpoint& ck, const std::string& path);
   Status saveCheckpoint(int64_t epochs_done);
   Status finishEpoch(int64_t epoch, const EpochSums& sums, double lr);
   Status nanStop(int64_t epoch, int64_t step, const std::string& what) const;
+  Status nanStop(int64_t epoch, int64_t step, const Status& cause) const;
   void say(const std::string& line) const {
     if (opt_.print) opt_.print(line);
   }
@@ -234,7 +241,7 @@ class Trainer {
   int64_t iteration_ = 0;  // optimizer steps done over the whole run
   EpochSums sums_;         // of the epoch in progress
   TrainResult result_;
-  int64_t lastCheckpointEpochs_ = -1;  // epochs done in the last checkpoint written
+  std::string bestBytes_;  // the best exported model as written to --out (kept in checkpoints)
   int64_t lastCheckpointStep_ = -1;
 };
 
@@ -250,6 +257,11 @@ Status Trainer::nanStop(int64_t epoch, int64_t step, const std::string& what) co
   }
   return HQ_ERROR(kData, "epoch {} step {}: {} is not finite; training stopped ({}). Try a "
                   "lower learning rate or gradient clipping", epoch, step, what, keep);
+}
+
+/// The same, for a message that already says what is not finite.
+Status Trainer::nanStop(int64_t epoch, int64_t step, const Status& cause) const {
+  return nanStop(epoch, step, "a value (" + cause.message() + ")");
 }
 
 Status Trainer::saveCheckpoint(int64_t epochs_done) {
@@ -271,38 +283,64 @@ Status Trainer::saveCheckpoint(int64_t epochs_done) {
   for (const Value* v : model_.grad().graph().constants()) {
     ck.tensors.push_back({kModelPrefix + v->name, v->constant});
   }
+  if (!bestBytes_.empty()) {
+    Tensor best(DType::kUInt8, {static_cast<int64_t>(bestBytes_.size())});
+    std::copy(bestBytes_.begin(), bestBytes_.end(), static_cast<char*>(best.raw()));
+    ck.tensors.push_back({kBestModel, std::move(best)});
+  }
   for (NamedTensor& t : optimizer_->saveState()) {
     ck.tensors.push_back({kOptimPrefix + t.name, std::move(t.tensor)});
   }
   HQ_RETURN_IF_ERROR(writeCheckpoint(opt_.checkpointPath, ck));
-  lastCheckpointEpochs_ = epochs_done;
   lastCheckpointStep_ = iteration_;
   return Status::ok();
 }
 
 Status Trainer::resume(const std::string& path) {
   HQ_ASSIGN_OR_RETURN(Checkpoint ck, readCheckpoint(path));
+  try {
+    return restore(ck, path);
+  } catch (const Json::exception& e) {
+    return HQ_ERROR(kParse, "{}: malformed checkpoint state: {}", path, e.what());
+  }
+}
+
+Status Trainer::restore(Checkpoint& ck, const std::string& path) {
   const Json state = Json::parse(ck.state.dump());
-  if (state.value("format", "") != "hq-qat checkpoint") {
+  if (!state.is_object() || state.value("format", "") != "hq-qat checkpoint") {
     return HQ_ERROR(kParse, "{}: not an hq-qat checkpoint", path);
   }
-  if (state.value("mode", "") != std::string(model_.mode())) {
+  if (state.at("mode").get<std::string>() != model_.mode()) {
     return HQ_ERROR(kInvalidArgument, "{}: a {} training checkpoint; this run is {} training",
-                    path, state.value("mode", ""), model_.mode());
+                    path, state.at("mode").get<std::string>(), model_.mode());
   }
+  const Json& theirs = state.at("config");
   const Json mine = Json::parse(opt_.config.dump());
-  std::string diff = configDiff(state.value("config", Json::object()), mine);
+  if (!theirs.is_object()) return HQ_ERROR(kParse, "{}: 'config' is not an object", path);
+  std::string diff = configDiff(theirs, mine);
   if (!diff.empty()) {
     return HQ_ERROR(kInvalidArgument, "{}: the checkpoint was made with a different '{}' ({} "
                     "there, {} now); resume with the same model, data and options", path, diff,
-                    state["config"].value(diff, Json()).dump(), mine.value(diff, Json()).dump());
+                    theirs.value(diff, Json()).dump(), mine.value(diff, Json()).dump());
+  }
+  const int64_t iteration = state.at("iteration").get<int64_t>();
+  const int64_t epochs_done = state.at("epochs_done").get<int64_t>();
+  if (iteration < 0 || epochs_done < 0 || epochs_done * stepsPerEpoch_ > iteration ||
+      iteration > (epochs_done + 1) * stepsPerEpoch_ || epochs_done > opt_.epochs) {
+    return HQ_ERROR(kInvalidArgument, "{}: {} steps and {} epochs done do not fit this run "
+                    "({} epochs of {} steps)", path, iteration, epochs_done, opt_.epochs,
+                    stepsPerEpoch_);
   }
   std::vector<NamedTensor> optim;
   GradGraph& g = model_.grad();
-  size_t restored = 0;
+  std::set<std::string> restored;
   for (NamedTensor& t : ck.tensors) {
     if (t.name.rfind(kOptimPrefix, 0) == 0) {
       optim.push_back({t.name.substr(std::string(kOptimPrefix).size()), std::move(t.tensor)});
+      continue;
+    }
+    if (t.name == kBestModel && t.tensor.dtype() == DType::kUInt8) {
+      bestBytes_.assign(static_cast<const char*>(t.tensor.raw()), t.tensor.nbytes());
       continue;
     }
     if (t.name.rfind(kModelPrefix, 0) != 0) {
@@ -322,26 +360,27 @@ Status Trainer::resume(const std::string& path) {
     }
     std::copy_n(static_cast<const char*>(t.tensor.raw()), t.tensor.nbytes(),
                 static_cast<char*>(dst->raw()));
-    ++restored;
+    restored.insert(name);
   }
   size_t constants = g.graph().constants().size();
-  if (restored != constants) {
-    return HQ_ERROR(kInvalidArgument, "{}: holds {} of the model's {} tensors", path, restored,
-                    constants);
+  if (restored.size() != constants) {
+    return HQ_ERROR(kInvalidArgument, "{}: holds {} of the model's {} tensors", path,
+                    restored.size(), constants);
   }
   HQ_RETURN_IF_ERROR(optimizer_->loadState(optim));
-  iteration_ = state.value("iteration", int64_t{0});
-  g.setTrainForwards(state.value("train_forwards", uint64_t{0}));
-  sums_ = EpochSums::fromJson(state.value("epoch_sums", Json::object()));
-  result_.bestEpoch = state.value("best_epoch", int64_t{-1});
-  result_.bestTop1 = state.value("best_top1", -1.0);
-  result_.bestTop5 = state.value("best_top5", -1.0);
-  for (const Json& e : state.value("history", Json::array())) {
-    result_.epochs.push_back(EpochResult::fromJson(e));
-  }
-  result_.resumedFromEpoch = state.value("epochs_done", int64_t{0});
-  lastCheckpointEpochs_ = result_.resumedFromEpoch;
+  iteration_ = iteration;
+  g.setTrainForwards(state.at("train_forwards").get<uint64_t>());
+  sums_ = EpochSums::fromJson(state.at("epoch_sums"));
+  result_.bestEpoch = state.at("best_epoch").get<int64_t>();
+  result_.bestTop1 = state.at("best_top1").get<double>();
+  result_.bestTop5 = state.at("best_top5").get<double>();
+  for (const Json& e : state.at("history")) result_.epochs.push_back(EpochResult::fromJson(e));
+  result_.resumedFromEpoch = epochs_done;
   lastCheckpointStep_ = iteration_;
+  // The best model so far goes to --out again (the file may be gone or be another run's).
+  if (!bestBytes_.empty() && !opt_.outPath.empty()) {
+    HQ_RETURN_IF_ERROR(writeFileAtomic(opt_.outPath, bestBytes_));
+  }
   return Status::ok();
 }
 
@@ -386,8 +425,9 @@ Status Trainer::finishEpoch(int64_t epoch, const EpochSums& sums, double lr) {
     result_.bestEpoch = epoch;
   }
   result_.epochs.push_back(r);
-  if (write && !opt_.outPath.empty()) {
-    HQ_RETURN_IF_ERROR(exportOnnxFile(*exported, opt_.outPath));
+  if (write) {
+    HQ_ASSIGN_OR_RETURN(bestBytes_, exportOnnxBytes(*exported));
+    if (!opt_.outPath.empty()) HQ_RETURN_IF_ERROR(writeFileAtomic(opt_.outPath, bestBytes_));
   }
   return Status::ok();
 }
@@ -453,6 +493,10 @@ Expected<TrainResult> Trainer::run(const std::string& resume_path) {
         return softmaxCrossEntropy(logits, labels, smoothing);
       });
       if (bad_logits) return nanStop(epoch, step, "the model output");
+      // A non-finite value met inside the graph (e.g. a QAT range) stops the run the same way.
+      if (!sr.isOk() && sr.status().code() == ErrorCode::kData) {
+        return nanStop(epoch, step, sr.status());
+      }
       if (!sr.isOk()) return sr.status();
       if (!std::isfinite(sr->loss)) return nanStop(epoch, step, "the loss");
       std::vector<ParamRef> params;
@@ -466,14 +510,20 @@ Expected<TrainResult> Trainer::run(const std::string& resume_path) {
       if (opt_.clipGradValue > 0) HQ_RETURN_IF_ERROR(clipGradValue(grads, opt_.clipGradValue));
       // The global norm also catches NaN/Inf gradients before they reach the parameters.
       auto norm = clipGradNorm(grads, opt_.clipGradNorm > 0 ? opt_.clipGradNorm : 1e300);
-      if (!norm.isOk()) return nanStop(epoch, step, "the gradient norm");
+      if (!norm.isOk() && norm.status().code() == ErrorCode::kData) {
+        return nanStop(epoch, step, "the gradient norm");
+      }
+      if (!norm.isOk()) return norm.status();
       HQ_RETURN_IF_ERROR(optimizer_->step(params, lr));
       ++iteration_;
       sums_.loss += sr->loss * n;
-      countHits(sr->output, labels, &sums_.correct1, &sums_.correct5);
+      HQ_RETURN_IF_ERROR(
+          countHits(sr->output, labels, batch->first, &sums_.correct1, &sums_.correct5));
       sums_.images += n;
-      sums_.seconds +=
+      const double dt =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      sums_.seconds += dt;
+      result_.trainSeconds += dt;
       result_.trainImages += n;
       if (opt_.progress) {
         progress.advance(n);
@@ -487,7 +537,6 @@ Expected<TrainResult> Trainer::run(const std::string& resume_path) {
       }
     }
     progress.finish();
-    result_.trainSeconds += sums_.seconds;
     HQ_RETURN_IF_ERROR(finishEpoch(epoch, sums_, lr));
     sums_ = EpochSums();
     HQ_RETURN_IF_ERROR(saveCheckpoint(epoch + 1));

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,13 +31,14 @@ namespace hq::train {
 class TrainModel {
  public:
   virtual ~TrainModel() = default;
+  /// The graph that trains (its initializers are the whole training state).
   virtual GradGraph& grad() = 0;
   /// The model to evaluate and save: QDQ ONNX for QAT (qat.h), the float model in inference
   /// form for float training (toInferenceForm).
   virtual Expected<std::unique_ptr<Graph>> exportModel() = 0;
   /// Freeze BatchNormalization statistics (running stats used, not updated).
   virtual void setBatchNormFrozen(bool frozen) = 0;
-  /// "qat" or "float".
+  /// "qat" or "float" (printed, and checked when resuming).
   virtual const char* mode() const = 0;
   /// One line about what trains ("24,058 parameters in 8 tensors; 14 quantization points...").
   virtual std::string describe() const = 0;

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "ir/onnx_import.h"
 #include "support/json.h"
 #include "tools/tool_runner.h"
 #include "train/checkpoint.h"
@@ -196,11 +197,15 @@ TEST_CASE("hq-qat: a run killed after a checkpoint and resumed ends with the sam
 TEST_CASE("hq-qat: a NaN loss stops the run and keeps the last good checkpoint",
           "[tools][hq-qat]") {
   auto dir = scratchDir("qat_nan");
-  // Epoch 0 at lr 1e-3, then the learning rate jumps to 1e27: the weights blow up.
+  // Epoch 0 at a normal rate, then the learning rate jumps by 1e30: the weights blow up.
   std::string sched = (dir / "sched.json").string();
   std::ofstream(sched) << R"({"kind": "step", "lr": 0.001, "step_size": 1, "gamma": 1e30, "unit": "epoch"})";
   std::string out = (dir / "m.onnx").string();
-  auto r = runTool("hq-qat", kInit + " --float --data fashion-mnist-train --limit 512 --batch 64 "
+  std::string model = GENERATE(kInit + " --float", kQdq);
+  INFO(model);
+  fs::remove(out);
+  fs::remove(out + ".ckpt");
+  auto r = runTool("hq-qat", model + " --data fashion-mnist-train --limit 512 --batch 64 "
                                      "--threads 2 --epochs 3 -q --schedule-config " + sched +
                                      " --out " + out);
   requireCleanError(r, 3, "not finite");
@@ -212,6 +217,45 @@ TEST_CASE("hq-qat: a NaN loss stops the run and keeps the last good checkpoint",
   CHECK(fs::exists(out));  // epoch 0's model
 }
 
+TEST_CASE("hq-qat: QAT with Conv+BN resumed at an epoch boundary continues exactly",
+          "[tools][hq-qat]") {
+  auto dir = scratchDir("qat_resume_bn");
+  const std::string bn = std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.float-bn.onnx";
+  const std::string calib = (dir / "bn.calib.onnx").string();
+  REQUIRE(runTool("hq-calib", bn + " --data fashion-mnist-calib --limit 256 -q --out " + calib)
+              .exitCode == 0);
+  // EMA scales, BatchNorm running statistics (frozen from epoch 1), Adam state and the best
+  // model all cross the resume.
+  const std::string args = calib + " --float-bn " + bn + " --data fashion-mnist-train --limit 512 "
+                           "--eval-data fashion-mnist-test --eval-limit 200 --batch 64 "
+                           "--threads 2 --freeze-bn-after 1 --json -q";
+  std::string ref = (dir / "ref.onnx").string();
+  hq::Json jr = parseJson(runTool("hq-qat", args + " --epochs 2 --out " + ref));
+  std::string one = (dir / "one.onnx").string();
+  parseJson(runTool("hq-qat", args + " --epochs 1 --out " + one));
+  // Resume into another output file: the best model so far is written there first.
+  std::string two = (dir / "two.onnx").string();
+  hq::Json j2 = parseJson(runTool("hq-qat", args + " --epochs 2 --resume " + one + ".ckpt --out " +
+                                                two));
+  REQUIRE(j2["epochs"].size() == 2);
+  CHECK(j2["resumed_from_epoch"] == 1);
+  for (size_t e = 0; e < 2; ++e) {
+    CHECK(j2["epochs"][e]["eval_top1"] == jr["epochs"][e]["eval_top1"]);
+    CHECK(j2["epochs"][e]["train_loss"] == jr["epochs"][e]["train_loss"]);
+  }
+  CHECK(j2["best_epoch"] == jr["best_epoch"]);
+  // Same numbers in the written model (its lineage differs: --epochs 1 vs 2 on the command).
+  auto a = hq::importOnnxFile(ref);
+  auto b = hq::importOnnxFile(two);
+  REQUIRE(a.isOk());
+  REQUIRE(b.isOk());
+  REQUIRE((*a)->constants().size() == (*b)->constants().size());
+  for (size_t i = 0; i < (*a)->constants().size(); ++i) {
+    INFO((*a)->constants()[i]->name);
+    CHECK((*a)->constants()[i]->constant.equals((*b)->constants()[i]->constant));
+  }
+}
+
 TEST_CASE("hq-qat: bad options and files give one line and the right exit code",
           "[tools][hq-qat]") {
   auto dir = scratchDir("qat_errors");
@@ -219,6 +263,21 @@ TEST_CASE("hq-qat: bad options and files give one line and the right exit code",
   SECTION("epochs 0") {
     auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train --epochs 0 --out " + out);
     requireCleanError(r, 2, "--epochs");
+  }
+  SECTION("negative learning rate") {
+    auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train --lr -1 --out " + out);
+    requireCleanError(r, 2, "--lr");
+  }
+  SECTION("missing evaluation data file") {
+    auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train -q --eval-data " +
+                                   (dir / "nope.json").string() + " --out " + out);
+    requireCleanError(r, 3, "nope.json");
+  }
+  SECTION("--schedule-config with --gamma") {
+    std::ofstream(dir / "s.json") << R"({"kind": "constant", "lr": 0.001})";
+    auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train --gamma 0.5 --schedule-config " +
+                                   (dir / "s.json").string() + " --out " + out);
+    requireCleanError(r, 2, "--gamma");
   }
   SECTION("missing data") {
     auto r = runTool("hq-qat", kQdq + " --out " + out);

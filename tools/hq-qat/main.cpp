@@ -1,9 +1,10 @@
 // hq-qat: quantization-aware training of a calibrated QDQ model, or float training with
 // --float, in C++ (lib/train). Prints the seed's per-epoch lines, keeps the best model by
 // evaluation top-1, checkpoints each epoch and resumes exactly.
-//   hq-qat model.calib.onnx --data fashion-mnist-train --eval-data fashion-mnist-test \
+//   hq-qat model.calib.onnx --data fashion-mnist-train --eval-data fashion-mnist-test
 //          --epochs 1 --out model.qat.onnx
 //   hq-qat model.float-bn.onnx --float --data ... --epochs 3 --lr 1e-3 --out model.trained.onnx
+#include <omp.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -151,9 +152,14 @@ int main(int argc, char** argv) {
       return HQ_ERROR(kInvalidArgument, "--optimizer-config replaces --optimizer, --momentum, "
                       "--nesterov and --weight-decay; give one or the other");
     }
-    if (!schedule_json.empty() && (app.count("--schedule") || app.count("--lr") || warmup)) {
-      return HQ_ERROR(kInvalidArgument, "--schedule-config replaces --schedule, --lr and "
-                      "--warmup; give one or the other");
+    if (!schedule_json.empty()) {
+      for (const char* flag : {"--schedule", "--lr", "--warmup", "--step-size", "--gamma",
+                               "--milestones", "--eta-min"}) {
+        if (app.count(flag)) {
+          return HQ_ERROR(kInvalidArgument, "--schedule-config replaces {}; give one or the "
+                          "other", flag);
+        }
+      }
     }
     if (ckpt_path.empty()) ckpt_path = out_path + ".ckpt";
     if (ckpt_path == out_path || ckpt_path == model_path || out_path == model_path) {
@@ -250,7 +256,8 @@ int main(int argc, char** argv) {
     cfg["epochs"] = opt.epochs;
     cfg["batch"] = opt.batchSize;
     cfg["seed"] = opt.seed;
-    cfg["threads"] = opt.threads;
+    // The thread count the run really uses (0 = all cores of this machine): part of the result.
+    cfg["threads"] = opt.threads > 0 ? opt.threads : omp_get_max_threads();
     cfg["optimizer"] = optimizerOptionsToJson(opt.optimizer);
     cfg["schedule"] = scheduleOptionsToJson(opt.schedule);
     cfg["clip_grad_norm"] = opt.clipGradNorm;
