@@ -10,7 +10,10 @@
 // (hq-calib output) trains through fake quantization (QAT); --qdq only labels the JSON.
 // Default batch 128; 2 warm-up steps. --profile prints per-node forward / backward times.
 //   hq-bench MODEL --train [--batch 128] [--threads 2] [--seconds 5] [--min-iters 10]
-//            [--qdq] [--reference] [--profile]
+//            [--qdq] [--float-bn FLOAT_BN_MODEL] [--reference] [--profile]
+// --float-bn (QAT with BatchNorm kept, bench "qat-bn"): MODEL is the QDQ model and the Conv+BN
+// pairs of the training-mode export FLOAT_BN_MODEL train as ConvBn QAT units
+// (train::QatModel with QatOptions::bnModel, as hq-qat --float-bn).
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -18,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,6 +31,7 @@
 #include "train/autograd.h"
 #include "train/loss.h"
 #include "train/optimizer.h"
+#include "train/qat.h"
 
 namespace {
 
@@ -50,6 +55,7 @@ double peakRssMib() {
 
 struct TrainArgs {
   std::string model;
+  std::string floatBn;  // --float-bn: the training-mode float export (empty: none)
   int64_t batch = 128;
   int threads = 2, minIters = 10;
   double seconds = 5;
@@ -73,8 +79,26 @@ int runTraining(const TrainArgs& a) {
   opts.kernels.referenceOnly = a.reference;
   opts.profile = a.profile;
   auto t0 = Clock::now();
-  auto gg = hq::train::GradGraph::create(**graph, opts);
-  if (!gg.isOk()) return fail(gg.status());
+  std::unique_ptr<hq::Graph> bn_graph;
+  std::unique_ptr<hq::train::QatModel> qat;
+  hq::train::GradGraph* grad = nullptr;
+  std::unique_ptr<hq::train::GradGraph> owned;
+  if (!a.floatBn.empty()) {
+    auto bn = hq::importOnnxFile(a.floatBn);
+    if (!bn.isOk()) return fail(bn.status());
+    bn_graph = std::move(*bn);
+    hq::train::QatOptions qo;
+    qo.bnModel = bn_graph.get();
+    auto q = hq::train::QatModel::create(**graph, qo, opts);
+    if (!q.isOk()) return fail(q.status());
+    qat = std::move(*q);
+    grad = &qat->grad();
+  } else {
+    auto gg = hq::train::GradGraph::create(**graph, opts);
+    if (!gg.isOk()) return fail(gg.status());
+    owned = std::move(*gg);
+    grad = owned.get();
+  }
   hq::train::OptimizerOptions oo;
   oo.kind = hq::train::OptimizerKind::kAdam;
   oo.weight_decay = 1e-4;
@@ -102,18 +126,18 @@ int runTraining(const TrainArgs& a) {
       }
       return hq::train::softmaxCrossEntropy(logits, labels);
     };
-    HQ_ASSIGN_OR_RETURN(hq::train::StepResult r, (*gg)->step(inputs, lossFn));
+    HQ_ASSIGN_OR_RETURN(hq::train::StepResult r, grad->step(inputs, lossFn));
     loss = r.loss;
     std::vector<hq::train::ParamRef> params;
-    for (const std::string& name : (*gg)->parameterNames()) {
-      params.push_back({name, (*gg)->parameter(name), &r.grads.at(name)});
+    for (const std::string& name : grad->parameterNames()) {
+      params.push_back({name, grad->parameter(name), &r.grads.at(name)});
     }
     return opt->step(params, 1e-3);
   };
   if (auto s = step(); !s.isOk()) return fail(s);
   const double prepare_s = std::chrono::duration<double>(Clock::now() - t0).count();
   if (auto s = step(); !s.isOk()) return fail(s);
-  (*gg)->resetProfile();
+  grad->resetProfile();
   std::vector<double> times;
   auto start = Clock::now();
   const double cpu0 = cpuSeconds();
@@ -128,7 +152,7 @@ int runTraining(const TrainArgs& a) {
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[sorted.size() / 2];
   if (a.profile) {
-    std::vector<hq::train::NodeProfile> prof = (*gg)->profile();
+    std::vector<hq::train::NodeProfile> prof = grad->profile();
     double total = 0;
     for (const auto& p : prof) total += p.forwardSeconds + p.backwardSeconds;
     std::sort(prof.begin(), prof.end(), [](const auto& l, const auto& r) {
@@ -149,7 +173,8 @@ int runTraining(const TrainArgs& a) {
               "\"batch\": %lld, \"threads\": %d, \"iters\": %zu, \"ms_per_step\": %.3f, "
               "\"images_per_second\": %.1f, \"cpu_ms_per_step\": %.1f, \"prepare_s\": %.3f, "
               "\"final_loss\": %.4f, \"peak_rss_mib\": %.1f}\n",
-              a.reference ? "-reference" : "", a.qdq ? "qat" : "train", a.model.c_str(),
+              a.reference ? "-reference" : "",
+              !a.floatBn.empty() ? "qat-bn" : a.qdq ? "qat" : "train", a.model.c_str(),
               static_cast<long long>(a.batch), a.threads, times.size(), 1e3 * median,
               a.batch / median, 1e3 * cpu_per_step, prepare_s, loss, peakRssMib());
   return 0;
@@ -160,7 +185,8 @@ int runTraining(const TrainArgs& a) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: hq-bench MODEL [--batch N] [--threads N] [--seconds S] "
-                         "[--min-iters N] [--reference] [--profile] [--train [--qdq]]\n");
+                         "[--min-iters N] [--reference] [--profile] "
+                         "[--train [--qdq] [--float-bn FLOAT_BN_MODEL]]\n");
     return 2;
   }
   std::string model = argv[1];
@@ -168,6 +194,7 @@ int main(int argc, char** argv) {
   int threads = 2, min_iters = 10;
   double seconds = 5;
   bool reference = false, profile = false, train = false, qdq = false, batch_set = false;
+  std::string float_bn;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() { return i + 1 < argc ? std::string(argv[++i]) : std::string("0"); };
@@ -179,6 +206,7 @@ int main(int argc, char** argv) {
     else if (a == "--profile") profile = true;
     else if (a == "--train") train = true;
     else if (a == "--qdq") qdq = true;
+    else if (a == "--float-bn") float_bn = next(), qdq = true;
     else {
       std::fprintf(stderr, "hq-bench: unknown option %s\n", a.c_str());
       return 2;
@@ -194,6 +222,7 @@ int main(int argc, char** argv) {
     t.reference = reference;
     t.profile = profile;
     t.qdq = qdq;
+    t.floatBn = float_bn;
     return runTraining(t);
   }
   auto graph = hq::importOnnxFile(model);

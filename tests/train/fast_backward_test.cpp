@@ -307,37 +307,145 @@ TEST_CASE("fast backward: Relu's vectorized dX == dy * (x > 0)", "[train]") {
 }
 
 TEST_CASE("fast backward: MaxPool 2x2/2 gives the first maximum in scan order", "[train]") {
-  // Values from {0, 1, 2} make ties common; odd sizes leave rows and columns unread (floor).
-  std::mt19937 rng(14);
-  std::uniform_int_distribution<int> pick(0, 2);
-  Tensor x(DType::kFloat32, {2, 3, 9, 7});
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(pick(rng));
-  x.data<float>()[8] = std::nanf("");  // a NaN never wins unless it comes first
-  Attributes a;
-  a.set("kernel_shape", Attribute::ofInts({2, 2}));
-  a.set("strides", Attribute::ofInts({2, 2}));
-  OneNode n("MaxPool", 1, 1, a);
-  Tensor gy = testing::randomFloats({2, 3, 4, 3}, -1, 1, rng);
-  Tensor dx(DType::kFloat32, x.shape());
-  BackwardCall call{*n.node, {&x}, {nullptr}, {&gy}, {&dx}};
-  REQUIRE(backwardMaxPool(call).isOk());
-  std::vector<float> want(static_cast<size_t>(x.numel()), 0.0f);
-  for (int64_t p = 0; p < 6; ++p) {
-    for (int64_t oh = 0; oh < 4; ++oh) {
-      for (int64_t ow = 0; ow < 3; ++ow) {
-        int64_t at = -1;
-        for (int64_t kh = 0; kh < 2; ++kh) {
-          for (int64_t kw = 0; kw < 2; ++kw) {
-            const int64_t i = p * 63 + (2 * oh + kh) * 7 + 2 * ow + kw;
-            if (at < 0 || x.data<float>()[i] > x.data<float>()[at]) at = i;
+  // Values from {0, 1, 2} make ties common; 9x7 leaves a row and a column unread (floor),
+  // 8x6 is tiled exactly by the windows (the path that writes dX without a zero fill).
+  for (const auto& [h, w] : {std::pair<int64_t, int64_t>{9, 7}, {8, 6}}) {
+    INFO(h << "x" << w);
+    std::mt19937 rng(14);
+    std::uniform_int_distribution<int> pick(0, 2);
+    Tensor x(DType::kFloat32, {2, 3, h, w});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(pick(rng));
+    x.data<float>()[8] = std::nanf("");   // a NaN never wins unless it comes first
+    x.data<float>()[2 * w + 2] = std::nanf("");  // first in its window: it wins
+    Attributes a;
+    a.set("kernel_shape", Attribute::ofInts({2, 2}));
+    a.set("strides", Attribute::ofInts({2, 2}));
+    OneNode n("MaxPool", 1, 1, a);
+    const int64_t oh_n = h / 2, ow_n = w / 2;
+    Tensor gy = testing::randomFloats({2, 3, oh_n, ow_n}, -1, 1, rng);
+    Tensor dx(DType::kFloat32, x.shape());
+    std::fill(dx.data<float>(), dx.data<float>() + dx.numel(), 7.0f);  // overwritten
+    BackwardCall call{*n.node, {&x}, {nullptr}, {&gy}, {&dx}};
+    REQUIRE(backwardMaxPool(call).isOk());
+    std::vector<float> want(static_cast<size_t>(x.numel()), 0.0f);
+    for (int64_t p = 0; p < 6; ++p) {
+      for (int64_t oh = 0; oh < oh_n; ++oh) {
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          int64_t at = -1;
+          for (int64_t kh = 0; kh < 2; ++kh) {
+            for (int64_t kw = 0; kw < 2; ++kw) {
+              const int64_t i = p * h * w + (2 * oh + kh) * w + 2 * ow + kw;
+              if (at < 0 || x.data<float>()[i] > x.data<float>()[at]) at = i;
+            }
+          }
+          want[static_cast<size_t>(at)] += gy.data<float>()[(p * oh_n + oh) * ow_n + ow];
+        }
+      }
+    }
+    CHECK(want[static_cast<size_t>(2 * w + 2)] != 0.0f);  // the leading NaN took its gradient
+    for (int64_t i = 0; i < x.numel(); ++i)
+      REQUIRE(dx.data<float>()[i] == want[static_cast<size_t>(i)]);
+  }
+}
+
+/// The gradients of a broadcasting binary op by a plain loop over the output (numpy
+/// broadcasting, right-aligned), each term in double as the reference backward.
+void binaryOracle(const std::string& op, const Tensor& a, const Tensor& b, const Tensor& gy,
+                  std::vector<double>* ga, std::vector<double>* gb) {
+  const Shape& out = gy.shape();
+  const size_t r = out.size();
+  ga->assign(static_cast<size_t>(a.numel()), 0.0);
+  gb->assign(static_cast<size_t>(b.numel()), 0.0);
+  std::vector<int64_t> coord(r, 0);
+  for (int64_t o = 0; o < gy.numel(); ++o) {
+    int64_t rem = o;
+    for (size_t d = r; d-- > 0;) coord[d] = rem % out[d], rem /= out[d];
+    auto offset = [&](const Shape& s) {
+      int64_t off = 0;
+      for (size_t d = 0; d < s.size(); ++d) {
+        const int64_t c = s[d] == 1 ? 0 : coord[d + r - s.size()];
+        off = off * s[d] + c;
+      }
+      return off;
+    };
+    const int64_t ia = offset(a.shape()), ib = offset(b.shape());
+    const double g = gy.data<float>()[o], x = a.data<float>()[ia], y = b.data<float>()[ib];
+    double da = g, db = g;
+    if (op == "Sub") db = -g;
+    if (op == "Mul") da = g * y, db = g * x;
+    if (op == "Div") da = g / y, db = -g * x / (y * y);
+    (*ga)[static_cast<size_t>(ia)] += da;
+    (*gb)[static_cast<size_t>(ib)] += db;
+  }
+}
+
+TEST_CASE("fast backward: broadcasting Add/Sub/Mul/Div vs a plain loop", "[train]") {
+  // Per-channel [1, C, 1, 1], weight factors [C, 1, 1, 1], a [C] bias, scalars, same shapes,
+  // either operand small, and shapes no fast path takes (both broadcast, two blocks).
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{4, 5, 6, 7}, {1, 5, 1, 1}}, {{1, 5, 1, 1}, {4, 5, 6, 7}}, {{6, 3, 3, 3}, {6, 1, 1, 1}},
+      {{9, 10}, {10}},              {{3, 4, 5}, {}},              {{3, 4, 5}, {1}},
+      {{2, 3, 40, 40}, {2, 3, 40, 40}}, {{4, 5, 6, 7}, {5, 6, 1}}, {{4, 1, 6}, {5, 1}},
+      {{4, 5, 6, 7}, {1, 5, 1, 7}}, {{3, 2, 70, 80}, {1, 2, 1, 1}}};
+  std::mt19937 rng(21);
+  for (const std::string op : {"Add", "Sub", "Mul", "Div"}) {
+    for (const auto& [sa, sb] : shapes) {
+      for (int wants = 1; wants <= 3; ++wants) {
+        INFO(op << " " << shapeString(sa) << " " << shapeString(sb) << " wants " << wants);
+        Tensor a = testing::randomFloats(sa, -2, 2, rng);
+        Tensor b = testing::randomFloats(sb, 0.5, 2, rng);  // no divisor near 0
+        Shape out(std::max(sa.size(), sb.size()), 1);
+        for (size_t d = 0; d < out.size(); ++d) {
+          const int64_t da = d + sa.size() >= out.size() ? sa[d + sa.size() - out.size()] : 1;
+          const int64_t db = d + sb.size() >= out.size() ? sb[d + sb.size() - out.size()] : 1;
+          out[d] = std::max(da, db);
+        }
+        Tensor gy = testing::randomFloats(out, -1, 1, rng);
+        if (gy.numel() > 3) gy.data<float>()[3] = std::nanf("");  // NaN flows through
+        if (a.numel() > 2 && op != "Div") a.data<float>()[2] = INFINITY;
+        OneNode n(op, 2, 1);
+        Tensor ga(DType::kFloat32, sa), gb(DType::kFloat32, sb);
+        BackwardCall call{*n.node, {&a, &b}, {nullptr}, {&gy},
+                          {(wants & 1) ? &ga : nullptr, (wants & 2) ? &gb : nullptr}};
+        Status st = op == "Add"   ? backwardAdd(call)
+                    : op == "Sub" ? backwardSub(call)
+                    : op == "Mul" ? backwardMul(call)
+                                  : backwardDiv(call);
+        REQUIRE(st.isOk());
+        std::vector<double> wa, wb;
+        binaryOracle(op, a, b, gy, &wa, &wb);
+        for (int k = 0; k < 2; ++k) {
+          if (!(wants & (1 << k))) continue;
+          const Tensor& got = k == 0 ? ga : gb;
+          const std::vector<double>& want = k == 0 ? wa : wb;
+          // A gradient of the output's shape is one rounded term per element: the same
+          // float; a summed one differs by the order of its double sum only.
+          const bool summed = got.numel() < gy.numel();
+          for (int64_t i = 0; i < got.numel(); ++i) {
+            const float w = static_cast<float>(want[static_cast<size_t>(i)]);
+            const float g = got.data<float>()[i];
+            INFO("grad " << k << " element " << i << ": " << g << " vs " << w);
+            if (std::isnan(w) || std::isinf(w) || !summed) {
+              REQUIRE((g == w || (std::isnan(g) && std::isnan(w))));
+            } else {
+              REQUIRE(std::fabs(double(g) - w) <= 1e-6 * (1 + std::fabs(double(w))));
+            }
           }
         }
-        want[static_cast<size_t>(at)] += gy.data<float>()[(p * 4 + oh) * 3 + ow];
+        // Same bytes on repeat.
+        Tensor ga2(DType::kFloat32, sa), gb2(DType::kFloat32, sb);
+        BackwardCall again{*n.node, {&a, &b}, {nullptr}, {&gy},
+                           {(wants & 1) ? &ga2 : nullptr, (wants & 2) ? &gb2 : nullptr}};
+        REQUIRE((op == "Add"   ? backwardAdd(again)
+                 : op == "Sub" ? backwardSub(again)
+                 : op == "Mul" ? backwardMul(again)
+                               : backwardDiv(again))
+                    .isOk());
+        if (wants & 1) CHECK(std::memcmp(ga.raw(), ga2.raw(), ga.nbytes()) == 0);
+        if (wants & 2) CHECK(std::memcmp(gb.raw(), gb2.raw(), gb.nbytes()) == 0);
       }
     }
   }
-  for (int64_t i = 0; i < x.numel(); ++i)
-    REQUIRE(dx.data<float>()[i] == want[static_cast<size_t>(i)]);
 }
 
 /// One GradGraph step on a fixed batch: loss and gradients.
