@@ -12,6 +12,7 @@ int64_t quantizeValue(float x, float scale, int64_t zero_point, int64_t qmin, in
   // default rounding mode), so QDQ weights match what every QDQ runtime computes.
   float ratio = x / scale;
   double q = std::nearbyint(static_cast<double>(ratio)) + static_cast<double>(zero_point);
+  if (q != q) q = static_cast<double>(zero_point);  // NaN: as fxp::quantizeLinear
   if (q < static_cast<double>(qmin)) return qmin;
   if (q > static_cast<double>(qmax)) return qmax;
   return static_cast<int64_t>(q);
@@ -48,6 +49,35 @@ std::unique_ptr<Node> makeNode(const std::string& op, const std::string& name,
   return n;
 }
 
+}  // namespace
+
+Expected<Tensor> quantizeWeightInt8(const Tensor& wf, const QuantParams& p, int64_t qmin,
+                                    int64_t qmax) {
+  if (wf.dtype() != DType::kFloat32) {
+    return HQ_ERROR(kUnsupported, "weight is {}, expected float32", dtypeName(wf.dtype()));
+  }
+  const int64_t axis = p.axis >= 0 ? p.axis : -1;
+  const int64_t channels = axis >= 0 && axis < wf.rank() ? wf.dim(axis) : 1;
+  if (axis >= wf.rank() || p.scales.size() != static_cast<size_t>(channels) ||
+      (!p.zeroPoints.empty() && p.zeroPoints.size() != p.scales.size())) {
+    return HQ_ERROR(kShape, "weight of shape {}: {} scales along axis {}", shapeString(wf.shape()),
+                    p.scales.size(), p.axis);
+  }
+  Tensor wq(DType::kInt8, wf.shape());
+  const float* src = wf.data<float>();
+  int8_t* dst = wq.data<int8_t>();
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; axis >= 0 && d < wf.rank(); ++d) inner *= wf.dim(d);
+  for (int64_t i = 0; i < wf.numel(); ++i) {
+    const size_t c = axis >= 0 ? static_cast<size_t>((i / inner) % channels) : 0;
+    const int64_t zp = p.zeroPoints.empty() ? 0 : p.zeroPoints[c];
+    dst[i] = static_cast<int8_t>(quantizeValue(src[i], p.scales[c], zp, qmin, qmax));
+  }
+  return wq;
+}
+
+namespace {
+
 /// W (float constant) -> int8 constant + DequantizeLinear feeding only `owner`.
 Status quantizeWeight(Graph& g, const QuantPoint& point, const QuantParams& p) {
   const Value* w = point.value;
@@ -56,21 +86,7 @@ Status quantizeWeight(Graph& g, const QuantPoint& point, const QuantParams& p) {
     return HQ_ERROR(kUnsupported, "weight '{}' is {}, expected float32", w->name,
                     dtypeName(wf.dtype()));
   }
-  Tensor wq(DType::kInt8, wf.shape());
-  const float* src = wf.data<float>();
-  int8_t* dst = wq.data<int8_t>();
-  int64_t n = wf.numel();
-  int64_t channels = p.axis >= 0 ? wf.dim(p.axis) : 1;
-  int64_t inner = 1;
-  if (p.axis >= 0) {
-    for (int64_t d = p.axis + 1; d < wf.rank(); ++d) inner *= wf.dim(d);
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t c = p.axis >= 0 ? (i / inner) % channels : 0;
-    dst[i] = static_cast<int8_t>(quantizeValue(src[i], p.scales[static_cast<size_t>(c)],
-                                               p.zeroPoints[static_cast<size_t>(c)],
-                                               point.spec.qmin(), point.spec.qmax()));
-  }
+  HQ_ASSIGN_OR_RETURN(Tensor wq, quantizeWeightInt8(wf, p, point.spec.qmin(), point.spec.qmax()));
   std::string base = w->name;
   Value* q = g.addConstant(base + "_quantized", std::move(wq));
   Value* s = g.addConstant(base + "_scale", scaleTensor(p));

@@ -32,6 +32,12 @@ struct QuantParams {
 /// QuantizeLinear semantics).
 int64_t quantizeValue(float x, float scale, int64_t zero_point, int64_t qmin, int64_t qmax);
 
+/// A float32 weight quantized to int8 with `params` (per tensor, or per channel along
+/// params.axis) into [qmin, qmax] by quantizeValue: what hq-calib writes and what hq-qat
+/// re-writes after training. Errors: a non-float32 weight, a scale count that does not fit.
+Expected<Tensor> quantizeWeightInt8(const Tensor& weight, const QuantParams& params,
+                                    int64_t qmin = -128, int64_t qmax = 127);
+
 /// Insert the QDQ nodes of `plan` (its Value pointers refer to `graph`) with `params`
 /// (same order as plan.points). Raises the opset to 13 when needed.
 Status insertQdq(Graph& graph, const QuantPlan& plan, const std::vector<QuantParams>& params);

@@ -8,6 +8,7 @@
 
 #include "quant/observer.h"
 #include "quant/qconfig.h"
+#include "quant/qdq.h"
 #include "runtime/kernels/quantize.h"
 #include "runtime/passes/fake_quant.h"
 #include "support/fixed_point.h"
@@ -403,24 +404,16 @@ Expected<std::unique_ptr<Graph>> QatModel::exportQdq() const {
                       "model",
                       p.node);
     }
-    const Tensor& wf = w->constant;
+    // The same quantizer hq-calib writes weights with (quant/qdq.h).
     const Tensor& sc = s->constant;
-    Tensor wq(DType::kInt8, wf.shape());
-    const float* src = wf.data<float>();
-    const float* scales = sc.data<float>();
-    int8_t* dst = wq.data<int8_t>();
-    const int64_t n = wf.numel();
-    int64_t channels = 1, inner = 1;
-    if (sc.numel() > 1) {
-      const int64_t axis = p.axis < 0 ? p.axis + wf.rank() : p.axis;
-      channels = sc.numel();
-      for (int64_t d = axis + 1; d < wf.rank(); ++d) inner *= wf.dim(d);
+    QuantParams qp;
+    qp.scales.assign(sc.data<float>(), sc.data<float>() + sc.numel());
+    qp.axis = sc.numel() > 1 ? (p.axis < 0 ? p.axis + w->constant.rank() : p.axis) : -1;
+    auto wq = quantizeWeightInt8(w->constant, qp);
+    if (!wq.isOk()) {
+      return Status(wq.status()).addContext("QAT export: weight point '" + p.node + "'");
     }
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t c = channels > 1 ? (i / inner) % channels : 0;
-      dst[i] = static_cast<int8_t>(fxp::quantizeLinear(src[i], scales[c], fxp::kInt8Range));
-    }
-    q->constant = std::move(wq);
+    q->constant = std::move(*wq);
   }
   out->metadata["hq.stage"] = "qat";
   return out;
