@@ -7,6 +7,8 @@
 // window in the forward kernel's scan order (D, then H, then W, each ascending; a later
 // element wins only if strictly greater), i.e. the element the forward's Indices output
 // names. Ties therefore do not split the gradient.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -80,10 +82,96 @@ bool startGrad(const BackwardCall& call) {
   return call.hasGradOut(0);
 }
 
+/// dX of one row of 2x2/2 windows (input rows r0, r1; dY row gy) when the windows tile the
+/// rows exactly: the first maximum in scan order (r0[2j], r0[2j+1], r1[2j], r1[2j+1]; a later
+/// one wins only if strictly greater, so a NaN wins only when first) gets gy[j], the other
+/// three 0. Scalar.
+void maxPool2x2RowsScalar(const float* r0, const float* r1, const float* gy, float* d0,
+                          float* d1, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+    int at = 0;
+    float best = a;
+    if (b > best) best = b, at = 1;
+    if (c > best) best = c, at = 2;
+    if (d > best) at = 3;
+    const float v = gy[j];
+    d0[2 * j] = at == 0 ? v : 0.0f;
+    d0[2 * j + 1] = at == 1 ? v : 0.0f;
+    d1[2 * j] = at == 2 ? v : 0.0f;
+    d1[2 * j + 1] = at == 3 ? v : 0.0f;
+  }
+}
+
+/// maxPool2x2RowsScalar for all n windows, 16 at a time with AVX-512 (the same ordered
+/// comparisons, so the same result; a partial last group through masks).
+__attribute__((target("avx512f"))) void maxPool2x2RowsAvx512(const float* r0, const float* r1,
+                                                              const float* gy, float* d0,
+                                                              float* d1, int64_t n) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int64_t j = 0; j < n; j += 16) {
+    // The last group may be partial: masked loads and stores (no access past the rows).
+    const int64_t k = std::min<int64_t>(16, n - j);
+    const __mmask16 mv = static_cast<__mmask16>((1u << k) - 1);
+    const __mmask16 mlo = static_cast<__mmask16>(k >= 8 ? 0xFFFFu : (1u << (2 * k)) - 1);
+    const __mmask16 mhi = static_cast<__mmask16>(k > 8 ? (1u << (2 * k - 16)) - 1 : 0u);
+    const __m512 x0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * j);
+    const __m512 x1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * j + 16);
+    const __m512 y0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * j);
+    const __m512 y1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * j + 16);
+    const __m512 a = _mm512_permutex2var_ps(x0, even, x1), b = _mm512_permutex2var_ps(x0, odd, x1);
+    const __m512 c = _mm512_permutex2var_ps(y0, even, y1), d = _mm512_permutex2var_ps(y0, odd, y1);
+    const __mmask16 sb = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
+    const __m512 m1 = _mm512_mask_blend_ps(sb, a, b);
+    const __mmask16 sc = _mm512_cmp_ps_mask(c, m1, _CMP_GT_OQ);
+    const __m512 m2 = _mm512_mask_blend_ps(sc, m1, c);
+    const __mmask16 sd = _mm512_cmp_ps_mask(d, m2, _CMP_GT_OQ);
+    const __m512 v = _mm512_maskz_loadu_ps(mv, gy + j);
+    const __m512 ga = _mm512_maskz_mov_ps(static_cast<__mmask16>(~(sb | sc | sd)), v);
+    const __m512 gb = _mm512_maskz_mov_ps(static_cast<__mmask16>(sb & ~sc & ~sd), v);
+    const __m512 gc = _mm512_maskz_mov_ps(static_cast<__mmask16>(sc & ~sd), v);
+    const __m512 gd = _mm512_maskz_mov_ps(sd, v);
+    _mm512_mask_storeu_ps(d0 + 2 * j, mlo, _mm512_permutex2var_ps(ga, lo, gb));
+    _mm512_mask_storeu_ps(d0 + 2 * j + 16, mhi, _mm512_permutex2var_ps(ga, hi, gb));
+    _mm512_mask_storeu_ps(d1 + 2 * j, mlo, _mm512_permutex2var_ps(gc, lo, gd));
+    _mm512_mask_storeu_ps(d1 + 2 * j + 16, mhi, _mm512_permutex2var_ps(gc, hi, gd));
+  }
+}
+
 }  // namespace
 
 Status backwardMaxPool(const BackwardCall& call) {
   HQ_ASSIGN_OR_RETURN(Window3d g, poolWindow(call, /*is_max=*/true));
+  const bool tiles = g.in[0] == 1 && g.k[0] == 1 && g.k[1] == 2 && g.k[2] == 2 && g.s[1] == 2 &&
+                     g.s[2] == 2 && g.d[1] == 1 && g.d[2] == 1 && g.padBegin[1] == 0 &&
+                     g.padBegin[2] == 0 && 2 * g.out[1] == g.in[1] && 2 * g.out[2] == g.in[2];
+  if (tiles && call.wantsGrad(0) && call.hasGradOut(0)) {
+    // 2x2 windows with stride 2 tiling the plane exactly: each input element is in one window,
+    // so every gradient element is written once (the max gets dy, the others 0; first max in
+    // the forward's scan order), with no separate zero fill.
+    const Tensor& x = call.in(0);
+    const int64_t planes = x.dim(0) * x.dim(1);
+    const int64_t w = g.in[2], oh_n = g.out[1], ow_n = g.out[2];
+    const float* xd = x.data<float>();
+    const float* gyd = call.gradOut(0).data<float>();
+    float* gxd = call.gradIn(0).data<float>();
+    const int64_t in_plane = g.inPlane(), out_plane = g.outPlane();
+    static const bool avx512 = __builtin_cpu_supports("avx512f");
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < planes; ++nc) {
+      for (int64_t oh = 0; oh < oh_n; ++oh) {
+        const int64_t r = nc * in_plane + 2 * oh * w;
+        const float* gy = gyd + nc * out_plane + oh * ow_n;
+        if (avx512) maxPool2x2RowsAvx512(xd + r, xd + r + w, gy, gxd + r, gxd + r + w, ow_n);
+        else maxPool2x2RowsScalar(xd + r, xd + r + w, gy, gxd + r, gxd + r + w, ow_n);
+      }
+    }
+    return Status::ok();
+  }
   if (!startGrad(call)) return Status::ok();
   const Tensor& x = call.in(0);
   const int64_t planes = x.dim(0) * x.dim(1);
