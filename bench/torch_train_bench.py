@@ -191,7 +191,7 @@ def check_reference(net, model_path):
 def training_batches(dims, count, random_data):
     """(images float32 [count, C, H, W], labels int64 [count])."""
     if random_data:
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(args.seed)
         x = rng.uniform(-1, 1, [count] + dims[1:]).astype(np.float32)
         return x, rng.integers(0, 10, count).astype(np.int64)
     size32 = tuple(dims[1:]) == (3, 32, 32)
@@ -219,7 +219,7 @@ def prepare(net, mode, example):
 
 def accuracy_run(args, net, dims, lr, wd):
     """PyTorch's reference accuracy: EPOCHS over the training set (or its first --limit
-    images), shuffled each epoch (numpy seed 0), then top-1 on the 10,000 test images: the
+    images), shuffled each epoch (numpy seed --seed, default 0), then top-1 on the 10,000 test images: the
     trained float model, or for qat the fake-quant model and convert_fx's int8 model (onednn).
     Prints one JSON line with each epoch's loss, train top-1 and img/s."""
     from torch_calib import test_set, top1
@@ -231,7 +231,7 @@ def accuracy_run(args, net, dims, lr, wd):
     images = preprocess(images, size32)
     net = prepare(net, args.mode, images[:1])
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=wd)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     epochs = []
     for e in range(args.epochs):
         net.train()
@@ -281,6 +281,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=0,
                     help="accuracy run instead of the bench: EPOCHS over all training images")
     ap.add_argument("--limit", type=int, default=0, help="accuracy run: first N training images")
+    ap.add_argument("--seed", type=int, default=0, help="accuracy run: seed of the epoch order")
     args = ap.parse_args()
     if args.batch < 1 or args.batches < 1 or args.warmup < 0:
         raise SystemExit("--batch and --batches must be >= 1, --warmup >= 0")
