@@ -71,14 +71,15 @@ Expected<Checkpoint> parseCheckpoint(const std::string& bytes, const std::string
   }
   int version = static_cast<unsigned char>(bytes[7]);
   if (version > kCheckpointVersion) {
-    return HQ_ERROR(kUnsupported, "{}: checkpoint format version {} is newer than this hq "
-                    "reads ({})", what, version, kCheckpointVersion);
+    return HQ_ERROR(kUnsupported,
+                    "{}: checkpoint format version {} is newer than this hq "
+                    "reads ({})",
+                    what, version, kCheckpointVersion);
   }
   if (version < 1) return HQ_ERROR(kParse, "{}: bad checkpoint format version 0", what);
   const size_t body = bytes.size() - kDigest;
   if (sha256Hex(std::string_view(bytes.data(), body)) != bytes.substr(body)) {
-    return HQ_ERROR(kParse, "{}: checkpoint checksum mismatch (truncated or corrupted file)",
-                    what);
+    return HQ_ERROR(kParse, "{}: checkpoint checksum mismatch (truncated or corrupted file)", what);
   }
   uint64_t len = 0;
   for (int i = 0; i < 8; ++i) {
@@ -87,8 +88,7 @@ Expected<Checkpoint> parseCheckpoint(const std::string& bytes, const std::string
   if (len > body - kPrefix) {
     return HQ_ERROR(kParse, "{}: checkpoint header length {} exceeds the file", what, len);
   }
-  Json header = Json::parse(bytes.begin() + kPrefix, bytes.begin() + kPrefix + len, nullptr,
-                            false);
+  Json header = Json::parse(bytes.begin() + kPrefix, bytes.begin() + kPrefix + len, nullptr, false);
   if (header.is_discarded() || !header.is_object() || !header.contains("tensors") ||
       !header["tensors"].is_array()) {
     return HQ_ERROR(kParse, "{}: checkpoint header is not valid JSON", what);
@@ -99,10 +99,10 @@ Expected<Checkpoint> parseCheckpoint(const std::string& bytes, const std::string
   std::set<std::string> names;
   const size_t payload_size = body - payload;
   for (const Json& e : header["tensors"]) {
-    if (!e.is_object() || !e.contains("name") || !e["name"].is_string() ||
-        !e.contains("dtype") || !e["dtype"].is_string() || !e.contains("shape") ||
-        !e["shape"].is_array() || !e.contains("offset") || !e["offset"].is_number_unsigned() ||
-        !e.contains("bytes") || !e["bytes"].is_number_unsigned()) {
+    if (!e.is_object() || !e.contains("name") || !e["name"].is_string() || !e.contains("dtype") ||
+        !e["dtype"].is_string() || !e.contains("shape") || !e["shape"].is_array() ||
+        !e.contains("offset") || !e["offset"].is_number_unsigned() || !e.contains("bytes") ||
+        !e["bytes"].is_number_unsigned()) {
       return HQ_ERROR(kParse, "{}: checkpoint tensor entry malformed: {}", what, e.dump());
     }
     const std::string name = e["name"];
@@ -126,8 +126,10 @@ Expected<Checkpoint> parseCheckpoint(const std::string& bytes, const std::string
     const size_t off = e["offset"], n = e["bytes"];
     // Sizes are checked against the file before anything is allocated.
     if (numel * dtypeSize(t) != n || off > payload_size || n > payload_size - off) {
-      return HQ_ERROR(kParse, "{}: tensor '{}': {} bytes at offset {} do not fit its shape {} "
-                      "or the file", what, name, n, off, shapeString(shape));
+      return HQ_ERROR(kParse,
+                      "{}: tensor '{}': {} bytes at offset {} do not fit its shape {} "
+                      "or the file",
+                      what, name, n, off, shapeString(shape));
     }
     Tensor tensor(t, shape);
     if (n) std::memcpy(tensor.raw(), bytes.data() + payload + off, n);

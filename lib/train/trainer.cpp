@@ -25,8 +25,10 @@ Status toInferenceForm(Graph& graph) {
     for (size_t i = from; i < n.outputs.size(); ++i) {
       Value* v = n.outputs[i];
       if (v && (!graph.consumers(v).empty() || graph.isGraphOutput(v))) {
-        return HQ_ERROR(kUnsupported, "{}: output {} ('{}') is read by the model; it exists only "
-                        "in training", n.describe(), i, v->name);
+        return HQ_ERROR(kUnsupported,
+                        "{}: output {} ('{}') is read by the model; it exists only "
+                        "in training",
+                        n.describe(), i, v->name);
       }
     }
     return Status::ok();
@@ -89,11 +91,13 @@ class QatTrainModel : public TrainModel {
 }  // namespace
 
 Expected<std::unique_ptr<TrainModel>> makeFloatTrainModel(const Graph& model,
-                                                         AutogradOptions options) {
+                                                          AutogradOptions options) {
   for (const Node* n : model.nodes()) {
     if (n->opType == "QuantizeLinear" || n->opType == "DequantizeLinear" || !n->domain.empty()) {
-      return HQ_ERROR(kInvalidArgument, "{}: a quantized model; float training takes a float "
-                      "model (for QAT leave out --float)", n->describe());
+      return HQ_ERROR(kInvalidArgument,
+                      "{}: a quantized model; float training takes a float "
+                      "model (for QAT leave out --float)",
+                      n->describe());
     }
   }
   options.fakeQuantQdq = false;
@@ -102,11 +106,12 @@ Expected<std::unique_ptr<TrainModel>> makeFloatTrainModel(const Graph& model,
 }
 
 Expected<std::unique_ptr<TrainModel>> makeQatTrainModel(const Graph& qdq, const QatOptions& qat,
-                                                       AutogradOptions options) {
+                                                        AutogradOptions options) {
   bool quantized = false;
   for (const Node* n : qdq.nodes()) quantized |= n->opType == "DequantizeLinear";
   if (!quantized) {
-    return HQ_ERROR(kInvalidArgument, "the model has no QuantizeLinear/DequantizeLinear: QAT "
+    return HQ_ERROR(kInvalidArgument,
+                    "the model has no QuantizeLinear/DequantizeLinear: QAT "
                     "starts from a calibrated QDQ model (hq-calib); for float training pass "
                     "--float");
   }
@@ -255,8 +260,10 @@ Status Trainer::nanStop(int64_t epoch, int64_t step, const std::string& what) co
     keep = fmt::format("the last good checkpoint is {} (after {} steps; resume with --resume)",
                        opt_.checkpointPath, lastCheckpointStep_);
   }
-  return HQ_ERROR(kData, "epoch {} step {}: {} is not finite; training stopped ({}). Try a "
-                  "lower learning rate or gradient clipping", epoch, step, what, keep);
+  return HQ_ERROR(kData,
+                  "epoch {} step {}: {} is not finite; training stopped ({}). Try a "
+                  "lower learning rate or gradient clipping",
+                  epoch, step, what, keep);
 }
 
 /// The same, for a message that already says what is not finite.
@@ -311,25 +318,27 @@ Status Trainer::restore(Checkpoint& ck, const std::string& path) {
     return HQ_ERROR(kParse, "{}: not an hq-qat checkpoint", path);
   }
   if (state.at("mode").get<std::string>() != model_.mode()) {
-    return HQ_ERROR(kInvalidArgument, "{}: a {} training checkpoint; this run is {} training",
-                    path, state.at("mode").get<std::string>(), model_.mode());
+    return HQ_ERROR(kInvalidArgument, "{}: a {} training checkpoint; this run is {} training", path,
+                    state.at("mode").get<std::string>(), model_.mode());
   }
   const Json& theirs = state.at("config");
   const Json mine = Json::parse(opt_.config.dump());
   if (!theirs.is_object()) return HQ_ERROR(kParse, "{}: 'config' is not an object", path);
   std::string diff = configDiff(theirs, mine);
   if (!diff.empty()) {
-    return HQ_ERROR(kInvalidArgument, "{}: the checkpoint was made with a different '{}' ({} "
-                    "there, {} now); resume with the same model, data and options", path, diff,
-                    theirs.value(diff, Json()).dump(), mine.value(diff, Json()).dump());
+    return HQ_ERROR(kInvalidArgument,
+                    "{}: the checkpoint was made with a different '{}' ({} "
+                    "there, {} now); resume with the same model, data and options",
+                    path, diff, theirs.value(diff, Json()).dump(), mine.value(diff, Json()).dump());
   }
   const int64_t iteration = state.at("iteration").get<int64_t>();
   const int64_t epochs_done = state.at("epochs_done").get<int64_t>();
   if (iteration < 0 || epochs_done < 0 || epochs_done * stepsPerEpoch_ > iteration ||
       iteration > (epochs_done + 1) * stepsPerEpoch_ || epochs_done > opt_.epochs) {
-    return HQ_ERROR(kInvalidArgument, "{}: {} steps and {} epochs done do not fit this run "
-                    "({} epochs of {} steps)", path, iteration, epochs_done, opt_.epochs,
-                    stepsPerEpoch_);
+    return HQ_ERROR(kInvalidArgument,
+                    "{}: {} steps and {} epochs done do not fit this run "
+                    "({} epochs of {} steps)",
+                    path, iteration, epochs_done, opt_.epochs, stepsPerEpoch_);
   }
   std::vector<NamedTensor> optim;
   GradGraph& g = model_.grad();
@@ -349,14 +358,17 @@ Status Trainer::restore(Checkpoint& ck, const std::string& path) {
     std::string name = t.name.substr(std::string(kModelPrefix).size());
     Tensor* dst = g.initializer(name);
     if (!dst) {
-      return HQ_ERROR(kInvalidArgument, "{}: tensor '{}' is not in this model (was the "
-                      "checkpoint made from another model?)", path, name);
+      return HQ_ERROR(kInvalidArgument,
+                      "{}: tensor '{}' is not in this model (was the "
+                      "checkpoint made from another model?)",
+                      path, name);
     }
     if (dst->dtype() != t.tensor.dtype() || dst->shape() != t.tensor.shape()) {
-      return HQ_ERROR(kInvalidArgument, "{}: tensor '{}' is {} {} in the checkpoint, {} {} in "
-                      "the model", path, name, dtypeName(t.tensor.dtype()),
-                      shapeString(t.tensor.shape()), dtypeName(dst->dtype()),
-                      shapeString(dst->shape()));
+      return HQ_ERROR(kInvalidArgument,
+                      "{}: tensor '{}' is {} {} in the checkpoint, {} {} in "
+                      "the model",
+                      path, name, dtypeName(t.tensor.dtype()), shapeString(t.tensor.shape()),
+                      dtypeName(dst->dtype()), shapeString(dst->shape()));
     }
     std::copy_n(static_cast<const char*>(t.tensor.raw()), t.tensor.nbytes(),
                 static_cast<char*>(dst->raw()));
@@ -395,9 +407,10 @@ Status Trainer::finishEpoch(int64_t epoch, const EpochSums& sums, double lr) {
   r.trainTop1 = 100.0 * sums.correct1 / n;
   r.trainTop5 = 100.0 * sums.correct5 / n;
   r.imagesPerSecond = sums.seconds > 0 ? sums.images / sums.seconds : 0;
-  say(fmt::format("Full train set: Loss {:.3f} Acc@1 {:.3f} Acc@5 {:.3f} ({} images, {:.0f} "
-                  "img/s)", r.trainLoss, r.trainTop1, r.trainTop5, r.trainImages,
-                  r.imagesPerSecond));
+  say(
+      fmt::format("Full train set: Loss {:.3f} Acc@1 {:.3f} Acc@5 {:.3f} ({} images, {:.0f} "
+                  "img/s)",
+                  r.trainLoss, r.trainTop1, r.trainTop5, r.trainImages, r.imagesPerSecond));
 
   HQ_ASSIGN_OR_RETURN(auto exported, model_.exportModel());
   for (const auto& [k, v] : opt_.metadata) exported->metadata[k] = v;
@@ -433,7 +446,8 @@ Status Trainer::finishEpoch(int64_t epoch, const EpochSums& sums, double lr) {
 }
 
 Expected<TrainResult> Trainer::run(const std::string& resume_path) {
-  if (opt_.epochs < 1) return HQ_ERROR(kInvalidArgument, "epochs must be >= 1, got {}", opt_.epochs);
+  if (opt_.epochs < 1)
+    return HQ_ERROR(kInvalidArgument, "epochs must be >= 1, got {}", opt_.epochs);
   if (opt_.batchSize < 1) {
     return HQ_ERROR(kInvalidArgument, "batch size must be >= 1, got {}", opt_.batchSize);
   }

@@ -47,10 +47,10 @@ class TrainModel {
 /// Float training/finetuning of a float model (training-mode exports keep
 /// BatchNormalization and Dropout; eval-mode exports train too).
 Expected<std::unique_ptr<TrainModel>> makeFloatTrainModel(const Graph& model,
-                                                         AutogradOptions options = {});
+                                                          AutogradOptions options = {});
 /// Quantization-aware training of a QDQ model from hq-calib (qat.h).
 Expected<std::unique_ptr<TrainModel>> makeQatTrainModel(const Graph& qdq, const QatOptions& qat,
-                                                       AutogradOptions options = {});
+                                                        AutogradOptions options = {});
 
 /// A training-mode export made ready for inference: BatchNormalization without
 /// training_mode and with one output, Dropout without its training_mode input and mask.
@@ -60,14 +60,14 @@ Status toInferenceForm(Graph& graph);
 struct TrainerOptions {
   int64_t epochs = 1;
   int64_t batchSize = 128;
-  uint64_t seed = 0;            ///< batch order and Dropout masks
-  int threads = 0;              ///< 0 = all cores
+  uint64_t seed = 0;  ///< batch order and Dropout masks
+  int threads = 0;    ///< 0 = all cores
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
-  double clipGradNorm = 0;      ///< > 0: clip the global gradient norm
-  double clipGradValue = 0;     ///< > 0: clamp each gradient element
+  double clipGradNorm = 0;   ///< > 0: clip the global gradient norm
+  double clipGradValue = 0;  ///< > 0: clamp each gradient element
   float labelSmoothing = 0;
-  int64_t freezeBnAfter = -1;   ///< freeze BatchNormalization statistics from this epoch on
+  int64_t freezeBnAfter = -1;  ///< freeze BatchNormalization statistics from this epoch on
   int64_t evalBatchSize = 256;
   /// Where the trained model goes (the best by evaluation top-1 when evaluating, else the
   /// last), written atomically after each epoch that improves it.
@@ -102,8 +102,8 @@ struct TrainResult {
   std::vector<EpochResult> epochs;
   int64_t bestEpoch = -1;
   double bestTop1 = -1, bestTop5 = -1;
-  double trainSeconds = 0;      ///< training steps only (no evaluation), this process
-  int64_t trainImages = 0;      ///< this process
+  double trainSeconds = 0;  ///< training steps only (no evaluation), this process
+  int64_t trainImages = 0;  ///< this process
   double imagesPerSecond() const { return trainSeconds > 0 ? trainImages / trainSeconds : 0; }
   int64_t resumedFromEpoch = -1;  ///< epochs done before this process (with --resume)
 };
