@@ -22,6 +22,9 @@
 //    the LSQ gradient, gradient scale 1 / sqrt(N * qmax) (train/fake_quant.h); a training
 //    forward first clamps it to >= FLT_EPSILON (as torch's learnable fake quantize).
 // Evaluation forwards (training = false: the seed's validation mode) never change anything.
+// The seed's FakeQuantState maps to: CALIBRATION = hq-calib (observers only), QAT = a
+// training forward here, VALIDATION = an evaluation forward here, or the exported QDQ model
+// in the Executor (what hq-qat's per-epoch evaluation runs: the same numbers).
 //
 // Checkpoint contract: everything of the QAT state that must survive a restart lives as
 // float32 initializers of grad().graph() — the float weights and biases, every point's
