@@ -620,7 +620,7 @@ Expected<Tensor> GradGraph::forward(const std::vector<Tensor>& inputs, bool trai
         return HQ_ERROR(kShape, "autograd: {}: output {} has no concrete shape", n.node->describe(),
                         i);
       }
-      setSlot(v, pool_->zeros(vi.dtype, vi.shape));
+      setSlot(v, pool_->uninitialized(vi.dtype, vi.shape));  // kernels write outputs whole
       call.outputs.push_back(&slots_[v]);
     }
     const auto t0 = std::chrono::steady_clock::now();

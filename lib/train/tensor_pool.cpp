@@ -12,7 +12,13 @@ TensorPool::~TensorPool() {
   }
 }
 
-Tensor TensorPool::zeros(DType dtype, const Shape& shape) {
+Tensor TensorPool::zeros(DType dtype, const Shape& shape) { return take(dtype, shape, true); }
+
+Tensor TensorPool::uninitialized(DType dtype, const Shape& shape) {
+  return take(dtype, shape, false);
+}
+
+Tensor TensorPool::take(DType dtype, const Shape& shape, bool zero) {
   const int64_t n = shapeNumel(shape);
   const size_t bytes = n > 0 ? static_cast<size_t>(n) * dtypeSize(dtype) : 0;
   if (bytes < kMinBytes) return Tensor(dtype, shape);
@@ -32,7 +38,7 @@ Tensor TensorPool::zeros(DType dtype, const Shape& shape) {
   }
   // Zero in parallel chunks (each byte written by one thread).
   char* c = static_cast<char*>(p);
-  const int64_t chunks = static_cast<int64_t>((alloc + (1 << 20) - 1) >> 20);
+  const int64_t chunks = zero ? static_cast<int64_t>((alloc + (1 << 20) - 1) >> 20) : 0;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t k = 0; k < chunks; ++k) {
     const size_t lo = static_cast<size_t>(k) << 20;

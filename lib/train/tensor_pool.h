@@ -25,6 +25,9 @@ class TensorPool : public std::enable_shared_from_this<TensorPool> {
   /// kMinBytes come from the pool and return to it when the last tensor sharing them goes
   /// (the pool lives as long as any of them); smaller ones are plain Tensors.
   Tensor zeros(DType dtype, const Shape& shape);
+  /// As zeros, but a pooled buffer keeps whatever it held (for outputs a kernel overwrites
+  /// whole).
+  Tensor uninitialized(DType dtype, const Shape& shape);
 
   /// Bytes held for reuse now (not handed out).
   size_t idleBytes() const;
@@ -34,6 +37,7 @@ class TensorPool : public std::enable_shared_from_this<TensorPool> {
  private:
   TensorPool() = default;
   void release(size_t bytes, void* p);
+  Tensor take(DType dtype, const Shape& shape, bool zero);
 
   mutable std::mutex mu_;
   std::unordered_map<size_t, std::vector<void*>> idle_;

@@ -286,6 +286,17 @@ TEST_CASE("fast backward: TensorPool hands buffers out again, zero-filled", "[tr
   CHECK(other.raw() != first);
   Tensor small = pool->zeros(DType::kFloat32, {8});  // below kMinBytes: a plain tensor
   CHECK(small.numel() == 8);
+  // uninitialized: the same reuse, the old contents kept (no zero fill).
+  const void* third = nullptr;
+  {
+    Tensor t = pool->zeros(DType::kFloat32, {5, 64, 64});
+    third = t.raw();
+    std::fill(t.data<float>(), t.data<float>() + t.numel(), 5.0f);
+  }
+  Tensor kept = pool->uninitialized(DType::kFloat32, {5, 64, 64});
+  CHECK(kept.raw() == third);
+  CHECK(kept.shape() == Shape{5, 64, 64});
+  CHECK(kept.data<float>()[kept.numel() - 1] == 5.0f);
 }
 
 TEST_CASE("fast backward: Relu's vectorized dX == dy * (x > 0)", "[train]") {
