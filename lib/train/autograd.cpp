@@ -8,6 +8,7 @@
 #include "ir/op_registry.h"
 #include "ir/ops/window.h"
 #include "runtime/passes/fake_quant.h"
+#include "train/backward/binary.h"
 #include "train/backward/dnnl_backward.h"
 #include "train/batchnorm.h"
 #include "train/tensor_pool.h"
@@ -515,6 +516,10 @@ Expected<std::unique_ptr<PreparedKernel>> GradGraph::builtinForward(
   if (!options_.kernels.referenceOnly && node.domain.empty() && node.opType == "Conv") {
     // Weights read at every run (no re-preparation per step).
     kernel = makeTrainConv(node, inputs, outputs);
+    if (kernel) return kernel;
+  }
+  if (!options_.kernels.referenceOnly) {
+    kernel = makeTrainBinary(node, inputs, outputs);  // operands read at every run
     if (kernel) return kernel;
   }
   if (isDropout(node)) {

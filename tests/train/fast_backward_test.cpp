@@ -23,6 +23,7 @@
 #include "runtime/elementwise_test_util.h"
 #include "train/autograd.h"
 #include "train/backward/backward_fns.h"
+#include "train/backward/binary.h"
 #include "train/batchnorm.h"
 #include "train/backward/dnnl_backward.h"
 #include "train/fake_quant.h"
@@ -527,6 +528,67 @@ TEST_CASE("fast backward: BatchNormalization training vs plain loops, any thread
   CHECK(std::memcmp(dx.raw(), dx1.raw(), dx.nbytes()) == 0);
   CHECK(std::memcmp(ds.raw(), ds1.raw(), ds.nbytes()) == 0);
   CHECK(std::memcmp(db.raw(), db1.raw(), db.nbytes()) == 0);
+}
+
+TEST_CASE("fast backward: the training forward of Add/Sub/Mul/Div == one float op per element",
+          "[train]") {
+  // The shapes makeTrainBinary takes (same shapes, one operand per channel on either side,
+  // scalars) give exactly a[ia] op b[ib]; shapes it does not take give no kernel.
+  const std::vector<std::pair<Shape, Shape>> taken = {
+      {{4, 5, 6, 7}, {1, 5, 1, 1}}, {{1, 5, 1, 1}, {4, 5, 6, 7}}, {{6, 3, 3, 3}, {6, 1, 1, 1}},
+      {{9, 10}, {10}},              {{3, 4, 5}, {}},              {{2, 3, 40, 40}, {2, 3, 40, 40}},
+      {{3, 2, 70, 80}, {1, 2, 1, 1}}};
+  const std::vector<std::pair<Shape, Shape>> refused = {{{4, 1, 6}, {5, 1}},
+                                                        {{4, 5, 6, 7}, {1, 5, 1, 7}}};
+  std::mt19937 rng(41);
+  auto infoOf = [](const Shape& s) {
+    ValueInfo v;
+    v.dtype = DType::kFloat32;
+    v.shape = s;
+    v.hasShape = true;
+    return v;
+  };
+  for (const std::string op : {"Add", "Sub", "Mul", "Div"}) {
+    OneNode n(op, 2, 1);
+    for (const auto& [sa, sb] : refused) {
+      CHECK(makeTrainBinary(*n.node, {infoOf(sa), infoOf(sb)}, {infoOf({4, 5, 6, 7})}) ==
+            nullptr);
+    }
+    for (const auto& [sa, sb] : taken) {
+      INFO(op << " " << shapeString(sa) << " " << shapeString(sb));
+      const Shape& out = shapeNumel(sa) >= shapeNumel(sb) ? sa : sb;
+      auto k = makeTrainBinary(*n.node, {infoOf(sa), infoOf(sb)}, {infoOf(out)});
+      REQUIRE(k != nullptr);
+      CHECK(k->name() == "train:binary");
+      Tensor a = testing::randomFloats(sa, -2, 2, rng);
+      Tensor b = testing::randomFloats(sb, -2, 2, rng);
+      if (b.numel() > 1) b.data<float>()[1] = 0.0f;  // inf / NaN from a zero divisor
+      if (a.numel() > 2) a.data<float>()[2] = std::nanf("");
+      Tensor y(DType::kFloat32, out);
+      KernelCall call{*n.node, {&a, &b}, {&y}};
+      REQUIRE(k->run(call).isOk());
+      const size_t r = out.size();
+      std::vector<int64_t> coord(r, 0);
+      for (int64_t o = 0; o < y.numel(); ++o) {
+        int64_t rem = o;
+        for (size_t d = r; d-- > 0;) coord[d] = rem % out[d], rem /= out[d];
+        auto offset = [&](const Shape& s) {
+          int64_t off = 0;
+          for (size_t d = 0; d < s.size(); ++d) {
+            off = off * s[d] + (s[d] == 1 ? 0 : coord[d + r - s.size()]);
+          }
+          return off;
+        };
+        const float x = a.data<float>()[offset(sa)], z = b.data<float>()[offset(sb)];
+        const float want = op == "Add" ? x + z : op == "Sub" ? x - z : op == "Mul" ? x * z : x / z;
+        const float got = y.data<float>()[o];
+        REQUIRE((got == want || (std::isnan(got) && std::isnan(want))));
+      }
+      Tensor wrong = testing::randomFloats({2, 2}, -1, 1, rng);  // shapes checked at run
+      KernelCall bad{*n.node, {&wrong, &b}, {&y}};
+      CHECK_FALSE(k->run(bad).isOk());
+    }
+  }
 }
 
 /// One GradGraph step on a fixed batch: loss and gradients.

@@ -17,6 +17,8 @@
 #include <cstring>
 #include <vector>
 
+#include "train/backward/binary.h"
+
 #include "train/backward/backward_fns.h"
 #include "train/backward/grad_util.h"
 
@@ -107,6 +109,42 @@ HQ_CLONES void passDivRhs(const float* g, const float* x, const float* y, float*
 /// out = sign * g elementwise.
 HQ_CLONES void passCopy(const float* g, float* out, float sign, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = sign * g[i];
+}
+
+/// out = x op y (y a scalar, on the right when `right`, else on the left).
+HQ_CLONES void passScalarOp(int op, const float* x, float y, bool right, float* out, int64_t n) {
+  switch (op) {
+    case 0:
+      for (int64_t i = 0; i < n; ++i) out[i] = right ? x[i] + y : y + x[i];
+      break;
+    case 1:
+      for (int64_t i = 0; i < n; ++i) out[i] = right ? x[i] - y : y - x[i];
+      break;
+    case 2:
+      for (int64_t i = 0; i < n; ++i) out[i] = right ? x[i] * y : y * x[i];
+      break;
+    default:
+      for (int64_t i = 0; i < n; ++i) out[i] = right ? x[i] / y : y / x[i];
+      break;
+  }
+}
+
+/// out = a op b elementwise.
+HQ_CLONES void passOp(int op, const float* a, const float* b, float* out, int64_t n) {
+  switch (op) {
+    case 0:
+      for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+      break;
+    case 1:
+      for (int64_t i = 0; i < n; ++i) out[i] = a[i] - b[i];
+      break;
+    case 2:
+      for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
+      break;
+    default:
+      for (int64_t i = 0; i < n; ++i) out[i] = a[i] / b[i];
+      break;
+  }
 }
 
 #undef HQ_CLONES
@@ -222,6 +260,47 @@ bool channelBackward(const BackwardCall& call, Op op, const float* dy, const Sha
   return true;
 }
 
+/// makeTrainBinary's kernel: the shapes fixed at preparation, checked at every run.
+class TrainBinaryKernel : public PreparedKernel {
+ public:
+  TrainBinaryKernel(Op op, Shape a, Shape b, Shape out, int64_t channels, int64_t inner)
+      : op_(op), a_(std::move(a)), b_(std::move(b)), out_(std::move(out)), channels_(channels),
+        inner_(inner) {}
+  std::string name() const override { return "train:binary"; }
+  Status run(const KernelCall& call) override {
+    if (!call.has(0) || !call.has(1) || !call.hasOut(0) || call.in(0).shape() != a_ ||
+        call.in(1).shape() != b_ || call.out(0).shape() != out_ ||
+        call.in(0).dtype() != DType::kFloat32 || call.in(1).dtype() != DType::kFloat32 ||
+        call.out(0).dtype() != DType::kFloat32) {
+      return call.error(ErrorCode::kShape, "expected float32 {} and {} -> {}", shapeString(a_),
+                        shapeString(b_), shapeString(out_));
+    }
+    const float* pa = call.in(0).data<float>();
+    const float* pb = call.in(1).data<float>();
+    float* y = call.out(0).data<float>();
+    const int op = static_cast<int>(op_);
+    if (a_ == b_) {
+      forPieces(shapeNumel(out_),
+                [&](int64_t lo, int64_t hi) { passOp(op, pa + lo, pb + lo, y + lo, hi - lo); });
+      return Status::ok();
+    }
+    const bool right = a_ == out_;  // the small operand is b
+    const float* big = right ? pa : pb;
+    const float* small = right ? pb : pa;
+    const int64_t planes = shapeNumel(out_) / inner_;
+#pragma omp parallel for schedule(static) if (planes * inner_ > kParallelElements)
+    for (int64_t p = 0; p < planes; ++p) {
+      passScalarOp(op, big + p * inner_, small[p % channels_], right, y + p * inner_, inner_);
+    }
+    return Status::ok();
+  }
+
+ private:
+  Op op_;
+  Shape a_, b_, out_;
+  int64_t channels_, inner_;
+};
+
 Status binaryBackward(const BackwardCall& call, Op op) {
   HQ_RETURN_IF_ERROR(checkFloatInput(call, 0));
   HQ_RETURN_IF_ERROR(checkFloatInput(call, 1));
@@ -289,6 +368,35 @@ Status binaryBackward(const BackwardCall& call, Op op) {
 }
 
 }  // namespace
+
+std::unique_ptr<PreparedKernel> makeTrainBinary(const Node& node,
+                                                const std::vector<ValueInfo>& inputs,
+                                                const std::vector<ValueInfo>& outputs) {
+  if (!node.domain.empty() || inputs.size() != 2 || outputs.size() != 1) return nullptr;
+  Op op;
+  if (node.opType == "Add") op = Op::kAdd;
+  else if (node.opType == "Sub") op = Op::kSub;
+  else if (node.opType == "Mul") op = Op::kMul;
+  else if (node.opType == "Div") op = Op::kDiv;
+  else return nullptr;
+  for (const ValueInfo* v : {&inputs[0], &inputs[1], &outputs[0]}) {
+    if (v->dtype != DType::kFloat32 || !v->hasShape || shapeNumel(v->shape) <= 0) return nullptr;
+  }
+  const Shape& a = inputs[0].shape;
+  const Shape& b = inputs[1].shape;
+  const Shape& out = outputs[0].shape;
+  int64_t outer = 1, channels = 1, inner = 1;
+  if (a == b) {
+    if (a != out) return nullptr;
+  } else if (a == out) {
+    if (!channelView(b, out, &outer, &channels, &inner)) return nullptr;
+  } else if (b == out) {
+    if (!channelView(a, out, &outer, &channels, &inner)) return nullptr;
+  } else {
+    return nullptr;
+  }
+  return std::make_unique<TrainBinaryKernel>(op, a, b, out, channels, inner);
+}
 
 // d(a + b) = (dy, dy), each summed to its operand's shape.
 Status backwardAdd(const BackwardCall& call) { return binaryBackward(call, Op::kAdd); }
