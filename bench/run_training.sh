@@ -20,7 +20,8 @@
 # Without tools/hq-qat the hq side falls back to `hq-bench MODEL --train [--qdq]`
 # (bench/hq_bench.cpp, when it has --train; no qat-bn).
 #
-#   bench/run_training.sh [--batch 128] [--threads 2] [--warmup 3] [--batches 20] [--rounds 2]
+#   bench/run_training.sh [--batch 128] [--threads 2] [--warmup 3] [--batches N] [--rounds 2]
+#   (--batches: default 200 for fmnist_cnn, 20 for mobilenetv2_32: ~3 s of hq steps each)
 #                         [--models "fmnist_cnn mobilenetv2_32"] [--modes "qat qat-bn float"]
 #                         [--build-dir build-bench] [--no-build] [--no-hq]
 # --no-build: use the tools already built in the build dir. --no-hq: PyTorch only (otherwise
@@ -32,7 +33,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BATCH=128 THREADS=2 WARMUP=3 BATCHES=20 ROUNDS=2
+BATCH=128 THREADS=2 WARMUP=3 BATCHES="" ROUNDS=2
 MODELS="fmnist_cnn mobilenetv2_32"
 MODES="qat qat-bn float"
 BUILD_DIR="$ROOT/build-bench"
@@ -64,7 +65,6 @@ command -v jq >/dev/null || die "needs jq (apt-get install jq)"
   die "needs PyTorch: apt-get install -y python3-torch python3-onnx"
 [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] ||
   die "needs the Fashion-MNIST training set: apt-get install dataset-fashion-mnist"
-IMAGES=$(((WARMUP + BATCHES) * BATCH))
 
 model_dir() {
   local name="$1"
@@ -107,7 +107,7 @@ WORK="$OUT/training_$STAMP"
 mkdir -p "$WORK"
 : > "$RESULTS"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "batch $BATCH, threads $THREADS, $WARMUP warm-up + $BATCHES timed batches ($IMAGES Fashion-MNIST training images), $ROUNDS interleaved rounds, modes: $MODES, hq tool: $HQ_TOOL"
+echo "batch $BATCH, threads $THREADS, $WARMUP warm-up + ${BATCHES:-200 (fmnist_cnn) / 20 (mobilenetv2_32)} timed batches, $ROUNDS interleaved rounds, modes: $MODES, hq tool: $HQ_TOOL"
 
 # One line of $RESULTS: the JSON object in file $4 plus name, mode, runtime and `time` fields.
 record() {  # record NAME MODE RUNTIME JSON_FILE TIME_FILE EXTRA_JSON
@@ -180,7 +180,7 @@ torch_train() {  # torch_train NAME MODE RUNTIME MODEL ROUND
   local prefix="$WORK/$1.$2.$3.r$5"
   if ! run_logged "$prefix" /usr/bin/python3 -W ignore "$ROOT/bench/torch_train_bench.py" "$4" \
     --mode "${2%-bn}" --batch "$BATCH" --threads "$THREADS" --warmup "$WARMUP" \
-    --batches "$BATCHES"; then
+    --batches "$NB"; then
     failed_json "$prefix" > "$prefix.json"
     record "$1" "$2" "$3" "$prefix.json" "" "$(round_json "$5")"
     return 0
@@ -196,6 +196,12 @@ for name in $MODELS; do
   fi
   data=fashion-mnist-train calib=fashion-mnist-calib
   if [[ "$name" == *_32 ]]; then data=fashion-mnist-train-32 calib=fashion-mnist-calib-32; fi
+  # Default length: about 3 s of hq steps per run, so that start-up (plans, oneDNN primitives,
+  # loader) does not dominate: 200 batches of the small CNN, 20 of MobileNetV2.
+  NB=${BATCHES:-20}
+  if [[ -z "$BATCHES" && "$name" != *_32 ]]; then NB=200; fi
+  IMAGES=$(((WARMUP + NB) * BATCH))
+  echo "$name: $WARMUP warm-up + $NB timed batches ($IMAGES Fashion-MNIST training images)" >&2
   if [[ $HQ == 1 && " $MODES " == *" qat"* ]]; then
     echo "$name: hq-calib -> $WORK/$name.calib.onnx" >&2
     run_logged "$WORK/$name.calib" "$BUILD_DIR/bin/hq-calib" "$dir/$name.float.onnx" \
