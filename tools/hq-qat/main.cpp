@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   app.add_option("--frozen", job.frozen, "parameters not to train (glob on names, repeatable)");
   app.add_option("--schedule", job.schedule,
                  "learning-rate schedule over steps: constant, step, "
-                 "multistep, cosine (to 0 at the last step)")
+                 "multistep, cosine (to --eta-min at the last step)")
       ->default_str("constant")
       ->check(CLI::IsMember({"constant", "step", "multistep", "cosine"}));
   app.add_option("--schedule-config", job.scheduleJson,
