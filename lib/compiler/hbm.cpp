@@ -1,6 +1,7 @@
 // The .hbm container and payload validation (schemas/hbm.md).
 #include "compiler/hbm.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <fstream>
@@ -51,7 +52,8 @@ class Validator {
 
  private:
   Status checkBuffers() {
-    const uint32_t align = m_.march_info().ddr_alignment();
+    const int64_t burst = m_.march_info().ddr_burst_bytes();
+    const uint64_t align = burst > 0 ? static_cast<uint64_t>(burst) : 1;
     for (int i = 0; i < m_.buffers_size(); ++i) {
       const hbm::Buffer& b = m_.buffers(i);
       if (!buffers_.emplace(b.id(), &b).second)
@@ -64,7 +66,7 @@ class Validator {
                         b.offset(), b.size());
       if (align > 1 && b.offset() % align != 0)
         return HQ_ERROR(kParse, "buffers[{}] '{}': offset {} is not a multiple of the march's "
-                        "DDR alignment {}", i, b.name(), b.offset(), align);
+                        "DDR burst {} bytes", i, b.name(), b.offset(), align);
       if (b.purpose() == hbm::Buffer::PURPOSE_UNSPECIFIED)
         return HQ_ERROR(kParse, "buffers[{}] '{}': purpose is unset", i, b.name());
     }
@@ -136,7 +138,7 @@ class Validator {
         break;
       }
       case hbm::Region::SRAM:
-        limit = m_.march_info().sram_bytes();
+        limit = static_cast<uint64_t>(std::max<int64_t>(0, m_.march_info().sram_bytes()));
         space = fmt::format("SRAM ({} bytes)", limit);
         break;
       case hbm::Region::WEIGHTS:

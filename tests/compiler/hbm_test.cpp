@@ -35,11 +35,11 @@ hq::hbm::Model makeModel() {
   mi->set_sha256(std::string(64, 'a'));
   mi->set_clock_mhz(1000);
   mi->set_mac_rows(32);
-  mi->set_mac_cols(32);
+  mi->set_mac_columns(32);
   mi->set_sram_bytes(1024);
   mi->set_sram_banks(4);
-  mi->set_channel_alignment(8);
-  mi->set_ddr_alignment(64);
+  mi->set_channel_group(8);
+  mi->set_ddr_burst_bytes(64);
   m.set_batch(2);
 
   auto addBuffer = [&](uint32_t id, const char* name, uint64_t off, uint64_t size,
@@ -381,6 +381,10 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
     m.mutable_buffers(2)->set_id(1);
     CHECK(hq::validateHbm(m).message() ==
           "buffers[2] 'act:scratch': id 1 is used by an earlier buffer");
+    m = makeModel();
+    m.mutable_buffers(1)->set_offset(300);
+    CHECK(hq::validateHbm(m).message() ==
+          "buffers[1] 'output:y': offset 300 is not a multiple of the march's DDR burst 64 bytes");
     m = makeModel();
     m.mutable_weight_regions(3)->set_size(64);
     CHECK(hq::validateHbm(m).message() ==
