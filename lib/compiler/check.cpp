@@ -97,7 +97,7 @@ void ruleKernel(const Facts& f, Report* r) {
   if (isPool(f)) {
     suggestion = fmt::format("use two stacked pools with kernels of at most {}x{}", m, m);
   } else {
-    int64_t n = (k - 1 + 1) / 2;  // 3x3 convs adding 2 to the receptive field each
+    int64_t n = k / 2;  // = ceil((k - 1) / 2): each stacked 3x3 conv widens the field by 2
     suggestion = fmt::format("split the {} conv into {} stacked 3x3 convs (same receptive field)",
                              joinInts(f.kernel, "x"), std::max<int64_t>(n, 2));
   }

@@ -64,7 +64,30 @@ OpLimits parseLimits(const Json& j) {
   return l;
 }
 
+// The op names a march may list: the schema's /properties/ops/properties (one list).
+std::vector<std::string> knownOps() {
+  std::vector<std::string> ops;
+  const std::string* schema = embeddedFile(std::string("schemas/") + kSchema);
+  if (!schema) return ops;
+  Json s = Json::parse(*schema, nullptr, false);
+  const Json* props = s.is_discarded() ? nullptr : &s["properties"]["ops"]["properties"];
+  if (props && props->is_object()) {
+    for (const auto& [op, spec] : props->items()) ops.push_back(op);
+  }
+  return ops;
+}
+
 Expected<March> fromJson(const Json& doc, const std::string& what) {
+  // An unknown op name first: the schema validator reports it at "/" only.
+  if (doc.is_object() && doc.contains("ops") && doc["ops"].is_object()) {
+    std::vector<std::string> known = knownOps();
+    for (const auto& [op, limits] : doc["ops"].items()) {
+      if (!known.empty() && std::find(known.begin(), known.end(), op) == known.end()) {
+        return HQ_ERROR(kParse, "{}: at /ops/{}: not an op of integer models (expected one of {})",
+                        what, op, joined(known));
+      }
+    }
+  }
   HQ_RETURN_IF_ERROR(validateJson(doc, kSchema, what));
   March m;
   try {

@@ -134,7 +134,8 @@ TEST_CASE("march: a user file loads; bad files name the file and JSON path", "[c
     auto m = hq::loadMarch(path);
     REQUIRE_FALSE(m.isOk());
     INFO(m.status().message());
-    CHECK(m.status().message().find("/ops") != std::string::npos);
+    CHECK(m.status().message().find("at /ops/Relu: not an op of integer models") !=
+          std::string::npos);
   }
   SECTION("SRAM that does not split into its banks") {
     std::string path = writeTemp("bad_sram.json", bayesWith("/sram/bytes", 1000));
