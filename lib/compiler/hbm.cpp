@@ -40,6 +40,7 @@ class Validator {
   explicit Validator(const hbm::Model& m) : m_(m) {}
 
   Status run() {
+    HQ_RETURN_IF_ERROR(checkHeader());
     HQ_RETURN_IF_ERROR(checkBuffers());
     for (int i = 0; i < m_.inputs_size(); ++i)
       HQ_RETURN_IF_ERROR(checkDesc(m_.inputs(i), fmt::format("inputs[{}]", i), true));
@@ -51,6 +52,30 @@ class Validator {
   }
 
  private:
+  static bool isHexDigest(const std::string& s) {
+    if (s.size() != 64) return false;
+    for (char ch : s)
+      if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
+    return true;
+  }
+
+  Status checkHeader() {
+    if (m_.march().empty()) return HQ_ERROR(kParse, "march: the march name is empty");
+    if (m_.batch() == 0) return HQ_ERROR(kParse, "batch is 0, expected >= 1 frames per run");
+    if (!m_.source_model_sha256().empty() && !isHexDigest(m_.source_model_sha256()))
+      return HQ_ERROR(kParse, "source_model_sha256: '{}' is not 64 lower-case hex digits",
+                      m_.source_model_sha256());
+    if (!m_.march_info().sha256().empty() && !isHexDigest(m_.march_info().sha256()))
+      return HQ_ERROR(kParse, "march_info.sha256: '{}' is not 64 lower-case hex digits",
+                      m_.march_info().sha256());
+    const auto& opts = m_.compiler().options();
+    for (int i = 1; i < opts.size(); ++i)
+      if (!(opts[i - 1].key() < opts[i].key()))
+        return HQ_ERROR(kParse, "compiler.options[{}]: key '{}' after '{}', expected keys sorted "
+                        "and unique", i, opts[i].key(), opts[i - 1].key());
+    return Status::ok();
+  }
+
   Status checkBuffers() {
     const int64_t burst = m_.march_info().ddr_burst_bytes();
     const uint64_t align = burst > 0 ? static_cast<uint64_t>(burst) : 1;
@@ -91,7 +116,7 @@ class Validator {
     auto it = buffers_.find(d.buffer_id());
     if (it == buffers_.end())
       return HQ_ERROR(kParse, "{}: buffer_id {} names no buffer", at, d.buffer_id());
-    const uint64_t frames = m_.batch() == 0 ? 1 : m_.batch();
+    const uint64_t frames = m_.batch();
     const uint64_t span = d.frame_stride_bytes() * frames;
     if (d.frame_stride_bytes() == 0 || span / frames != d.frame_stride_bytes() ||
         !fits(d.offset(), span, it->second->size()))
@@ -212,6 +237,13 @@ class Validator {
       at_ = fmt::format("instruction {} ({}, layer '{}')", i, op, m_.layers(in.layer()).name());
     }
     using I = hbm::Instruction;
+    static const std::unordered_map<int, I::Engine> kEngine = {
+        {I::DMA_LOAD, I::DMA_IN}, {I::DMA_STORE, I::DMA_OUT}, {I::CONV, I::MAC},
+        {I::VECTOR, I::VEC},      {I::POOL, I::VEC},          {I::BARRIER, I::CONTROL}};
+    auto engine = kEngine.find(in.opcode());
+    if (engine != kEngine.end() && in.engine() != engine->second)
+      return HQ_ERROR(kParse, "{}: engine {} does not run it (expected {})", at_,
+                      I::Engine_Name(in.engine()), I::Engine_Name(engine->second));
     const auto want = [&](I::OperandsCase c, const char* name) -> Status {
       if (in.operands_case() == c) return Status::ok();
       return HQ_ERROR(kParse, "{}: expected `{}` operands", at_, name);

@@ -360,6 +360,7 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
   SECTION("wrong operand kind, direction, layer, descriptors, buffers") {
     hq::hbm::Model m = makeModel();
     m.mutable_instructions(4)->set_opcode(Instruction::POOL);
+    m.mutable_instructions(4)->set_engine(Instruction::VEC);
     CHECK(hq::validateHbm(m).message() ==
           "instruction 4 (POOL, layer 'conv1'): expected `pool` operands");
     m = makeModel();
@@ -382,6 +383,10 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
     CHECK(hq::validateHbm(m).message() ==
           "buffers[2] 'act:scratch': id 1 is used by an earlier buffer");
     m = makeModel();
+    m.mutable_instructions(2)->set_engine(Instruction::VEC);
+    CHECK(hq::validateHbm(m).message() ==
+          "instruction 2 (CONV, layer 'conv1'): engine VEC does not run it (expected MAC)");
+    m = makeModel();
     m.mutable_buffers(1)->set_offset(300);
     CHECK(hq::validateHbm(m).message() ==
           "buffers[1] 'output:y': offset 300 is not a multiple of the march's DDR burst 64 bytes");
@@ -390,6 +395,25 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
     CHECK(hq::validateHbm(m).message() ==
           "weight_regions[3]: offset 160 + size 64 is beyond the weight blob (192 bytes)");
   }
+}
+
+TEST_CASE("hbm: validation of the header fields that keep files deterministic", "[hbm]") {
+  hq::hbm::Model m = makeModel();
+  m.set_batch(0);
+  CHECK(hq::validateHbm(m).message() == "batch is 0, expected >= 1 frames per run");
+  m = makeModel();
+  m.set_source_model_sha256("ABC");
+  CHECK(hq::validateHbm(m).message() ==
+        "source_model_sha256: 'ABC' is not 64 lower-case hex digits");
+  m = makeModel();
+  hq::hbm::Option* o = m.mutable_compiler()->add_options();
+  o->set_key("batch");
+  o->set_value("2");
+  CHECK(hq::validateHbm(m).message() ==
+        "compiler.options[1]: key 'batch' after 'march', expected keys sorted and unique");
+  m = makeModel();
+  m.clear_march();
+  CHECK(hq::validateHbm(m).message() == "march: the march name is empty");
 }
 
 TEST_CASE("hbm: random payload damage with a valid checksum never crashes", "[hbm]") {
