@@ -71,8 +71,10 @@ class Validator {
     const auto& opts = m_.compiler().options();
     for (int i = 1; i < opts.size(); ++i)
       if (!(opts[i - 1].key() < opts[i].key()))
-        return HQ_ERROR(kParse, "compiler.options[{}]: key '{}' after '{}', expected keys sorted "
-                        "and unique", i, opts[i].key(), opts[i - 1].key());
+        return HQ_ERROR(kParse,
+                        "compiler.options[{}]: key '{}' after '{}', expected keys sorted "
+                        "and unique",
+                        i, opts[i].key(), opts[i - 1].key());
     return Status::ok();
   }
 
@@ -82,16 +84,18 @@ class Validator {
     for (int i = 0; i < m_.buffers_size(); ++i) {
       const hbm::Buffer& b = m_.buffers(i);
       if (!buffers_.emplace(b.id(), &b).second)
-        return HQ_ERROR(kParse, "buffers[{}] '{}': id {} is used by an earlier buffer", i,
-                        b.name(), b.id());
+        return HQ_ERROR(kParse, "buffers[{}] '{}': id {} is used by an earlier buffer", i, b.name(),
+                        b.id());
       if (b.size() == 0)
         return HQ_ERROR(kParse, "buffers[{}] '{}': size is 0, expected > 0 bytes", i, b.name());
       if (!fits(b.offset(), b.size(), UINT64_MAX))
         return HQ_ERROR(kParse, "buffers[{}] '{}': offset {} + size {} overflows", i, b.name(),
                         b.offset(), b.size());
       if (align > 1 && b.offset() % align != 0)
-        return HQ_ERROR(kParse, "buffers[{}] '{}': offset {} is not a multiple of the march's "
-                        "DDR burst {} bytes", i, b.name(), b.offset(), align);
+        return HQ_ERROR(kParse,
+                        "buffers[{}] '{}': offset {} is not a multiple of the march's "
+                        "DDR burst {} bytes",
+                        i, b.name(), b.offset(), align);
       if (b.purpose() == hbm::Buffer::PURPOSE_UNSPECIFIED)
         return HQ_ERROR(kParse, "buffers[{}] '{}': purpose is unset", i, b.name());
     }
@@ -120,9 +124,11 @@ class Validator {
     const uint64_t span = d.frame_stride_bytes() * frames;
     if (d.frame_stride_bytes() == 0 || span / frames != d.frame_stride_bytes() ||
         !fits(d.offset(), span, it->second->size()))
-      return HQ_ERROR(kParse, "{}: offset {} + {} frames x {} bytes is outside buffer {} ({} "
-                      "bytes)", at, d.offset(), frames, d.frame_stride_bytes(),
-                      d.buffer_id(), it->second->size());
+      return HQ_ERROR(kParse,
+                      "{}: offset {} + {} frames x {} bytes is outside buffer {} ({} "
+                      "bytes)",
+                      at, d.offset(), frames, d.frame_stride_bytes(), d.buffer_id(),
+                      it->second->size());
     return Status::ok();
   }
 
@@ -131,9 +137,10 @@ class Validator {
     for (int i = 0; i < m_.layers_size(); ++i) {
       const hbm::Layer& l = m_.layers(i);
       if (!fits(l.first_instruction(), l.instruction_count(), n))
-        return HQ_ERROR(kParse, "layers[{}] '{}': instructions [{}, +{}) beyond the {} "
-                        "instructions", i, l.name(), l.first_instruction(),
-                        l.instruction_count(), n);
+        return HQ_ERROR(kParse,
+                        "layers[{}] '{}': instructions [{}, +{}) beyond the {} "
+                        "instructions",
+                        i, l.name(), l.first_instruction(), l.instruction_count(), n);
     }
     for (int i = 0; i < m_.weight_regions_size(); ++i) {
       const hbm::WeightRegion& w = m_.weight_regions(i);
@@ -141,8 +148,10 @@ class Validator {
         return HQ_ERROR(kParse, "weight_regions[{}]: layer {} does not exist ({} layers)", i,
                         w.layer(), m_.layers_size());
       if (!fits(w.offset(), w.size(), m_.weights().size()))
-        return HQ_ERROR(kParse, "weight_regions[{}]: offset {} + size {} is beyond the weight "
-                        "blob ({} bytes)", i, w.offset(), w.size(), m_.weights().size());
+        return HQ_ERROR(kParse,
+                        "weight_regions[{}]: offset {} + size {} is beyond the weight "
+                        "blob ({} bytes)",
+                        i, w.offset(), w.size(), m_.weights().size());
     }
     return Status::ok();
   }
@@ -158,8 +167,7 @@ class Validator {
           return HQ_ERROR(kParse, "{}: {}: buffer_id {} names no buffer", at_, field,
                           r.buffer_id());
         limit = it->second->size();
-        space = fmt::format("buffer {} '{}' ({} bytes)", r.buffer_id(), it->second->name(),
-                            limit);
+        space = fmt::format("buffer {} '{}' ({} bytes)", r.buffer_id(), it->second->name(), limit);
         break;
       }
       case hbm::Region::SRAM:
@@ -170,26 +178,25 @@ class Validator {
         limit = m_.weights().size();
         space = fmt::format("the weight blob ({} bytes)", limit);
         break;
-      default:
-        return HQ_ERROR(kParse, "{}: {}: space is unset", at_, field);
+      default: return HQ_ERROR(kParse, "{}: {}: space is unset", at_, field);
     }
     if (r.size() == 0) return HQ_ERROR(kParse, "{}: {}: size is 0", at_, field);
     if (!fits(r.offset(), r.size(), limit))
       return HQ_ERROR(kParse, "{}: {}: offset {} + size {} is beyond {}", at_, field, r.offset(),
                       r.size(), space);
     if (r.dims_size() != r.strides_size() || r.dims_size() > 4)
-      return HQ_ERROR(kParse, "{}: {}: {} dims and {} strides, expected the same count <= 4",
-                      at_, field, r.dims_size(), r.strides_size());
+      return HQ_ERROR(kParse, "{}: {}: {} dims and {} strides, expected the same count <= 4", at_,
+                      field, r.dims_size(), r.strides_size());
     uint64_t last = 0;
     for (int k = 0; k < r.dims_size(); ++k) {
       if (r.dims(k) == 0) return HQ_ERROR(kParse, "{}: {}: dims[{}] is 0", at_, field, k);
       if (r.strides(k) < 0 || r.strides(k) > static_cast<int64_t>(r.size()))
-        return HQ_ERROR(kParse, "{}: {}: strides[{}] = {} is outside [0, size {}]", at_, field,
-                        k, r.strides(k), r.size());
+        return HQ_ERROR(kParse, "{}: {}: strides[{}] = {} is outside [0, size {}]", at_, field, k,
+                        r.strides(k), r.size());
       last += static_cast<uint64_t>(r.dims(k) - 1) * static_cast<uint64_t>(r.strides(k));
       if (last >= r.size())
-        return HQ_ERROR(kParse, "{}: {}: the strided view reaches byte {} of a {}-byte region",
-                        at_, field, last, r.size());
+        return HQ_ERROR(kParse, "{}: {}: the strided view reaches byte {} of a {}-byte region", at_,
+                        field, last, r.size());
     }
     return Status::ok();
   }
@@ -199,23 +206,27 @@ class Validator {
   }
 
   Status checkQuant(const hbm::QuantParams& q, const std::string& field) {
-    HQ_RETURN_IF_ERROR(checkOptional(q.has_multiplier(), q.multiplier(), field + ".multiplier"));
-    HQ_RETURN_IF_ERROR(checkOptional(q.has_shift(), q.shift(), field + ".shift"));
-    HQ_RETURN_IF_ERROR(checkOptional(q.has_bias(), q.bias(), field + ".bias"));
-    HQ_RETURN_IF_ERROR(checkOptional(q.has_residual_multiplier(), q.residual_multiplier(),
-                                     field + ".residual_multiplier"));
+    struct Table {
+      const char* name;
+      bool has;
+      const hbm::Region& region;
+    };
+    const Table tables[] = {
+        {"multiplier", q.has_multiplier(), q.multiplier()},
+        {"shift", q.has_shift(), q.shift()},
+        {"bias", q.has_bias(), q.bias()},
+        {"residual_multiplier", q.has_residual_multiplier(), q.residual_multiplier()}};
+    for (const Table& t : tables) {
+      if (!t.has) continue;
+      const std::string name = field + "." + t.name;
+      if (t.region.space() != hbm::Region::WEIGHTS)
+        return HQ_ERROR(kParse, "{}: {}: space {} is not allowed here (expected WEIGHTS)", at_,
+                        name, hbm::Region::Space_Name(t.region.space()));
+      HQ_RETURN_IF_ERROR(checkRegion(t.region, name));
+    }
     if (q.clamp_min() > q.clamp_max())
       return HQ_ERROR(kParse, "{}: {}.clamp_min {} > clamp_max {}", at_, field, q.clamp_min(),
                       q.clamp_max());
-    for (const char* name : {"multiplier", "shift", "bias", "residual_multiplier"}) {
-      const hbm::Region* r = name == std::string("multiplier") ? &q.multiplier()
-                             : name == std::string("shift")    ? &q.shift()
-                             : name == std::string("bias")     ? &q.bias()
-                                                               : &q.residual_multiplier();
-      if (r->space() != hbm::Region::SPACE_UNSPECIFIED && r->space() != hbm::Region::WEIGHTS)
-        return HQ_ERROR(kParse, "{}: {}.{}: expected a region of the weight blob", at_, field,
-                        name);
-    }
     return Status::ok();
   }
 
@@ -258,11 +269,9 @@ class Validator {
         if (in.opcode() == I::DMA_LOAD) {
           HQ_RETURN_IF_ERROR(
               expectSpace(d.src(), hbm::Region::DDR, hbm::Region::WEIGHTS, "dma.src"));
-          HQ_RETURN_IF_ERROR(
-              expectSpace(d.dst(), hbm::Region::SRAM, hbm::Region::SRAM, "dma.dst"));
+          HQ_RETURN_IF_ERROR(expectSpace(d.dst(), hbm::Region::SRAM, hbm::Region::SRAM, "dma.dst"));
         } else {
-          HQ_RETURN_IF_ERROR(
-              expectSpace(d.src(), hbm::Region::SRAM, hbm::Region::SRAM, "dma.src"));
+          HQ_RETURN_IF_ERROR(expectSpace(d.src(), hbm::Region::SRAM, hbm::Region::SRAM, "dma.src"));
           HQ_RETURN_IF_ERROR(expectSpace(d.dst(), hbm::Region::DDR, hbm::Region::DDR, "dma.dst"));
         }
         return Status::ok();
@@ -353,10 +362,13 @@ Expected<hbm::Model> parseHbm(const std::string& bytes, const std::string& what)
   const uint64_t payloadLen = getU64(bytes.data() + 8);
   const uint64_t room = n - kHbmHeaderBytes;
   if (payloadLen > room || room - payloadLen < kHbmChecksumBytes)
-    return HQ_ERROR(kParse, "{}: truncated .hbm file: {} bytes, the header announces a {}-byte "
-                    "payload ({} bytes with header and checksum)", what, n, payloadLen,
-                    payloadLen > UINT64_MAX - 64 ? std::string("more than 2^64")
-                    : std::to_string(payloadLen + kHbmHeaderBytes + kHbmChecksumBytes));
+    return HQ_ERROR(kParse,
+                    "{}: truncated .hbm file: {} bytes, the header announces a {}-byte "
+                    "payload ({} bytes with header and checksum)",
+                    what, n, payloadLen,
+                    payloadLen > UINT64_MAX - 64
+                        ? std::string("more than 2^64")
+                        : std::to_string(payloadLen + kHbmHeaderBytes + kHbmChecksumBytes));
   if (room - payloadLen > kHbmChecksumBytes)
     return HQ_ERROR(kParse, "{}: {} unexpected bytes after the .hbm checksum", what,
                     room - payloadLen - kHbmChecksumBytes);

@@ -84,8 +84,8 @@ hq::hbm::Model makeModel() {
   layer->set_instruction_count(5);
   layer->set_macs(8 * 8 * 16);
   const hq::hbm::WeightRegion::Kind kinds[] = {
-      hq::hbm::WeightRegion::WEIGHT, hq::hbm::WeightRegion::BIAS,
-      hq::hbm::WeightRegion::MULTIPLIER, hq::hbm::WeightRegion::SHIFT};
+      hq::hbm::WeightRegion::WEIGHT, hq::hbm::WeightRegion::BIAS, hq::hbm::WeightRegion::MULTIPLIER,
+      hq::hbm::WeightRegion::SHIFT};
   const uint64_t offs[] = {0, 64, 128, 160}, sizes[] = {64, 64, 32, 32};
   for (int k = 0; k < 4; ++k) {
     hq::hbm::WeightRegion* w = m.add_weight_regions();
@@ -259,13 +259,15 @@ TEST_CASE("hbm: truncated files are refused at every cut", "[hbm]") {
           "m.hbm: truncated .hbm file: " + std::to_string(cut) + " bytes, the header alone is 16");
   }
   const std::string total = std::to_string(bytes.size());
-  for (size_t cut : {size_t(16), size_t(17), bytes.size() / 2, bytes.size() - 32,
-                     bytes.size() - 1}) {
+  for (size_t cut :
+       {size_t(16), size_t(17), bytes.size() / 2, bytes.size() - 32, bytes.size() - 1}) {
     INFO("cut at " << cut);
     const std::string e = parseError(bytes.substr(0, cut));
-    CHECK(e.rfind("m.hbm: truncated .hbm file: " + std::to_string(cut) + " bytes, the header "
-                  "announces a " + std::to_string(bytes.size() - 48) + "-byte payload (" +
-                  total + " bytes", 0) == 0);
+    CHECK(e.rfind("m.hbm: truncated .hbm file: " + std::to_string(cut) +
+                      " bytes, the header "
+                      "announces a " +
+                      std::to_string(bytes.size() - 48) + "-byte payload (" + total + " bytes",
+                  0) == 0);
   }
   // Extra bytes after the checksum are refused too.
   CHECK(parseError(bytes + "x") == "m.hbm: 1 unexpected bytes after the .hbm checksum");
@@ -316,8 +318,9 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
     m.mutable_instructions(3)->mutable_dma()->mutable_dst()->set_buffer_id(99);
     hq::Expected<std::string> s = hq::serializeHbm(m);
     REQUIRE_FALSE(s.isOk());
-    CHECK(s.status().message() == "invalid .hbm model: instruction 3 (DMA_STORE, layer 'conv1'): "
-                                  "dma.dst: buffer_id 99 names no buffer");
+    CHECK(s.status().message() ==
+          "invalid .hbm model: instruction 3 (DMA_STORE, layer 'conv1'): "
+          "dma.dst: buffer_id 99 names no buffer");
     std::string payload;
     REQUIRE(m.SerializeToString(&payload));
     CHECK(parseError(container(payload)) ==
@@ -339,6 +342,18 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
     CHECK(hq::validateHbm(m).message() ==
           "instruction 2 (CONV, layer 'conv1'): conv.quant.shift: offset 160 + size 33 is beyond "
           "the weight blob (192 bytes)");
+  }
+  SECTION("quantization table outside the weight blob's space, clamp bounds") {
+    hq::hbm::Model m = makeModel();
+    m.mutable_instructions(2)->mutable_conv()->mutable_quant()->mutable_bias()->set_space(
+        Region::SRAM);
+    CHECK(hq::validateHbm(m).message() ==
+          "instruction 2 (CONV, layer 'conv1'): conv.quant.bias: space SRAM is not allowed here "
+          "(expected WEIGHTS)");
+    m = makeModel();
+    m.mutable_instructions(2)->mutable_conv()->mutable_quant()->set_clamp_min(200);
+    CHECK(hq::validateHbm(m).message() ==
+          "instruction 2 (CONV, layer 'conv1'): conv.quant.clamp_min 200 > clamp_max 127");
   }
   SECTION("offset past the end of a DDR buffer, SRAM, strided view") {
     hq::hbm::Model m = makeModel();
@@ -370,7 +385,8 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
           "(expected SRAM)");
     m = makeModel();
     m.mutable_instructions(2)->set_layer(3);
-    CHECK(hq::validateHbm(m).message() == "instruction 2 (CONV): layer 3 does not exist (1 layers)");
+    CHECK(hq::validateHbm(m).message() ==
+          "instruction 2 (CONV): layer 3 does not exist (1 layers)");
     m = makeModel();
     m.mutable_outputs(0)->clear_shape();
     CHECK(hq::validateHbm(m).message() == "outputs[0] 'y': shape is empty");
