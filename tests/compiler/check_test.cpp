@@ -222,6 +222,11 @@ TEST_CASE("check: fmnist_cnn's integer model runs on both marches", "[compiler][
     CHECK(r.summary.opCounts.at("QConv") == 3);
     CHECK(r.summary.opCounts.at("QMaxPool") == 2);
     CHECK(r.summary.nodes == 10);
+    // fmnist_cnn: convs 1->16 @28x28, 16->32 @14x14, 32->64 @7x7 (3x3), Gemm 64->10.
+    CHECK(r.summary.macsPerFrame ==
+          16 * 28 * 28 * 1 * 9 + 32 * 14 * 14 * 16 * 9 + 64 * 7 * 7 * 32 * 9 + 64 * 10);
+    // Weights + biases of the float model (onnx initializers: 23,946 elements).
+    CHECK(r.summary.parameters == 16 * 9 + 16 + 32 * 16 * 9 + 32 + 64 * 32 * 9 + 64 + 640 + 10);
   }
 }
 
