@@ -61,8 +61,8 @@ struct Facts {
 using Report = std::vector<Diagnostic>;
 void add(const Facts& f, Report* r, const char* check, std::string message,
          std::string suggestion) {
-  r->push_back({f.node->name, f.op, f.family + "." + check, std::move(message),
-                std::move(suggestion)});
+  r->push_back(
+      {f.node->name, f.op, f.family + "." + check, std::move(message), std::move(suggestion)});
 }
 
 bool isPool(const Facts& f) { return f.op == "QMaxPool" || f.op == "QAveragePool"; }
@@ -74,16 +74,18 @@ void ruleBoundary(const Facts& f, Report* r) {
     const Value* x = f.node->input(0);
     bool at_input = x && !x->producer && !x->isConstant();
     if (!at_input) {
-      add(f, r, "boundary", fmt::format("expected {} only on a model input, found it on '{}'",
-                                        f.op, x ? x->name : "?"),
+      add(f, r, "boundary",
+          fmt::format("expected {} only on a model input, found it on '{}'", f.op,
+                      x ? x->name : "?"),
           "quantize once at the model input: calibrate the whole model so no float op "
           "remains between quantized ops");
     }
   } else if (f.lim->boundary == "output") {
     const Value* y = f.node->outputs.empty() ? nullptr : f.node->outputs[0];
     if (!y || !f.graph->isGraphOutput(y) || !f.graph->consumers(y).empty()) {
-      add(f, r, "boundary", fmt::format("expected {} only on a model output, found it on '{}'",
-                                        f.op, y ? y->name : "?"),
+      add(f, r, "boundary",
+          fmt::format("expected {} only on a model output, found it on '{}'", f.op,
+                      y ? y->name : "?"),
           "dequantize only at the model outputs: calibrate the whole model so no float op "
           "remains between quantized ops");
     }
@@ -111,10 +113,12 @@ void ruleStride(const Facts& f, Report* r) {
   if (!f.lim->maxStride || f.strides.empty() || maxOf(f.strides) <= *f.lim->maxStride) return;
   int64_t s = maxOf(f.strides), m = *f.lim->maxStride;
   std::string suggestion =
-      s % m == 0 ? fmt::format("use stride {} and a second stride-{} op (conv or pool) instead of "
-                               "stride {}", m, s / m, s)
-                 : fmt::format("use strides of at most {} in consecutive ops instead of stride {}",
-                               m, s);
+      s % m == 0
+          ? fmt::format(
+                "use stride {} and a second stride-{} op (conv or pool) instead of "
+                "stride {}",
+                m, s / m, s)
+          : fmt::format("use strides of at most {} in consecutive ops instead of stride {}", m, s);
   add(f, r, "stride",
       fmt::format("strides {}: expected at most {} per dim, found {}", joinInts(f.strides, "x"), m,
                   s),
@@ -130,7 +134,8 @@ void ruleDilation(const Facts& f, Report* r) {
       fmt::format("dilations {}: expected at most {}, found {}", joinInts(f.dilations, "x"),
                   *f.lim->maxDilation, d),
       fmt::format("use dilation 1: a dense {}x{} kernel covers the same field, or stack 3x3 "
-                  "convs", (k - 1) * d + 1, (k - 1) * d + 1));
+                  "convs",
+                  (k - 1) * d + 1, (k - 1) * d + 1));
 }
 
 void rulePad(const Facts& f, Report* r) {
@@ -138,8 +143,7 @@ void rulePad(const Facts& f, Report* r) {
   add(f, r, "pad",
       fmt::format("pads {}: expected at most {} per side, found {}", joinInts(f.pads, ","),
                   *f.lim->maxPad, maxOf(f.pads)),
-      fmt::format("use at most {} padding per side (a smaller kernel needs less)",
-                  *f.lim->maxPad));
+      fmt::format("use at most {} padding per side (a smaller kernel needs less)", *f.lim->maxPad));
 }
 
 void ruleGroup(const Facts& f, Report* r) {
@@ -147,15 +151,15 @@ void ruleGroup(const Facts& f, Report* r) {
   bool depthwise = f.group == f.inChannels;
   if (depthwise && !f.lim->depthwise) {
     add(f, r, "depthwise",
-        fmt::format("expected group 1 (no depthwise conv on this march), found group {}",
-                    f.group),
+        fmt::format("expected group 1 (no depthwise conv on this march), found group {}", f.group),
         "use a regular conv (group 1), or a pointwise-only block");
   } else if (!depthwise && !f.lim->groupConv) {
     add(f, r, "group",
         fmt::format("expected group 1 or depthwise (group = {} input channels), found group {}",
                     f.inChannels, f.group),
         fmt::format("split the conv into {} convs over channel slices and concatenate them, or "
-                    "use a depthwise conv", f.group));
+                    "use a depthwise conv",
+                    f.group));
   }
 }
 
@@ -171,7 +175,8 @@ void ruleChannels(const Facts& f, Report* r) {
         fmt::format("expected at most {} input channels, found {}", *f.lim->maxInChannels,
                     f.inChannels),
         fmt::format("split the input channels into groups of at most {} and add the partial "
-                    "results", *f.lim->maxInChannels));
+                    "results",
+                    *f.lim->maxInChannels));
   }
   if (f.lim->maxOutChannels && f.outChannels > *f.lim->maxOutChannels) {
     add(f, r, "out_channels",
@@ -197,8 +202,7 @@ void ruleTypes(const Facts& f, Report* r) {
       std::string t = dtypeName(v->dtype);
       if (contains(f.lim->outTypes, t)) continue;
       add(f, r, "out_type",
-          fmt::format("output '{}': expected {}, found {}", v->name, joinStrs(f.lim->outTypes),
-                      t),
+          fmt::format("output '{}': expected {}, found {}", v->name, joinStrs(f.lim->outTypes), t),
           "quantize this op's output to int8 (qconfig dtype qint8)");
     }
   }
@@ -224,8 +228,7 @@ void ruleResize(const Facts& f, Report* r) {
   if (f.op != "QResize") return;
   std::string mode = f.node->attrs.getString("mode", "nearest");
   if (!f.lim->resizeModes.empty() && !contains(f.lim->resizeModes, mode)) {
-    add(f, r, "mode",
-        fmt::format("expected mode {}, found {}", joinStrs(f.lim->resizeModes), mode),
+    add(f, r, "mode", fmt::format("expected mode {}, found {}", joinStrs(f.lim->resizeModes), mode),
         "use nearest resize (optionally followed by a 3x3 conv to smooth)");
   }
   if (f.lim->resizeFactors.empty()) return;
@@ -236,14 +239,14 @@ void ruleResize(const Facts& f, Report* r) {
     if (in <= 0 || out <= 0) continue;
     bool integer = out % in == 0;
     int64_t factor = integer ? out / in : 0;
-    if (integer && std::find(f.lim->resizeFactors.begin(), f.lim->resizeFactors.end(),
-                             factor) != f.lim->resizeFactors.end()) {
+    if (integer && std::find(f.lim->resizeFactors.begin(), f.lim->resizeFactors.end(), factor) !=
+                       f.lim->resizeFactors.end()) {
       continue;
     }
     std::string found = integer ? std::to_string(factor) : fmt::format("{}/{}", out, in);
     add(f, r, "factor",
-        fmt::format("axis {} ({} -> {}): expected an up-scaling factor of {}, found {}", d, in,
-                    out, joinInts(f.lim->resizeFactors, " or "), found),
+        fmt::format("axis {} ({} -> {}): expected an up-scaling factor of {}, found {}", d, in, out,
+                    joinInts(f.lim->resizeFactors, " or "), found),
         fmt::format("use factor-{} resizes (chain them for larger factors)",
                     f.lim->resizeFactors.front()));
     return;
@@ -257,11 +260,9 @@ void ruleAxis(const Facts& f, Report* r) {
   const Value* y = f.node->outputs.empty() ? nullptr : f.node->outputs[0];
   if (axis < 0 && y && y->hasShape) axis += static_cast<int64_t>(y->shape.size());
   if (std::find(f.lim->axes.begin(), f.lim->axes.end(), axis) != f.lim->axes.end()) return;
-  add(f, r, "axis",
-      fmt::format("expected axis {}, found {}", joinInts(f.lim->axes, " or "), axis),
-      fmt::format("{} along the channels (axis {}) instead", f.op == "QConcat" ? "concatenate"
-                                                                                : "run it",
-                  f.lim->axes.front()));
+  add(f, r, "axis", fmt::format("expected axis {}, found {}", joinInts(f.lim->axes, " or "), axis),
+      fmt::format("{} along the channels (axis {}) instead",
+                  f.op == "QConcat" ? "concatenate" : "run it", f.lim->axes.front()));
 }
 
 /// THE rule table: every supported node goes through each rule in order.
@@ -270,20 +271,23 @@ struct Rule {
   void (*check)(const Facts&, Report*);
 };
 const Rule kRules[] = {
-    {"boundary", ruleBoundary}, {"kernel", ruleKernel},       {"stride", ruleStride},
-    {"dilation", ruleDilation}, {"pad", rulePad},             {"group", ruleGroup},
-    {"residual", ruleResidual}, {"channels", ruleChannels},   {"types", ruleTypes},
-    {"tensor_size", ruleTensorSize}, {"resize", ruleResize},  {"axis", ruleAxis},
+    {"boundary", ruleBoundary},      {"kernel", ruleKernel},     {"stride", ruleStride},
+    {"dilation", ruleDilation},      {"pad", rulePad},           {"group", ruleGroup},
+    {"residual", ruleResidual},      {"channels", ruleChannels}, {"types", ruleTypes},
+    {"tensor_size", ruleTensorSize}, {"resize", ruleResize},     {"axis", ruleAxis},
 };
 
 std::string unsupportedSuggestion(const std::string& op, const March& march) {
-  if (op == "QSoftmax") return "drop the final softmax from the model (argmax needs no softmax) "
-                               "or run it on the host after DequantizeLinear";
-  if (op == "QLookup") return "replace the activation with Relu/Clip (QClamp), or run it on the "
-                              "host";
+  if (op == "QSoftmax")
+    return "drop the final softmax from the model (argmax needs no softmax) "
+           "or run it on the host after DequantizeLinear";
+  if (op == "QLookup")
+    return "replace the activation with Relu/Clip (QClamp), or run it on the "
+           "host";
   if (op == "QConvTranspose") return "use a nearest QResize followed by a QConv";
-  if (op == "QMul") return "fold the multiplication into the neighbouring conv, or run it on "
-                           "the host";
+  if (op == "QMul")
+    return "fold the multiplication into the neighbouring conv, or run it on "
+           "the host";
   std::vector<std::string> ops;
   for (const auto& [name, lim] : march.ops) ops.push_back(name);
   return fmt::format("replace it with ops the march runs ({})", joinStrs(ops));
@@ -331,11 +335,13 @@ int64_t macsOf(const Facts& f) {
   for (int64_t d : f.kernel) k *= d;
   if (f.op == "QConv") {
     int64_t out = frameElements(y);
-    return out < 0 || f.inChannels < 0 ? 0 : out * (f.inChannels / std::max<int64_t>(f.group, 1)) * k;
+    return out < 0 || f.inChannels < 0 ? 0
+                                       : out * (f.inChannels / std::max<int64_t>(f.group, 1)) * k;
   }
   if (f.op == "QConvTranspose") {
     int64_t in = frameElements(f.node->input(0));
-    return in < 0 || f.outChannels < 0 ? 0 : in * (f.outChannels / std::max<int64_t>(f.group, 1)) * k;
+    return in < 0 || f.outChannels < 0 ? 0
+                                       : in * (f.outChannels / std::max<int64_t>(f.group, 1)) * k;
   }
   if (f.op == "QGemm") {
     int64_t out = frameElements(y);
@@ -363,13 +369,13 @@ Expected<CheckReport> checkModel(const Graph& int_model, const March& march) {
     bool known_domain = n->domain.empty() || n->domain == kIntDomain;
     const OpLimits* lim = known_domain ? march.limits(op) : nullptr;
     if (!lim) {
-      std::string what = n->domain.empty() || n->domain == kIntDomain
-                             ? op : n->domain + "." + op;
+      std::string what = n->domain.empty() || n->domain == kIntDomain ? op : n->domain + "." + op;
       report.diagnostics.push_back(
           {n->name, op, "op.unsupported",
            fmt::format("expected an op that march '{}' runs, found {}{}", march.name, what,
                        n->domain.empty() && op[0] != 'Q' && op != "Flatten" && op != "Reshape"
-                           ? " (a float op: the integer model keeps none inside)" : ""),
+                           ? " (a float op: the integer model keeps none inside)"
+                           : ""),
            unsupportedSuggestion(op, march)});
     }
     OpLimits none;

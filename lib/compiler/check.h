@@ -35,7 +35,7 @@ struct CheckSummary {
 
 struct CheckReport {
   std::string march;
-  bool supported = true;  ///< no diagnostics
+  bool supported = true;                ///< no diagnostics
   std::vector<Diagnostic> diagnostics;  ///< every broken rule, nodes in topological order
   CheckSummary summary;
 

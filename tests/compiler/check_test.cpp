@@ -104,9 +104,9 @@ TEST_CASE("check: 7x7, stride-4 and dilated convs break bernoulli2, every one li
           "[compiler][check]") {
   Builder b;
   Value* x = b.input("x", {1, 8, 64, 64});
-  Value* y = b.conv("conv7", x, 8, 7, 1, 1, 3);     // kernel 7 > 5, pad 3 > 2
-  y = b.conv("conv_s4", y, 8, 3, 4, 1, 1);          // stride 4 > 2
-  y = b.conv("conv_d2", y, 8, 3, 1, 2, 2);          // dilation 2 > 1
+  Value* y = b.conv("conv7", x, 8, 7, 1, 1, 3);  // kernel 7 > 5, pad 3 > 2
+  y = b.conv("conv_s4", y, 8, 3, 4, 1, 1);       // stride 4 > 2
+  y = b.conv("conv_d2", y, 8, 3, 1, 2, 2);       // dilation 2 > 1
   y = b.conv("conv_ok", y, 8, 3, 1, 1, 1);
   b.output(y);
 
@@ -120,8 +120,7 @@ TEST_CASE("check: 7x7, stride-4 and dilated convs break bernoulli2, every one li
   CHECK(k.suggestion == "split the 7x7 conv into 3 stacked 3x3 convs (same receptive field)");
   const auto& s = find(r, "conv_s4", "conv.stride");
   CHECK(s.message == "strides 4x4: expected at most 2 per dim, found 4");
-  CHECK(s.suggestion ==
-        "use stride 2 and a second stride-2 op (conv or pool) instead of stride 4");
+  CHECK(s.suggestion == "use stride 2 and a second stride-2 op (conv or pool) instead of stride 4");
   const auto& d = find(r, "conv_d2", "conv.dilation");
   CHECK(d.message == "dilations 2x2: expected at most 1, found 2");
   CHECK(has(d.suggestion, "dense 5x5 kernel"));
@@ -137,8 +136,8 @@ TEST_CASE("check: resize mode and factor, group conv, int16 output on bernoulli2
   Builder b;
   Value* x = b.input("x", {1, 4, 8, 8});
   Value* y = b.resize("up_linear4", x, "linear", 4);
-  y = b.conv("grouped", y, 4, 3, 1, 1, 1, 2);            // group 2 of 4 channels
-  y = b.conv("depthwise", y, 4, 3, 1, 1, 1, 4);          // depthwise: allowed
+  y = b.conv("grouped", y, 4, 3, 1, 1, 1, 2);    // group 2 of 4 channels
+  y = b.conv("depthwise", y, 4, 3, 1, 1, 1, 4);  // depthwise: allowed
   Value* wide = b.conv("wide_out", y, 4, 1, 1, 1, 0, 1, DType::kInt16);
   b.output(b.conv("after_wide", wide, 4, 1));
 
@@ -192,8 +191,8 @@ TEST_CASE("check: ops a march does not run are listed with a suggestion", "[comp
 TEST_CASE("check: the summary counts ops, parameters and MACs by hand", "[compiler][check]") {
   Builder b;
   Value* x = b.input("x", {1, 4, 16, 16});
-  Value* y = b.conv("c1", x, 8, 3, 1, 1, 1);       // 8*16*16 outputs x 4*9 MACs each
-  y = b.conv("dw", y, 8, 3, 2, 1, 1, 8);           // 8*8*8 outputs x 1*9
+  Value* y = b.conv("c1", x, 8, 3, 1, 1, 1);  // 8*16*16 outputs x 4*9 MACs each
+  y = b.conv("dw", y, 8, 3, 2, 1, 1, 8);      // 8*8*8 outputs x 1*9
   b.output(y);
   hq::CheckReport r = check(b.g, "bayes");
   CHECK(r.supported);

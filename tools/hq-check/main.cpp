@@ -48,8 +48,8 @@ int main(int argc, char** argv) {
     if (report.supported) {
       std::printf("This model is supported!\n");
     } else {
-      std::printf("This model is not supported on march '%s': %zu problem(s)\n",
-                  march.name.c_str(), report.diagnostics.size());
+      std::printf("This model is not supported on march '%s': %zu problem(s)\n", march.name.c_str(),
+                  report.diagnostics.size());
       for (const hq::Diagnostic& d : report.diagnostics) {
         std::printf("  %s (%s): [%s] %s\n    suggestion: %s\n", d.node.c_str(), d.op.c_str(),
                     d.rule.c_str(), d.message.c_str(), d.suggestion.c_str());
