@@ -262,3 +262,36 @@ TEST_CASE("check: mobilenetv2_32's integer model runs on bayes (12.25 M ops per 
   CHECK(r.summary.parameters > 2100000);
   CHECK(r.summary.parameters < 2300000);
 }
+
+TEST_CASE("check: boundary, channel, tensor-size and axis rules", "[compiler][check]") {
+  Builder b;
+  Value* x = b.input("x", {1, 4096, 1, 1});
+  Value* wide = b.conv("wide_in", x, 8, 1);  // 4096 input channels > 2048 on bernoulli2
+  Value* big_in = b.input("big", {1, 8, 256, 256});
+  Value* big = b.conv("big_out", big_in, 128, 1);  // 128x256x256 int8 = 8 MiB > 4 MiB
+  // A Dequantize/Quantize pair inside the model, not at its boundary.
+  Value* f = b.g.addValue("mid.f", DType::kFloat32, {1, 8, 1, 1}, true);
+  b.g.addNode("DequantizeLinear", "dq_mid", {wide}, {f});
+  Value* q = b.g.addValue("mid.q", DType::kInt8, {1, 8, 1, 1}, true);
+  b.g.addNode("QuantizeLinear", "q_mid", {f}, {q});
+  // Concat along H: bernoulli2 concatenates along channels only.
+  Value* cat = b.g.addValue("cat", DType::kInt8, {1, 8, 2, 1}, true);
+  Attributes a;
+  a.set("axis", Attribute::ofInt(2));
+  b.g.addNode("QConcat", "concat_h", {q, q}, {cat}, a, hq::kIntDomain);
+  b.output(cat);
+  b.output(big);
+
+  hq::CheckReport r = check(b.g, "bernoulli2");
+  CHECK(keys(r) == std::vector<std::string>{"wide_in:conv.in_channels", "big_out:conv.tensor_size",
+                                            "dq_mid:dequantizelinear.boundary",
+                                            "q_mid:quantizelinear.boundary",
+                                            "concat_h:concat.axis"});
+  CHECK(find(r, "wide_in", "conv.in_channels").message ==
+        "expected at most 2048 input channels, found 4096");
+  CHECK(find(r, "big_out", "conv.tensor_size").message ==
+        "tensor 'big_out.y' [1, 128, 256, 256]: expected at most 4194304 bytes per frame, "
+        "found 8388608");
+  CHECK(find(r, "concat_h", "concat.axis").message == "expected axis 1, found 2");
+  CHECK(has(find(r, "q_mid", "quantizelinear.boundary").message, "only on a model input"));
+}
