@@ -46,6 +46,10 @@ $BIN/hq-eval "$OUT/fmnist_cnn.int.onnx" --data fashion-mnist-test --label "Quant
   --report "$OUT/int.eval.json"
 
 echo
+echo "-- hardware check (hq-check: every node runs on march bayes within its limits; configs/marches/) --"
+$BIN/hq-check "$OUT/fmnist_cnn.int.onnx" --march bayes
+
+echo
 echo "-- where accuracy is lost (hq-convert --compare: float vs fake-quant vs integer, 1,000 test images) --"
 $BIN/hq-convert "$OUT/fmnist_cnn.qat.onnx" --out "$OUT/fmnist_cnn.int.onnx" \
   --float "$MODEL" --compare fashion-mnist-test --limit 1000 --quiet | tail -n +2
