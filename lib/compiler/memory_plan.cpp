@@ -2,7 +2,9 @@
 #include "compiler/memory_plan.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
+#include <numeric>
 #include <tuple>
 #include <unordered_set>
 
@@ -79,28 +81,17 @@ int64_t liveBytesLowerBound(const std::vector<BufferRequest>& requests, int64_t 
   return peak;
 }
 
-Expected<MemoryPlan> planMemory(const std::vector<BufferRequest>& requests,
-                                int64_t alignmentBytes) {
-  HQ_RETURN_IF_ERROR(checkRequests(requests, alignmentBytes));
-  const size_t n = requests.size();
-  std::vector<int64_t> size(n);
-  for (size_t i = 0; i < n; ++i) size[i] = alignUp(requests[i].sizeBytes, alignmentBytes);
+namespace {
 
-  // Biggest first; among equals the longer-lived first; then input order (deterministic).
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (size[a] != size[b]) return size[a] > size[b];
-    int64_t la = requests[a].lastUse - requests[a].firstUse;
-    int64_t lb = requests[b].lastUse - requests[b].firstUse;
-    if (la != lb) return la > lb;
-    return a < b;
-  });
-
-  MemoryPlan plan;
-  plan.offsets.assign(n, 0);
+/// Places the buffers one by one in `order`; each goes into the smallest gap (best fit)
+/// between the already-placed buffers that are live at a common step, else on top of them.
+/// Fills `offsets` and returns the arena size.
+int64_t placeInOrder(const std::vector<BufferRequest>& requests, const std::vector<int64_t>& size,
+                     const std::vector<size_t>& order, std::vector<int64_t>& offsets) {
+  offsets.assign(requests.size(), 0);
+  int64_t total = 0;
   std::vector<size_t> placed;
-  placed.reserve(n);
+  placed.reserve(order.size());
   std::vector<std::pair<int64_t, int64_t>> busy;  // [offset, end) of time-overlapping buffers
   for (size_t i : order) {
     const BufferRequest& r = requests[i];
@@ -108,11 +99,10 @@ Expected<MemoryPlan> planMemory(const std::vector<BufferRequest>& requests,
     for (size_t j : placed) {
       const BufferRequest& o = requests[j];
       if (r.firstUse <= o.lastUse && o.firstUse <= r.lastUse) {
-        busy.emplace_back(plan.offsets[j], plan.offsets[j] + size[j]);
+        busy.emplace_back(offsets[j], offsets[j] + size[j]);
       }
     }
     std::sort(busy.begin(), busy.end());
-    // Best fit: the smallest gap that holds the buffer, else on top of everything.
     int64_t cursor = 0, best = -1, bestGap = kMaxBytes;
     for (const auto& [begin, end] : busy) {
       int64_t gap = begin - cursor;
@@ -123,10 +113,50 @@ Expected<MemoryPlan> planMemory(const std::vector<BufferRequest>& requests,
       cursor = std::max(cursor, end);
     }
     if (best < 0) best = cursor;
-    plan.offsets[i] = best;
-    plan.totalBytes = std::max(plan.totalBytes, best + size[i]);
+    offsets[i] = best;
+    total = std::max(total, best + size[i]);
     placed.push_back(i);
   }
+  return total;
+}
+
+}  // namespace
+
+Expected<MemoryPlan> planMemory(const std::vector<BufferRequest>& requests,
+                                int64_t alignmentBytes) {
+  HQ_RETURN_IF_ERROR(checkRequests(requests, alignmentBytes));
+  const size_t n = requests.size();
+  std::vector<int64_t> size(n), length(n);
+  for (size_t i = 0; i < n; ++i) {
+    size[i] = alignUp(requests[i].sizeBytes, alignmentBytes);
+    length[i] = requests[i].lastUse - requests[i].firstUse + 1;
+  }
+  // Keys of the three orders tried, each breaking ties by the next key and then input order.
+  using Key = std::pair<int64_t, int64_t>;
+  auto bySize = [&](size_t i) { return Key{size[i], length[i]}; };
+  auto byLength = [&](size_t i) { return Key{length[i], size[i]}; };
+  auto byArea = [&](size_t i) {
+    // size * length, saturated (size < 2^63, length < 2^63).
+    int64_t area = size[i] > kMaxBytes / length[i] ? kMaxBytes : size[i] * length[i];
+    return Key{area, size[i]};
+  };
+  std::vector<std::function<Key(size_t)>> keys = {bySize, byLength, byArea};
+
+  MemoryPlan plan;
+  plan.totalBytes = -1;
+  std::vector<size_t> order(n);
+  std::vector<int64_t> offsets;
+  for (const auto& key : keys) {
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return key(a) > key(b); });
+    int64_t total = placeInOrder(requests, size, order, offsets);
+    if (plan.totalBytes < 0 || total < plan.totalBytes) {  // earlier order wins ties
+      plan.totalBytes = total;
+      plan.offsets = offsets;
+    }
+  }
+  if (n == 0) plan.totalBytes = 0;
   plan.lowerBoundBytes = liveBytesLowerBound(requests, alignmentBytes);
   return plan;
 }

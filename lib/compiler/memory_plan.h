@@ -33,9 +33,11 @@ struct MemoryPlan {
 
 /// Places `requests` in one arena so that buffers live at a common step never share a byte.
 /// `alignmentBytes` (a power of two, e.g. March ddr_burst_bytes) aligns every offset.
-/// Heuristic: greedy by size — biggest (aligned) size first, ties by longer lifetime, then
-/// input order; each buffer goes into the smallest gap between already-placed buffers that
-/// overlap it in time (best fit), or above them all. Errors (kInvalidArgument): size <= 0,
+/// Heuristic: greedy placement in three orders — by (aligned) size, by lifetime length, by
+/// size * length, each descending with ties broken by the other key and then input order —
+/// keeping the smallest arena (the earlier order on ties). Each buffer goes into the smallest
+/// gap between already-placed buffers that overlap it in time (best fit), or above them all.
+/// Cost O(n^2 log n). Errors (kInvalidArgument): size <= 0,
 /// firstUse < 0, firstUse > lastUse, bad alignment, duplicate ids, sizes that overflow int64.
 Expected<MemoryPlan> planMemory(const std::vector<BufferRequest>& requests, int64_t alignmentBytes);
 

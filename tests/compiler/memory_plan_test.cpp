@@ -201,7 +201,7 @@ TEST_CASE("memory plan: 1000 random sets are valid, bounded and deterministic",
   }
   double mean = ratioSum / 1000;
   WARN("random sets: mean total/lower bound " << mean << ", worst " << worst);
-  CHECK(mean < 1.15);
+  CHECK(mean < 1.03);  // 1.013 with seed 0x5eed6
 }
 
 TEST_CASE("memory plan: close to the exact optimum on small sets", "[compiler][memory_plan]") {
@@ -222,7 +222,8 @@ TEST_CASE("memory plan: close to the exact optimum on small sets", "[compiler][m
   }
   WARN("small sets: mean total/optimum " << ratioSum / kSets << ", worst " << worst << ", "
                                          << optimal << "/" << kSets << " optimal");
-  CHECK(ratioSum / kSets < 1.05);
+  CHECK(ratioSum / kSets < 1.01);  // 1.0002 with seed 42
+  CHECK(optimal >= 190);
 }
 
 TEST_CASE("memory plan: errors", "[compiler][memory_plan]") {
