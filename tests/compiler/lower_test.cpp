@@ -62,6 +62,7 @@ TEST_CASE("lower: fmnist_cnn's integer model", "[compiler][lower]") {
   std::vector<std::string> kinds;
   for (const hq::Layer& l : lg.layers) kinds.push_back(hq::layerKindName(l.kind));
   // conv-relu-pool x2, conv-relu, global pool, flatten (view), gemm.
+  CHECK(kinds == std::vector<std::string>{"conv", "pool", "conv", "pool", "conv", "pool", "gemm"});
   std::string dump;
   for (const hq::Layer& l : lg.layers) dump += l.opType + ":" + l.name + " ";
   INFO(dump);
@@ -153,6 +154,10 @@ TEST_CASE("lower: mobilenetv2_32 matches the seed's 54-layer table", "[compiler]
     }
   }
   CHECK(residual == 10);
+  // One depthwise 3x3 per inverted-residual block (features.1 .. features.17).
+  int depthwise = 0;
+  for (const hq::Layer& l : lg.layers) depthwise += l.kind == LayerKind::kDepthwise ? 1 : 0;
+  CHECK(depthwise == 17);
 }
 
 TEST_CASE("lower: channel concat and reshape are views; native layout pads channels",
