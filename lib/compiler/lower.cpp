@@ -33,13 +33,13 @@ bool isChannelConcat(const Node& n) {
 
 bool layerKindOf(const Node& n, LayerKind* kind) {
   static const std::map<std::string, LayerKind> kKinds = {
-      {"QConv", LayerKind::kConv},         {"QConvTranspose", LayerKind::kConv},
-      {"QGemm", LayerKind::kGemm},         {"QMaxPool", LayerKind::kPool},
-      {"QAveragePool", LayerKind::kPool},  {"QGlobalAveragePool", LayerKind::kPool},
+      {"QConv", LayerKind::kConv},          {"QConvTranspose", LayerKind::kConv},
+      {"QGemm", LayerKind::kGemm},          {"QMaxPool", LayerKind::kPool},
+      {"QAveragePool", LayerKind::kPool},   {"QGlobalAveragePool", LayerKind::kPool},
       {"QGlobalMaxPool", LayerKind::kPool}, {"QAdd", LayerKind::kEltwise},
-      {"QMul", LayerKind::kEltwise},       {"QClamp", LayerKind::kEltwise},
-      {"QRescale", LayerKind::kEltwise},   {"QResize", LayerKind::kResize},
-      {"QConcat", LayerKind::kConcat},     {"QLookup", LayerKind::kLookup},
+      {"QMul", LayerKind::kEltwise},        {"QClamp", LayerKind::kEltwise},
+      {"QRescale", LayerKind::kEltwise},    {"QResize", LayerKind::kResize},
+      {"QConcat", LayerKind::kConcat},      {"QLookup", LayerKind::kLookup},
       {"QSoftmax", LayerKind::kSoftmax},
   };
   if (n.domain != kIntDomain) return false;
@@ -147,8 +147,8 @@ class Lowerer {
  private:
   Status checkShape(const Node& n, const Value* v) {
     if (!v->hasShape) {
-      return HQ_ERROR(kUnsupported, "{}: expected a known shape for '{}', found none",
-                      n.describe(), v->name);
+      return HQ_ERROR(kUnsupported, "{}: expected a known shape for '{}', found none", n.describe(),
+                      v->name);
     }
     return Status::ok();
   }
@@ -279,7 +279,7 @@ class Lowerer {
 
   const Graph& g_;
   LayerGraph out_;
-  std::map<std::string, std::string> viewSource_;                    // view output -> input
+  std::map<std::string, std::string> viewSource_;                      // view output -> input
   std::map<std::string, std::pair<std::string, int64_t>> concatSlot_;  // input -> (out, offset)
 };
 
@@ -349,7 +349,10 @@ Expected<NativeLayout> nativeLayout(const Shape& shape, DType dtype, int64_t cha
     case 0: l.channels = 1; break;
     case 1: l.channels = shape[0] < 0 ? 1 : shape[0]; break;
     case 2: l.channels = shape[1]; break;
-    case 3: l.channels = shape[1]; l.width = shape[2]; break;
+    case 3:
+      l.channels = shape[1];
+      l.width = shape[2];
+      break;
     default:
       l.channels = shape[1];
       l.height = shape[2];

@@ -48,11 +48,11 @@ struct LayerTensor {
 
 /// One instruction group of the NPU.
 struct Layer {
-  std::string name;               ///< the anchor node's name (e.g. the QConv's)
+  std::string name;  ///< the anchor node's name (e.g. the QConv's)
   LayerKind kind = LayerKind::kConv;
-  std::string opType;             ///< the anchor node's op ("QConv", ...)
-  std::vector<std::string> nodes;  ///< the source nodes, anchor first
-  std::vector<LayerTensor> inputs;   ///< activations only (no initializers), in node order
+  std::string opType;               ///< the anchor node's op ("QConv", ...)
+  std::vector<std::string> nodes;   ///< the source nodes, anchor first
+  std::vector<LayerTensor> inputs;  ///< activations only (no initializers), in node order
   std::vector<LayerTensor> outputs;
   int64_t macsPerFrame = 0;  ///< int8/int16 multiply-accumulates, one frame (conv/gemm only)
   /// Operations per frame as the seed's perf report counts them: 2 x MACs for conv/gemm,

@@ -70,7 +70,8 @@ TEST_CASE("lower: fmnist_cnn's integer model", "[compiler][lower]") {
   // fmnist_cnn: convs 1->16 @28x28, 16->32 @14x14, 32->64 @7x7 (3x3), Gemm 64->10.
   std::vector<int64_t> conv_macs;
   for (const hq::Layer& l : lg.layers) {
-    if (l.kind == LayerKind::kConv || l.kind == LayerKind::kGemm) conv_macs.push_back(l.macsPerFrame);
+    if (l.kind == LayerKind::kConv || l.kind == LayerKind::kGemm)
+      conv_macs.push_back(l.macsPerFrame);
     if (l.kind != LayerKind::kConv && l.kind != LayerKind::kGemm) CHECK(l.macsPerFrame == 0);
     CHECK(l.opsPerFrame == 2 * l.macsPerFrame);
   }
@@ -128,8 +129,8 @@ TEST_CASE("lower: mobilenetv2_32 matches the seed's 54-layer table", "[compiler]
   int64_t seed_total = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
     const hq::Layer& l = lg.layers[i];
-    INFO("row " << i << ": seed " << rows[i].first << " " << rows[i].second << ", ours "
-                << l.opType << " '" << l.name << "' " << l.opsPerFrame << " ops/frame");
+    INFO("row " << i << ": seed " << rows[i].first << " " << rows[i].second << ", ours " << l.opType
+                << " '" << l.name << "' " << l.opsPerFrame << " ops/frame");
     CHECK(l.opsPerFrame * 256 == rows[i].second);
     seed_total += rows[i].second;
     // The seed names each layer after its torch module: convs are "..._hz_conv2d", the
