@@ -44,7 +44,8 @@ Status checkBufferOverlap(const std::vector<hbm::Buffer>& buffers,
                       l.bufferId);
     }
     if (l.last < l.first) {
-      return HQ_ERROR(kInternal, "simulator: buffer {} ({}) has lifetime [{}, {}] with last < first",
+      return HQ_ERROR(kInternal,
+                      "simulator: buffer {} ({}) has lifetime [{}, {}] with last < first",
                       l.bufferId, of[i]->name(), l.first, l.last);
     }
   }
@@ -78,7 +79,8 @@ Expected<SimMemory> SimMemory::create(const March& march, const hbm::Model& mode
                     march.name, march.sramBytes, march.sramBanks);
   }
   if (static_cast<uint64_t>(march.sramBytes) > kMaxSimMemoryBytes) {
-    return HQ_ERROR(kInternal, "simulator: SRAM of {} bytes is larger than the simulator's limit {}",
+    return HQ_ERROR(kInternal,
+                    "simulator: SRAM of {} bytes is larger than the simulator's limit {}",
                     march.sramBytes, kMaxSimMemoryBytes);
   }
   std::unordered_set<uint32_t> ids;
@@ -102,7 +104,8 @@ Expected<SimMemory> SimMemory::create(const March& march, const hbm::Model& mode
   m.sramWritten_.assign(static_cast<size_t>(march.sramBytes), 0);
   m.weights_ = model.weights();
   uint64_t banks = static_cast<uint64_t>(march.sramBanks);
-  m.bankBytes_ = std::max<uint64_t>(1, (static_cast<uint64_t>(march.sramBytes) + banks - 1) / banks);
+  m.bankBytes_ =
+      std::max<uint64_t>(1, (static_cast<uint64_t>(march.sramBytes) + banks - 1) / banks);
   return m;
 }
 
@@ -113,8 +116,7 @@ const hbm::Buffer* SimMemory::findBuffer(uint32_t id) const {
   return nullptr;
 }
 
-Expected<SimMemory::Target> SimMemory::resolve(const hbm::Region& region,
-                                               const std::string& access,
+Expected<SimMemory::Target> SimMemory::resolve(const hbm::Region& region, const std::string& access,
                                                const std::string& context) const {
   Target t;
   t.space = region.space();
@@ -123,9 +125,9 @@ Expected<SimMemory::Target> SimMemory::resolve(const hbm::Region& region,
     case hbm::Region::DDR: {
       const hbm::Buffer* b = findBuffer(region.buffer_id());
       if (b == nullptr) {
-        return simError(context, fmt::format("DDR {} {} names buffer {}, which does not exist",
-                                             access, range(region.offset(), region.size()),
-                                             region.buffer_id()));
+        return simError(context,
+                        fmt::format("DDR {} {} names buffer {}, which does not exist", access,
+                                    range(region.offset(), region.size()), region.buffer_id()));
       }
       t.name = fmt::format("DDR buffer {} ({})", b->id(), b->name());
       t.base = b->offset();
@@ -165,14 +167,14 @@ Expected<std::vector<uint64_t>> SimMemory::elementOffsets(const hbm::Region& reg
   }
   const std::string fp = range(region.offset(), region.size());
   if (region.dims_size() != region.strides_size() || region.dims_size() > kMaxRegionDims) {
-    return simError(ctx, fmt::format("{} {}: strided view with {} dims and {} strides; expected "
-                                     "the same count, 1 to {}",
-                                     access, fp, region.dims_size(), region.strides_size(),
-                                     kMaxRegionDims));
+    return simError(
+        ctx, fmt::format("{} {}: strided view with {} dims and {} strides; expected "
+                         "the same count, 1 to {}",
+                         access, fp, region.dims_size(), region.strides_size(), kMaxRegionDims));
   }
   if (elem_bytes <= 0) {
-    return simError(ctx, fmt::format("{} {}: element size {} bytes; expected > 0", access, fp,
-                                     elem_bytes));
+    return simError(
+        ctx, fmt::format("{} {}: element size {} bytes; expected > 0", access, fp, elem_bytes));
   }
   Int128 count = 1, lo = 0, hi = 0;
   for (int k = 0; k < region.dims_size(); ++k) {
@@ -186,15 +188,15 @@ Expected<std::vector<uint64_t>> SimMemory::elementOffsets(const hbm::Region& reg
   if (count == 0) return std::vector<uint64_t>{};
   hi += elem_bytes;
   if (lo < 0 || hi > Int128(region.size())) {
-    return simError(ctx, fmt::format("{} {}: strided view reaches bytes [{}, {}) relative to the "
-                                     "offset, outside its footprint of {} bytes",
-                                     access, fp, static_cast<int64_t>(lo),
-                                     static_cast<uint64_t>(std::min<Int128>(hi, UINT64_MAX)),
-                                     region.size()));
+    return simError(
+        ctx, fmt::format("{} {}: strided view reaches bytes [{}, {}) relative to the "
+                         "offset, outside its footprint of {} bytes",
+                         access, fp, static_cast<int64_t>(lo),
+                         static_cast<uint64_t>(std::min<Int128>(hi, UINT64_MAX)), region.size()));
   }
   if (count > Int128(kMaxSimMemoryBytes)) {
-    return simError(ctx, fmt::format("{} {}: strided view of {} elements is too large", access,
-                                     fp, static_cast<uint64_t>(std::min<Int128>(count, UINT64_MAX))));
+    return simError(ctx, fmt::format("{} {}: strided view of {} elements is too large", access, fp,
+                                     static_cast<uint64_t>(std::min<Int128>(count, UINT64_MAX))));
   }
   // Visit row-major, last dim fastest; pad to 4 dims with size-1 dims in front.
   int64_t dims[kMaxRegionDims] = {1, 1, 1, 1};
@@ -260,9 +262,9 @@ Status SimMemory::write(const hbm::Region& region, int64_t elem_bytes,
   HQ_ASSIGN_OR_RETURN(std::vector<uint64_t> offs,
                       elementOffsets(region, elem_bytes, t.name + " write", context, &elem));
   if (bytes.size() != offs.size() * elem) {
-    return simError(context, fmt::format("{} write {}: {} bytes given; the region holds {}",
-                                         t.name, range(region.offset(), region.size()),
-                                         bytes.size(), offs.size() * elem));
+    return simError(context, fmt::format("{} write {}: {} bytes given; the region holds {}", t.name,
+                                         range(region.offset(), region.size()), bytes.size(),
+                                         offs.size() * elem));
   }
   uint8_t* data = t.space == hbm::Region::DDR ? ddr_.data() : sram_.data();
   uint8_t* written = t.space == hbm::Region::DDR ? ddrWritten_.data() : sramWritten_.data();

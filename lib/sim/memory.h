@@ -97,8 +97,7 @@ class SimMemory {
   /// for a contiguous region; `elem` receives the bytes per entry.
   Expected<std::vector<uint64_t>> elementOffsets(const hbm::Region& region, int64_t elem_bytes,
                                                  const std::string& access,
-                                                 const std::string& where,
-                                                 uint64_t* elem) const;
+                                                 const std::string& where, uint64_t* elem) const;
   const hbm::Buffer* findBuffer(uint32_t id) const;
 
   std::vector<hbm::Buffer> buffers_;

@@ -186,8 +186,7 @@ TEST_CASE("SimMemory reports out-of-bounds accesses", "[sim]") {
   CHECK_THAT(fp.message(), Catch::Contains("reaches bytes [0, 14) relative to the offset, outside "
                                            "its footprint of 13 bytes"));
   // Negative strides reach below the footprint.
-  CHECK(!mem.write(strided(region(hbm::Region::SRAM, 64, 16), {2}, {-4}), 1, iota(2), "t")
-             .isOk());
+  CHECK(!mem.write(strided(region(hbm::Region::SRAM, 64, 16), {2}, {-4}), 1, iota(2), "t").isOk());
   // Huge dims and strides: no overflow, just an error.
   CHECK(!mem.read(strided(region(hbm::Region::SRAM, 0, 16), {0xFFFFFFFFu, 0xFFFFFFFFu},
                           {std::numeric_limits<int64_t>::max(), 1}),
@@ -196,9 +195,9 @@ TEST_CASE("SimMemory reports out-of-bounds accesses", "[sim]") {
   auto mismatch = mem.read(strided(region(hbm::Region::SRAM, 0, 16), {2, 2}, {4}), 1, "t");
   REQUIRE(!mismatch.isOk());
   CHECK_THAT(mismatch.status().message(), Catch::Contains("2 dims and 1 strides"));
-  CHECK(!mem.read(strided(region(hbm::Region::SRAM, 0, 16), {1, 1, 1, 1, 1}, {0, 0, 0, 0, 0}), 1,
-                  "t")
-             .isOk());
+  CHECK(
+      !mem.read(strided(region(hbm::Region::SRAM, 0, 16), {1, 1, 1, 1, 1}, {0, 0, 0, 0, 0}), 1, "t")
+           .isOk());
 
   Status size = mem.write(region(hbm::Region::SRAM, 0, 4), 1, iota(3), "t");
   REQUIRE(!size.isOk());
