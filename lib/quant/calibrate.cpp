@@ -281,6 +281,7 @@ Candidate scoreAgainst(const std::string& method, const std::vector<Tensor>& ref
 Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const QConfig& qconfig,
                                 const CalibOptions& options) {
   HQ_RETURN_IF_ERROR(checkModelFitsData(float_model, data, /*need_labels=*/false));
+  HQ_RETURN_IF_ERROR(qconfig.checkMarch());  // dtypes the target march runs (none: no-op)
   if (options.batchSize <= 0) {
     return HQ_ERROR(kInvalidArgument, "batch size must be positive, got {}", options.batchSize);
   }

@@ -342,8 +342,7 @@ bool ObserverParams::operator==(const ObserverParams& o) const {
 
 bool QuantSpec::operator==(const QuantSpec& o) const {
   return dtype == o.dtype && symmetric == o.symmetric && perChannel == o.perChannel &&
-         observer == o.observer && params == o.params && fixedScale == o.fixedScale &&
-         qat == o.qat;
+         observer == o.observer && params == o.params && fixedScale == o.fixedScale && qat == o.qat;
 }
 
 // ---- Glob
@@ -521,20 +520,122 @@ QConfig QConfig::defaults() {
   return config;
 }
 
+namespace {
+
+// What a march profile allows for activation dtypes, read straight from its JSON (lib/quant
+// sits below lib/compiler and its typed march loader). Dtype names are the march's ("int8").
+struct MarchDtypes {
+  /// ops.QuantizeLinear.out_types: the dtypes activations enter and run in; empty = any.
+  std::vector<std::string> activations;
+  /// Per march op ("QConv"): its out_types, where listed.
+  std::map<std::string, std::vector<std::string>> opOutputs;
+  /// Every op's out_types together: what some unit may output; empty = any.
+  std::vector<std::string> anyOutput;
+};
+
+Expected<std::vector<std::string>> dtypeList(const Json& op, const std::string& where) {
+  std::vector<std::string> out;
+  auto it = op.find("out_types");
+  if (it == op.end()) return out;
+  if (!it->is_array()) {
+    return HQ_ERROR(kParse, "{}: out_types must be an array, found {}", where, it->type_name());
+  }
+  for (const Json& t : *it) {
+    if (!t.is_string()) {
+      return HQ_ERROR(kParse, "{}: out_types must list dtype names, found {}", where, t.dump());
+    }
+    out.push_back(t.get<std::string>());
+  }
+  return out;
+}
+
+Expected<MarchDtypes> readMarchDtypes(const std::string& path, const std::string& text) {
+  HQ_ASSIGN_OR_RETURN(Json doc, parseJson(text, path));
+  MarchDtypes m;
+  auto ops = doc.is_object() ? doc.find("ops") : doc.end();
+  if (!doc.is_object() || ops == doc.end() || !ops->is_object()) return m;
+  for (const auto& [name, op] : ops->items()) {
+    if (!op.is_object()) continue;
+    HQ_ASSIGN_OR_RETURN(std::vector<std::string> outs, dtypeList(op, path + ": ops." + name));
+    if (outs.empty()) continue;
+    if (name == "QuantizeLinear") m.activations = outs;
+    m.opOutputs[name] = outs;
+    for (const auto& t : outs) {
+      if (std::find(m.anyOutput.begin(), m.anyOutput.end(), t) == m.anyOutput.end()) {
+        m.anyOutput.push_back(t);
+      }
+    }
+  }
+  return m;
+}
+
+// "qint16" -> "int16" (the march's spelling).
+std::string marchDtype(QDType t) { return std::string(qdtypeName(t)).substr(1); }
+
+bool allows(const std::vector<std::string>& allowed, QDType t) {
+  return allowed.empty() ||
+         std::find(allowed.begin(), allowed.end(), marchDtype(t)) != allowed.end();
+}
+
+}  // namespace
+
 Status QConfig::checkMarch() const {
   if (march_.empty()) return Status::ok();
   std::vector<std::string> marches;
   const std::string prefix = kMarchPrefix;
+  const std::string* profile = nullptr;
+  std::string profile_path;
   for (const auto& [path, text] : embeddedFiles()) {
     if (path.compare(0, prefix.size(), prefix) == 0 && path.size() > prefix.size() + 5 &&
         path.compare(path.size() - 5, 5, ".json") == 0) {
       marches.push_back(path.substr(prefix.size(), path.size() - prefix.size() - 5));
+      if (marches.back() == march_) {
+        profile = &text;
+        profile_path = path;
+      }
     }
   }
   if (marches.empty()) return Status::ok();  // no profiles in this build yet: nothing to check
-  if (std::find(marches.begin(), marches.end(), march_) == marches.end()) {
+  if (profile == nullptr) {
     std::sort(marches.begin(), marches.end());
     return HQ_ERROR(kNotFound, "unknown march '{}' (known: {})", march_, joined(marches));
+  }
+  HQ_ASSIGN_OR_RETURN(MarchDtypes m, readMarchDtypes(profile_path, *profile));
+
+  // Activations: the default (or the built-in qint8) and each graph input's own dtype.
+  QDType act =
+      defaultActivation_ && defaultActivation_->dtype ? *defaultActivation_->dtype : QDType::kInt8;
+  if (!allows(m.activations, act)) {
+    return HQ_ERROR(kUnsupported,
+                    "qconfig default.activation.dtype {}: march {} runs {} activations only",
+                    qdtypeName(act), march_, joined(m.activations));
+  }
+  for (const auto& [name, partial] : inputs_) {
+    if (partial.dtype && !allows(m.activations, *partial.dtype)) {
+      return HQ_ERROR(kUnsupported,
+                      "qconfig inputs['{}'].dtype {}: march {} runs {} activations only", name,
+                      qdtypeName(*partial.dtype), march_, joined(m.activations));
+    }
+  }
+  // Unit outputs: the march op of the override's op_type ("Conv" -> "QConv") where the march
+  // lists its out_types; otherwise (no op_type, or an op the march does not list) any dtype
+  // some op of the march outputs. Whether the op runs at all is hq-check's question.
+  for (size_t i = 0; i < overrides_.size(); ++i) {
+    const Override& o = overrides_[i];
+    if (!o.output || !o.output->dtype) continue;
+    QDType t = *o.output->dtype;
+    auto op = o.opType.empty() ? m.opOutputs.end() : m.opOutputs.find("Q" + o.opType);
+    if (op != m.opOutputs.end()) {
+      if (!allows(op->second, t)) {
+        return HQ_ERROR(kUnsupported,
+                        "qconfig overrides[{}].output.dtype {}: march {} {} outputs {} only", i,
+                        qdtypeName(t), march_, op->first, joined(op->second));
+      }
+    } else if (!allows(m.anyOutput, t)) {
+      return HQ_ERROR(kUnsupported,
+                      "qconfig overrides[{}].output.dtype {}: march {} outputs {} only", i,
+                      qdtypeName(t), march_, joined(m.anyOutput));
+    }
   }
   return Status::ok();
 }

@@ -145,9 +145,14 @@ class QConfig {
   /// hq-calib's --march takes precedence over the qconfig's "march".
   void setMarch(const std::string& march) { march_ = march; }
   /// The march hook: checks march() against the march profiles embedded from
-  /// configs/marches/ (an unknown name is kNotFound, listing the known ones). While no
-  /// profile is embedded, any march passes; constraints a profile puts on the specs
-  /// (e.g. power-of-two scales only) are to be checked here.
+  /// configs/marches/ (an unknown name is kNotFound, listing the known ones; while no
+  /// profile is embedded, any march passes), then the dtypes the specs ask for (kUnsupported,
+  /// naming the qconfig JSON path and the march):
+  ///  - default.activation (qint8 when unset) and each inputs[name] dtype must be among the
+  ///    march's ops.QuantizeLinear.out_types (the dtypes activations run in);
+  ///  - an override's output dtype must be among ops.Q<op_type>.out_types where the march
+  ///    lists them ("Conv" -> QConv), else among the out_types of any march op.
+  /// Weight dtypes and other constraints (e.g. power-of-two scales) are not checked here.
   Status checkMarch() const;
 
   /// The config as given (stored in the model's metadata for lineage).

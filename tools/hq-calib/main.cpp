@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   return hq::tool::runMain("hq-calib", [&]() -> hq::Status {
     HQ_ASSIGN_OR_RETURN(auto graph, hq::importOnnxFile(model_path));
     HQ_ASSIGN_OR_RETURN(hq::QConfig qconfig, hq::QConfig::load(qconfig_path));
+    if (!march.empty()) qconfig.setMarch(march);  // --march wins over the qconfig's
     std::vector<std::string> names, ops, inputs;
     for (const hq::Node* n : graph->nodes()) {
       names.push_back(n->name);
