@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
                  "(weights), also its input (local: one more pass over part of the data), or off")
       ->check(CLI::IsMember({"off", "weights", "local"}))
       ->default_str("weights");
-  app.add_option("--march", march, "target march (configs/marches/ name or file): the qconfig's dtypes must be ones it runs");
+  app.add_option("--march", march,
+                 "target march (bayes, bernoulli2: configs/marches/); the qconfig's dtypes must "
+                 "be ones it runs");
   app.add_option("--batch", calib.batchSize, "images per batch")->default_val(256)->check(CLI::Range(1, 1 << 20));
   app.add_option("--limit", limit, "use only the first N calibration images (0 = all)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
