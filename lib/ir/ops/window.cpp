@@ -196,4 +196,20 @@ Expected<Window> transposeWindow(const Node& node, const std::vector<int64_t>& s
   return w;
 }
 
+Expected<Window> poolWindow(const Node& node, const Shape& x, bool is_max) {
+  HQ_ASSIGN_OR_RETURN(auto kernel, intsAttr(node, "kernel_shape", {}, 0, 1));
+  const int64_t rank = static_cast<int64_t>(x.size());
+  if (rank < 3 || rank > 5 || static_cast<int64_t>(kernel.size()) != rank - 2) {
+    return HQ_ERROR(kShape,
+                    "{}: X {} must have rank 3 to 5 with one kernel_shape value per spatial dim "
+                    "(got {})",
+                    node.describe(), shapeString(x), kernel.size());
+  }
+  ForwardWindowOptions opts;
+  HQ_ASSIGN_OR_RETURN(int64_t ceil_mode, intAttr(node, "ceil_mode", 0));
+  opts.ceilMode = ceil_mode != 0;
+  opts.readDilations = is_max;
+  return forwardWindow(node, spatialDims(x), kernel, opts);
+}
+
 }  // namespace hq::ops

@@ -60,6 +60,11 @@ Expected<Window> forwardWindow(const Node& node, const std::vector<int64_t>& spa
                                const std::vector<int64_t>& kernel,
                                const ForwardWindowOptions& options);
 
+/// The window of MaxPool / AveragePool (kernel_shape, ceil_mode; dilations for MaxPool only)
+/// for an input of shape `x`, as forward kernels and backwards resolve it. Errors (kShape)
+/// name the node: x of rank outside 3..5, a kernel_shape that does not fit x.
+Expected<Window> poolWindow(const Node& node, const Shape& x, bool is_max);
+
 /// Window of ConvTranspose: reads strides, dilations, pads, auto_pad, output_padding and
 /// output_shape. Output size s * (in - 1) + output_padding + (k - 1) * d + 1 - pads; when
 /// output_shape is given (or auto_pad is SAME_*, output in * s) the pads are derived from

@@ -14,19 +14,7 @@ namespace {
 Expected<Window3d> poolWindow(const KernelCall& call, bool is_max) {
   if (!call.has(0)) return call.error(ErrorCode::kShape, "input X is required");
   const Tensor& x = call.in(0);
-  HQ_ASSIGN_OR_RETURN(auto kernel, ops::intsAttr(call.node, "kernel_shape", {}, 0, 1));
-  if (x.rank() < 3 || x.rank() > 5 || static_cast<int64_t>(kernel.size()) != x.rank() - 2) {
-    return call.error(ErrorCode::kShape,
-                      "X {} must have rank 3 to 5 with one kernel_shape value "
-                      "per spatial dim (got {})",
-                      shapeString(x.shape()), kernel.size());
-  }
-  ops::ForwardWindowOptions opts;
-  HQ_ASSIGN_OR_RETURN(int64_t ceil_mode, ops::intAttr(call.node, "ceil_mode", 0));
-  opts.ceilMode = ceil_mode != 0;
-  opts.readDilations = is_max;
-  HQ_ASSIGN_OR_RETURN(ops::Window win,
-                      ops::forwardWindow(call.node, ops::spatialDims(x.shape()), kernel, opts));
+  HQ_ASSIGN_OR_RETURN(ops::Window win, ops::poolWindow(call.node, x.shape(), is_max));
   Shape expected = {x.dim(0), x.dim(1)};
   expected.insert(expected.end(), win.output.begin(), win.output.end());
   for (size_t o = 0; o < 2; ++o) {
