@@ -212,4 +212,23 @@ Expected<Window> poolWindow(const Node& node, const Shape& x, bool is_max) {
   return forwardWindow(node, spatialDims(x), kernel, opts);
 }
 
+Expected<Window> convWindow(const Node& node, const Shape& x, const Shape& w, bool transpose,
+                            int64_t* group) {
+  const size_t rank = w.size();
+  if (rank < 3 || rank > 5 || x.size() != rank) {
+    return HQ_ERROR(kShape, "{}: X {} and W {} must have the same rank, 3 to 5", node.describe(),
+                    shapeString(x), shapeString(w));
+  }
+  HQ_ASSIGN_OR_RETURN(*group, intAttr(node, "group", 1));
+  const int64_t g = *group;
+  const bool channels_ok =
+      g >= 1 && (transpose ? (x[1] == w[0] && w[0] % g == 0) : (x[1] == w[1] * g && w[0] % g == 0));
+  if (!channels_ok) {
+    return HQ_ERROR(kShape, "{}: X {} and W {} do not fit with group {}", node.describe(),
+                    shapeString(x), shapeString(w), g);
+  }
+  if (transpose) return transposeWindow(node, spatialDims(x), spatialDims(w));
+  return forwardWindow(node, spatialDims(x), spatialDims(w), ForwardWindowOptions{});
+}
+
 }  // namespace hq::ops

@@ -65,6 +65,12 @@ Expected<Window> forwardWindow(const Node& node, const std::vector<int64_t>& spa
 /// name the node: x of rank outside 3..5, a kernel_shape that does not fit x.
 Expected<Window> poolWindow(const Node& node, const Shape& x, bool is_max);
 
+/// The window of Conv (forwardWindow) / ConvTranspose (transposeWindow) for X and W, after
+/// checking them (same rank, 3 to 5; channels fitting the "group" attribute, returned in
+/// `group`), as forward kernels and backwards resolve it. Errors (kShape) name the node.
+Expected<Window> convWindow(const Node& node, const Shape& x, const Shape& w, bool transpose,
+                            int64_t* group);
+
 /// Window of ConvTranspose: reads strides, dilations, pads, auto_pad, output_padding and
 /// output_shape. Output size s * (in - 1) + output_padding + (k - 1) * d + 1 - pads; when
 /// output_shape is given (or auto_pad is SAME_*, output in * s) the pads are derived from

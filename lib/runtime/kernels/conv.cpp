@@ -45,27 +45,9 @@ Expected<Window3d> convWindow(const KernelCall& call, bool transpose, int64_t* g
     return call.error(ErrorCode::kShape, "inputs X and W are required");
   const Tensor& x = call.in(0);
   const Tensor& w = call.in(1);
-  if (w.rank() < 3 || w.rank() > 5 || x.rank() != w.rank()) {
-    return call.error(ErrorCode::kShape, "X {} and W {} must have the same rank, 3 to 5",
-                      shapeString(x.shape()), shapeString(w.shape()));
-  }
-  HQ_ASSIGN_OR_RETURN(*group, ops::intAttr(call.node, "group", 1));
+  HQ_ASSIGN_OR_RETURN(ops::Window win,
+                      ops::convWindow(call.node, x.shape(), w.shape(), transpose, group));
   const int64_t g = *group;
-  const bool channels_ok = g >= 1 && (transpose ? (x.dim(1) == w.dim(0) && w.dim(0) % g == 0)
-                                                : (x.dim(1) == w.dim(1) * g && w.dim(0) % g == 0));
-  if (!channels_ok) {
-    return call.error(ErrorCode::kShape, "X {} and W {} do not fit with group {}",
-                      shapeString(x.shape()), shapeString(w.shape()), g);
-  }
-  const std::vector<int64_t> kernel = ops::spatialDims(w.shape());
-  const std::vector<int64_t> in = ops::spatialDims(x.shape());
-  ops::Window win;
-  if (transpose) {
-    HQ_ASSIGN_OR_RETURN(win, ops::transposeWindow(call.node, in, kernel));
-  } else {
-    HQ_ASSIGN_OR_RETURN(win,
-                        ops::forwardWindow(call.node, in, kernel, ops::ForwardWindowOptions{}));
-  }
   const int64_t c_out = transpose ? w.dim(1) * g : w.dim(0);
   if (call.has(2) && (call.in(2).rank() != 1 || call.in(2).dim(0) != c_out)) {
     return call.error(ErrorCode::kShape, "bias B has shape {}, expected [{}]",

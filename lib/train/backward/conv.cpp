@@ -153,27 +153,10 @@ Expected<ConvSetup> convSetup(const BackwardCall& call, bool transpose) {
   }
   const Tensor& x = call.in(0);
   const Tensor& w = call.in(1);
-  if (w.rank() < 3 || w.rank() > 5 || x.rank() != w.rank()) {
-    return call.error(ErrorCode::kShape, "X {} and W {} must have the same rank, 3 to 5",
-                      shapeString(x.shape()), shapeString(w.shape()));
-  }
   ConvSetup r;
-  HQ_ASSIGN_OR_RETURN(r.group, ops::intAttr(call.node, "group", 1));
+  HQ_ASSIGN_OR_RETURN(ops::Window win,
+                      ops::convWindow(call.node, x.shape(), w.shape(), transpose, &r.group));
   const int64_t g = r.group;
-  const bool channels_ok = g >= 1 && (transpose ? (x.dim(1) == w.dim(0) && w.dim(0) % g == 0)
-                                                : (x.dim(1) == w.dim(1) * g && w.dim(0) % g == 0));
-  if (!channels_ok) {
-    return call.error(ErrorCode::kShape, "X {} and W {} do not fit with group {}",
-                      shapeString(x.shape()), shapeString(w.shape()), g);
-  }
-  const std::vector<int64_t> kernel = ops::spatialDims(w.shape());
-  const std::vector<int64_t> in = ops::spatialDims(x.shape());
-  ops::Window win;
-  if (transpose) {
-    HQ_ASSIGN_OR_RETURN(win, ops::transposeWindow(call.node, in, kernel));
-  } else {
-    HQ_ASSIGN_OR_RETURN(win, ops::forwardWindow(call.node, in, kernel, {}));
-  }
   const int64_t c_out = transpose ? w.dim(1) * g : w.dim(0);
   if (call.hasIn(2) && (call.in(2).rank() != 1 || call.in(2).dim(0) != c_out)) {
     return call.error(ErrorCode::kShape, "bias B has shape {}, expected [{}]",
