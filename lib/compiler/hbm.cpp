@@ -201,33 +201,46 @@ class Validator {
     return Status::ok();
   }
 
-  Status checkOptional(bool has, const hbm::Region& r, const std::string& field) {
-    return has ? checkRegion(r, field) : Status::ok();
+  /// A compute operand: an activation (channel_stride > 0: native layout in SRAM, stride >= C)
+  /// or a dense constant (channel_stride 0, in SRAM or WEIGHTS); the region holds its bytes.
+  Status checkOperand(const hbm::Operand& o, const std::string& field) {
+    if (o.absent()) return Status::ok();
+    HQ_RETURN_IF_ERROR(checkRegion(o.region(), field));
+    HQ_RETURN_IF_ERROR(
+        expectSpace(o.region(), hbm::Region::SRAM, hbm::Region::WEIGHTS, field + ".region"));
+    const int64_t elem = dtypeBytes(o.dtype());
+    if (elem == 0) return HQ_ERROR(kParse, "{}: {}: dtype is unset", at_, field);
+    uint64_t elements = 1;
+    for (int64_t d : o.shape()) {
+      if (d <= 0 || d > (int64_t{1} << 31))
+        return HQ_ERROR(kParse, "{}: {}: shape has dim {}", at_, field, d);
+      elements *= static_cast<uint64_t>(d);
+    }
+    if (o.channel_stride() > 0) {
+      if (o.region().space() != hbm::Region::SRAM)
+        return HQ_ERROR(kParse, "{}: {}: an activation (channel_stride > 0) must be in SRAM", at_,
+                        field);
+      const int64_t channels = o.shape_size() >= 2 ? o.shape(1) : 1;
+      if (o.channel_stride() < static_cast<uint64_t>(channels))
+        return HQ_ERROR(kParse, "{}: {}: channel_stride {} < {} channels", at_, field,
+                        o.channel_stride(), channels);
+      elements = elements / static_cast<uint64_t>(channels) * o.channel_stride();
+    }
+    if (elements * static_cast<uint64_t>(elem) != o.region().size())
+      return HQ_ERROR(kParse, "{}: {}: region holds {} bytes, the operand {}", at_, field,
+                      o.region().size(), elements * static_cast<uint64_t>(elem));
+    return Status::ok();
   }
 
-  Status checkQuant(const hbm::QuantParams& q, const std::string& field) {
-    struct Table {
-      const char* name;
-      bool has;
-      const hbm::Region& region;
-    };
-    const Table tables[] = {
-        {"multiplier", q.has_multiplier(), q.multiplier()},
-        {"shift", q.has_shift(), q.shift()},
-        {"bias", q.has_bias(), q.bias()},
-        {"residual_multiplier", q.has_residual_multiplier(), q.residual_multiplier()}};
-    for (const Table& t : tables) {
-      if (!t.has) continue;
-      const std::string name = field + "." + t.name;
-      if (t.region.space() != hbm::Region::WEIGHTS)
-        return HQ_ERROR(kParse, "{}: {}: space {} is not allowed here (expected WEIGHTS)", at_,
-                        name, hbm::Region::Space_Name(t.region.space()));
-      HQ_RETURN_IF_ERROR(checkRegion(t.region, name));
+  static int64_t dtypeBytes(hbm::DType t) {
+    switch (t) {
+      case hbm::INT8:
+      case hbm::UINT8: return 1;
+      case hbm::INT16: return 2;
+      case hbm::INT32: return 4;
+      case hbm::INT64: return 8;
+      default: return 0;
     }
-    if (q.clamp_min() > q.clamp_max())
-      return HQ_ERROR(kParse, "{}: {}.clamp_min {} > clamp_max {}", at_, field, q.clamp_min(),
-                      q.clamp_max());
-    return Status::ok();
   }
 
   Status expectSpace(const hbm::Region& r, hbm::Region::Space a, hbm::Region::Space b,
@@ -276,29 +289,17 @@ class Validator {
         }
         return Status::ok();
       }
-      case I::CONV: {
-        HQ_RETURN_IF_ERROR(want(I::kConv, "conv"));
-        const hbm::ConvOp& c = in.conv();
-        HQ_RETURN_IF_ERROR(checkRegion(c.input(), "conv.input"));
-        HQ_RETURN_IF_ERROR(checkRegion(c.weights(), "conv.weights"));
-        HQ_RETURN_IF_ERROR(checkRegion(c.output(), "conv.output"));
-        HQ_RETURN_IF_ERROR(checkOptional(c.has_residual(), c.residual(), "conv.residual"));
-        return checkQuant(c.quant(), "conv.quant");
-      }
-      case I::VECTOR: {
-        HQ_RETURN_IF_ERROR(want(I::kVector, "vector"));
-        const hbm::VectorOp& v = in.vector();
-        for (int k = 0; k < v.inputs_size(); ++k)
-          HQ_RETURN_IF_ERROR(checkRegion(v.inputs(k), fmt::format("vector.inputs[{}]", k)));
-        HQ_RETURN_IF_ERROR(checkRegion(v.output(), "vector.output"));
-        HQ_RETURN_IF_ERROR(checkOptional(v.has_table(), v.table(), "vector.table"));
-        return checkQuant(v.quant(), "vector.quant");
-      }
+      case I::CONV:
+      case I::VECTOR:
       case I::POOL: {
-        HQ_RETURN_IF_ERROR(want(I::kPool, "pool"));
-        HQ_RETURN_IF_ERROR(checkRegion(in.pool().input(), "pool.input"));
-        HQ_RETURN_IF_ERROR(checkRegion(in.pool().output(), "pool.output"));
-        return checkQuant(in.pool().quant(), "pool.quant");
+        HQ_RETURN_IF_ERROR(want(I::kCompute, "compute"));
+        const hbm::ComputeOp& c = in.compute();
+        for (int k = 0; k < c.inputs_size(); ++k)
+          HQ_RETURN_IF_ERROR(checkOperand(c.inputs(k), fmt::format("compute.inputs[{}]", k)));
+        if (c.output().absent()) return HQ_ERROR(kParse, "{}: compute.output is absent", at_);
+        HQ_RETURN_IF_ERROR(checkOperand(c.output(), "compute.output"));
+        return expectSpace(c.output().region(), hbm::Region::SRAM, hbm::Region::SRAM,
+                           "compute.output");
       }
       case I::BARRIER:
         if (in.operands_case() != I::OPERANDS_NOT_SET)

@@ -119,25 +119,19 @@ hq::hbm::Model makeModel() {
   in->add_waits(1);
   in->add_waits(1);
   in->add_signals(2);
-  hq::hbm::ConvOp* c = in->mutable_conv();
-  c->set_kind(hq::hbm::ConvOp::CONV2D);
-  setRegion(c->mutable_input(), Region::SRAM, 0, 128);
-  setRegion(c->mutable_weights(), Region::SRAM, 128, 64);
-  setRegion(c->mutable_output(), Region::SRAM, 256, 128);
-  hq::hbm::TileGeometry* t = c->mutable_tile();
-  t->set_in_h(4), t->set_in_w(4), t->set_in_c(8), t->set_out_h(4), t->set_out_w(4);
-  t->set_out_c(8), t->set_kernel_h(1), t->set_kernel_w(1), t->set_stride_h(1);
-  t->set_stride_w(1), t->set_dilation_h(1), t->set_dilation_w(1), t->set_groups(1);
-  hq::hbm::QuantParams* q = c->mutable_quant();
-  q->set_output_zero_point(-3);
-  setRegion(q->mutable_bias(), Region::WEIGHTS, 64, 64);
-  setRegion(q->mutable_multiplier(), Region::WEIGHTS, 128, 32);
-  setRegion(q->mutable_shift(), Region::WEIGHTS, 160, 32);
-  q->set_clamp_min(-3);
-  q->set_clamp_max(127);
-  c->set_input_dtype(hq::hbm::INT8);
-  c->set_weight_dtype(hq::hbm::INT8);
-  c->set_output_dtype(hq::hbm::INT8);
+  hq::hbm::ComputeOp* c = in->mutable_compute();
+  const auto operand = [](hq::hbm::Operand* o, Region::Space space, uint64_t off, uint64_t size,
+                          std::vector<int64_t> shape, uint32_t channel_stride) {
+    setRegion(o->mutable_region(), space, off, size);
+    o->set_dtype(hq::hbm::INT8);
+    for (int64_t d : shape) o->add_shape(d);
+    o->set_channel_stride(channel_stride);
+  };
+  operand(c->add_inputs(), Region::SRAM, 0, 128, {1, 8, 4, 4}, 8);
+  operand(c->add_inputs(), Region::SRAM, 128, 64, {8, 8, 1, 1}, 0);  // dense constant
+  c->add_inputs()->set_absent(true);
+  operand(c->mutable_output(), Region::SRAM, 256, 128, {1, 8, 4, 4}, 8);
+  c->mutable_tile()->set_out_h(4);
   // 3: store into the output buffer.
   in = m.add_instructions();
   in->set_opcode(Instruction::DMA_STORE);
@@ -219,8 +213,8 @@ TEST_CASE("hbm: container layout, round trip, byte-identical re-serialization", 
   CHECK(back->march() == "bayes");
   CHECK(back->batch() == 2);
   REQUIRE(back->instructions_size() == 5);
-  CHECK(back->instructions(2).conv().quant().clamp_max() == 127);
-  CHECK(back->instructions(2).conv().quant().output_zero_point() == -3);
+  CHECK(back->instructions(2).compute().output().channel_stride() == 8);
+  CHECK(back->instructions(2).compute().inputs(2).absent());
   CHECK(back->instructions(0).dma().src().strides(0) == 32);
   CHECK(back->inputs(0).source() == hq::hbm::PYRAMID);
   CHECK(back->weights() == m.weights());
@@ -336,24 +330,23 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
           "m.hbm: invalid .hbm: instruction 1 (DMA_LOAD, layer 'conv1'): dma.src: offset 180 + "
           "size 64 is beyond the weight blob (192 bytes)");
   }
-  SECTION("quantization table beyond the blob") {
+  SECTION("compute operands: size against shape, space, channel stride") {
     hq::hbm::Model m = makeModel();
-    m.mutable_instructions(2)->mutable_conv()->mutable_quant()->mutable_shift()->set_size(33);
+    m.mutable_instructions(2)->mutable_compute()->mutable_inputs(1)->mutable_region()->set_size(
+        63);
     CHECK(hq::validateHbm(m).message() ==
-          "instruction 2 (CONV, layer 'conv1'): conv.quant.shift: offset 160 + size 33 is beyond "
-          "the weight blob (192 bytes)");
-  }
-  SECTION("quantization table outside the weight blob's space, clamp bounds") {
-    hq::hbm::Model m = makeModel();
-    m.mutable_instructions(2)->mutable_conv()->mutable_quant()->mutable_bias()->set_space(
-        Region::SRAM);
-    CHECK(hq::validateHbm(m).message() ==
-          "instruction 2 (CONV, layer 'conv1'): conv.quant.bias: space SRAM is not allowed here "
-          "(expected WEIGHTS)");
+          "instruction 2 (CONV, layer 'conv1'): compute.inputs[1]: region holds 63 bytes, the "
+          "operand 64");
     m = makeModel();
-    m.mutable_instructions(2)->mutable_conv()->mutable_quant()->set_clamp_min(200);
+    m.mutable_instructions(2)->mutable_compute()->mutable_output()->set_channel_stride(4);
     CHECK(hq::validateHbm(m).message() ==
-          "instruction 2 (CONV, layer 'conv1'): conv.quant.clamp_min 200 > clamp_max 127");
+          "instruction 2 (CONV, layer 'conv1'): compute.output: channel_stride 4 < 8 channels");
+    m = makeModel();
+    setRegion(m.mutable_instructions(2)->mutable_compute()->mutable_output()->mutable_region(),
+              Region::WEIGHTS, 0, 128);
+    CHECK(hq::validateHbm(m).message() ==
+          "instruction 2 (CONV, layer 'conv1'): compute.output: an activation (channel_stride > "
+          "0) must be in SRAM");
   }
   SECTION("offset past the end of a DDR buffer, SRAM, strided view") {
     hq::hbm::Model m = makeModel();
@@ -362,9 +355,10 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
           "instruction 3 (DMA_STORE, layer 'conv1'): dma.dst: offset 129 + size 128 is beyond "
           "buffer 2 'output:y' (256 bytes)");
     m = makeModel();
-    m.mutable_instructions(2)->mutable_conv()->mutable_output()->set_offset(960);
+    m.mutable_instructions(2)->mutable_compute()->mutable_output()->mutable_region()->set_offset(
+        960);
     CHECK(hq::validateHbm(m).message() ==
-          "instruction 2 (CONV, layer 'conv1'): conv.output: offset 960 + size 128 is beyond "
+          "instruction 2 (CONV, layer 'conv1'): compute.output: offset 960 + size 128 is beyond "
           "SRAM (1024 bytes)");
     m = makeModel();
     m.mutable_instructions(0)->mutable_dma()->mutable_src()->set_strides(0, 33);
@@ -377,7 +371,7 @@ TEST_CASE("hbm: validation names the instruction and the field", "[hbm]") {
     m.mutable_instructions(4)->set_opcode(Instruction::POOL);
     m.mutable_instructions(4)->set_engine(Instruction::VEC);
     CHECK(hq::validateHbm(m).message() ==
-          "instruction 4 (POOL, layer 'conv1'): expected `pool` operands");
+          "instruction 4 (POOL, layer 'conv1'): expected `compute` operands");
     m = makeModel();
     *m.mutable_instructions(0)->mutable_dma()->mutable_dst() = m.instructions(0).dma().src();
     CHECK(hq::validateHbm(m).message() ==
