@@ -66,6 +66,7 @@ struct CompileStats {
   int64_t ddrLoadBytes = 0;     ///< DDR -> SRAM (activations and inputs)
   int64_t ddrStoreBytes = 0;    ///< SRAM -> DDR
   int64_t weightLoadBytes = 0;  ///< WEIGHTS -> SRAM
+  int64_t batchFrames = 1;  ///< frames per run
   /// All DDR traffic of one frame: (ddrLoad + ddrStore + weightLoad) / batch.
   double ddrBytesPerFrame() const;
 };

@@ -112,7 +112,7 @@ bool isIdentityRescale(int64_t multiplier, int64_t shift) {
 
 class Lowerer {
  public:
-  explicit Lowerer(const Graph& g) : g_(g) {}
+  Lowerer(const Graph& g, bool concat_views) : g_(g), concatViews_(concat_views) {}
 
   Expected<LayerGraph> run() {
     std::vector<Node*> nodes = g_.nodes();
@@ -120,13 +120,13 @@ class Lowerer {
     for (const Node* n : nodes) {
       if (isViewOp(*n)) {
         HQ_RETURN_IF_ERROR(addView(*n));
-      } else if (isChannelConcat(*n)) {
+      } else if (concatViews_ && isChannelConcat(*n)) {
         HQ_RETURN_IF_ERROR(addConcatView(*n));
       }
     }
     // Pass 2: layers in execution order.
     for (const Node* n : nodes) {
-      if (isViewOp(*n) || isChannelConcat(*n)) continue;
+      if (isViewOp(*n) || (concatViews_ && isChannelConcat(*n))) continue;
       if (n->domain.empty() && (n->opType == "QuantizeLinear" || n->opType == "DequantizeLinear")) {
         HQ_RETURN_IF_ERROR(checkBoundary(*n));
         out_.boundary.push_back(n->name);
@@ -278,6 +278,7 @@ class Lowerer {
   }
 
   const Graph& g_;
+  bool concatViews_;
   LayerGraph out_;
   std::map<std::string, std::string> viewSource_;                      // view output -> input
   std::map<std::string, std::pair<std::string, int64_t>> concatSlot_;  // input -> (out, offset)
@@ -326,7 +327,9 @@ const Layer* LayerGraph::find(const std::string& name) const {
   return nullptr;
 }
 
-Expected<LayerGraph> lowerModel(const Graph& graph) { return Lowerer(graph).run(); }
+Expected<LayerGraph> lowerModel(const Graph& graph, bool channel_concat_views) {
+  return Lowerer(graph, channel_concat_views).run();
+}
 
 Expected<NativeLayout> nativeLayout(const Shape& shape, DType dtype, int64_t channel_group) {
   if (channel_group < 1) {

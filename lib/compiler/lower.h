@@ -95,8 +95,9 @@ struct LayerGraph {
 
 /// Lower an integer model. Errors (kUnsupported) name the node: an op that is not an ai.hq
 /// op or a view, a Quantize/DequantizeLinear away from the model's boundary, a value without
-/// a known shape.
-Expected<LayerGraph> lowerModel(const Graph& graph);
+/// a known shape. With `channel_concat_views` false, a channel QConcat is a layer (kConcat, a
+/// copy on the vector unit) like any other QConcat.
+Expected<LayerGraph> lowerModel(const Graph& graph, bool channel_concat_views = true);
 
 /// A tensor in the march's native layout: NHWC (frame dims only: H, W, C) with the channel
 /// dim padded up to a multiple of the channel group. Rank-2 [N, K] is H = W = 1, C = K;

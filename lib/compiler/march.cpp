@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "support/sha256.h"
 #include "support/json.h"
 
 namespace hq {
@@ -92,6 +93,7 @@ Expected<March> fromJson(const Json& doc, const std::string& what) {
   March m;
   try {
     m.source = what;
+    m.sha256 = sha256Hex(doc.dump());
     m.name = doc.at("name").get<std::string>();
     m.description = doc.at("description").get<std::string>();
     m.clockMhz = doc.at("clock_mhz").get<double>();

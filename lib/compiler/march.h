@@ -39,6 +39,7 @@ struct March {
   std::string name;
   std::string description;
   std::string source;                  ///< where it was loaded from (file path or embedded path)
+  std::string sha256;                  ///< SHA-256 (hex) of the march's canonical JSON text
   double clockMhz = 0;                 ///< core clock, MHz
   int64_t macRows = 0;                 ///< MAC array rows; rows * columns int8 MACs per cycle
   int64_t macColumns = 0;              ///< MAC array columns

@@ -6,6 +6,7 @@
 #include "common/cli.h"
 #include "common/tool_common.h"
 #include "compiler/check.h"
+#include "compiler/compile.h"
 #include "compiler/march.h"
 #include "ir/onnx_import.h"
 #include "quant/convert.h"
@@ -51,8 +52,7 @@ int main(int argc, char** argv) {
       std::printf("This model is not supported on march '%s': %zu problem(s)\n", march.name.c_str(),
                   report.diagnostics.size());
       for (const hq::Diagnostic& d : report.diagnostics) {
-        std::printf("  %s (%s): [%s] %s\n    suggestion: %s\n", d.node.c_str(), d.op.c_str(),
-                    d.rule.c_str(), d.message.c_str(), d.suggestion.c_str());
+        std::printf("  %s\n", hq::formatDiagnostic(d).c_str());
       }
     }
     if (!quiet) {
