@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "hbm.pb.h"
 #include "ir/tensor.h"
@@ -29,12 +30,38 @@ Expected<Tensor> unpackOutput(const hbm::TensorDesc& desc, const std::string& by
 /// NV12 frames (uint8 [N, H * 3 / 2, W]: Y plane H x W, then interleaved U,V at H/2 x W/2)
 /// -> the int8 input the model sees, [N, channels, H, W], scale 1/128: channels 1 is
 /// Y - 128; channels 3 is R, G, B - 128 from BT.601 full-range YUV with 8 fractional bits
-/// (each chroma sample serves its 2x2 block). H and W even.
+/// (each chroma sample serves its 2x2 block). H and W even. The exact integer formulas of both
+/// directions: schemas/hbm.md, "hq.npu ops".
 Expected<Tensor> nv12ToInt8(const Tensor& nv12, int64_t channels);
 
 /// What the pyramid delivers for float images `x` [N, C, H, W] (C 1 or 3, values on the
 /// model's input grid, scale 1/128 zero point 0): pixel = clamp(round(x * 128) + 128, 0, 255),
 /// RGB -> YUV BT.601 full range, chroma averaged over each 2x2 block. uint8 [N, H*3/2, W].
 Expected<Tensor> imagesToNv12(const Tensor& x);
+
+/// The hq element type of an .hbm dtype (INT8 -> kInt8, UINT8 -> kUInt8, INT16, INT32, INT64);
+/// kUndefined for DTYPE_UNSPECIFIED or an unknown value.
+DType dtypeFromHbm(hbm::DType t);
+/// The .hbm dtype of an hq element type; DTYPE_UNSPECIFIED for types the NPU does not store
+/// (float, bool, uint16, ...).
+hbm::DType dtypeToHbm(DType t);
+
+/// Activation geometry of a logical shape, as the native layout sees it: [1, C, H, W];
+/// [1, K] is C = K, H = W = 1; [1, C, L] is H = 1, W = L (rank 1: C = shape[0]).
+struct NativeDims {
+  int64_t c = 1, h = 1, w = 1;
+};
+NativeDims nativeDims(const std::vector<int64_t>& shape);
+
+/// The NV12 -> int8 conversion of nv12ToInt8 on raw planes (whole frames or row tiles): `y`
+/// holds h rows of w bytes, `uv` h / 2 rows of w bytes (U, V interleaved; ignored and may be
+/// null when channels is 1); `out` receives channels x h x w int8 values (planar, NCHW).
+/// w even; h even when channels is 3.
+void nv12PlanesToInt8(const uint8_t* y, const uint8_t* uv, int64_t h, int64_t w, int64_t channels,
+                      int8_t* out);
+
+/// Bytes of one frame of `desc` in its layout (padding included, frame stride excluded);
+/// kInvalidArgument for a descriptor whose shape, dtype or layout is unusable.
+Expected<int64_t> descFrameBytes(const hbm::TensorDesc& desc);
 
 }  // namespace hq
