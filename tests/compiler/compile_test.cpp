@@ -3,9 +3,14 @@
 // than the one below; refusals carry hq-check's diagnostics.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "compiler/compile.h"
 #include "compiler/hbm.h"
+#include "data/dataset.h"
 #include "ir/onnx_import.h"
+#include "quant/calibrate.h"
+#include "quant/qconfig.h"
 #include "quant/convert.h"
 
 namespace {
@@ -74,4 +79,46 @@ TEST_CASE("compile: each level moves fewer bytes or runs fewer instructions", "[
   // -O3 keeps intermediates on chip.
   CHECK(s[3].ddrBytesPerFrame() < 0.5 * s[2].ddrBytesPerFrame());
   CHECK(s[3].fusedGroups >= 1);
+}
+
+TEST_CASE("compile: mobilenetv2_32 at every level", "[compiler][compile]") {
+  std::string path = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float.onnx";
+  if (!std::filesystem::exists(path)) {
+    WARN(path << " not found; skipped");
+    return;
+  }
+  auto float_model = hq::importOnnxFile(path);
+  REQUIRE(float_model.isOk());
+  hq::DatasetOptions dopt;
+  dopt.limit = 4;
+  auto data = hq::openDataset("fashion-mnist-calib-32", dopt);
+  if (!data.isOk()) {
+    WARN("fashion-mnist-calib-32 unavailable (" << data.status().message() << "); skipped");
+    return;
+  }
+  hq::CalibOptions copt;
+  copt.batchSize = 4;
+  copt.progress = false;
+  copt.biasCorrection = hq::BiasCorrectionMode::kOff;
+  auto calib = hq::calibrate(**float_model, **data, hq::QConfig::defaults(), copt);
+  REQUIRE(calib.isOk());
+  auto model = hq::convertToInteger(*calib->model);
+  REQUIRE(model.isOk());
+  hq::CompileStats s[4];
+  for (int level = 0; level <= 3; ++level) {
+    hq::CompileResult r = compile(**model, "bayes", level, hq::InputSource::kDdr, 4);
+    s[level] = r.stats;
+    REQUIRE(hq::serializeHbm(r.model).isOk());
+    CHECK(r.stats.layers == 54);
+    uint64_t macs = 0;
+    for (const auto& l : r.model.layers()) macs += l.macs();
+    CHECK(macs * 2 == 12249856);  // the seed's effective ops per frame
+    WARN("O" << level << ": " << r.stats.ddrBytesPerFrame() << " B/frame, " << r.stats.instructions
+             << " instructions, " << r.stats.tiles << " tiles, " << r.stats.fusedGroups
+             << " fused groups, sram peak " << r.stats.sramPeakBytes);
+  }
+  CHECK(s[1].ddrBytesPerFrame() < s[0].ddrBytesPerFrame());
+  CHECK(s[2].ddrBytesPerFrame() <= s[1].ddrBytesPerFrame());
+  CHECK(s[2].instructions < s[1].instructions);
+  CHECK(s[3].ddrBytesPerFrame() < 0.7 * s[2].ddrBytesPerFrame());
 }
