@@ -410,22 +410,29 @@ Expected<std::vector<Tensor>> Simulator::run(const std::vector<Tensor>& inputs) 
       return HQ_ERROR(kInternal, "simulator: output '{}': {}", desc.name(),
                       buffer == nullptr ? fmt::format("buffer {} does not exist", desc.buffer_id())
                                         : frame.status().message());
-    // Each frame is read through SimMemory, so that output bytes never stored are an error.
-    std::string bytes(static_cast<size_t>(buffer->size()), '\0');
+    // Every real element of every frame must have been stored (read through SimMemory, so a
+    // tile never stored is an error, not zeros); channel padding and gaps are not checked.
+    const NativeDims d = nativeDims({desc.shape().begin(), desc.shape().end()});
+    const int64_t elem = static_cast<int64_t>(dtypeSize(dtypeFromHbm(desc.dtype())));
+    const int64_t pixels = d.h * d.w;
+    const int64_t pixelBytes = *frame / pixels;  // channel_stride x elem (NCHW: C x elem)
     for (int64_t f = 0; f < batch; ++f) {
       hbm::Region r;
       r.set_space(hbm::Region::DDR);
       r.set_buffer_id(buffer->id());
       r.set_offset(desc.offset() + static_cast<uint64_t>(f) * desc.frame_stride_bytes());
       r.set_size(static_cast<uint64_t>(*frame));
-      HQ_ASSIGN_OR_RETURN(
-          std::vector<uint8_t> raw,
-          mem.read(r, 1, fmt::format("host read of output '{}' frame {}", desc.name(), f)));
-      if (r.offset() + raw.size() > bytes.size())
-        return HQ_ERROR(kInternal, "simulator: output '{}' frame {} lies beyond its buffer",
-                        desc.name(), f);
-      std::memcpy(&bytes[r.offset()], raw.data(), raw.size());
+      r.add_dims(static_cast<uint32_t>(pixels));
+      r.add_dims(static_cast<uint32_t>(d.c));
+      r.add_strides(pixelBytes);
+      r.add_strides(elem);
+      HQ_RETURN_IF_ERROR(
+          mem.read(r, elem, fmt::format("host read of output '{}' frame {}", desc.name(), f))
+              .status());
     }
+    const std::vector<uint8_t>& ddr = mem.ddr();
+    const std::string bytes(ddr.begin() + static_cast<int64_t>(buffer->offset()),
+                            ddr.begin() + static_cast<int64_t>(buffer->offset() + buffer->size()));
     Expected<Tensor> t = unpackOutput(desc, bytes, batch);
     if (!t.isOk()) return Status(ErrorCode::kInternal, "simulator: " + t.status().message());
     outputs.push_back(std::move(*t));

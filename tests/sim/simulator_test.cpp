@@ -619,3 +619,26 @@ TEST_CASE("sim: Nv12ToNative tiles equal nv12ToInt8 of the whole frames", "[sim]
   CHECK_THAT(ys.status().message(), Catch::Contains("output 'y' frame 1"));
   CHECK_THAT(ys.status().message(), Catch::Contains("before any write"));
 }
+
+TEST_CASE("sim: stores may skip the channel padding of an output", "[sim]") {
+  const ConvData d = makeData(13);
+  hbm::Model m = makeConvModel(d, {0, 3, 6}, 1);
+  for (int i = 0; i < m.instructions_size(); ++i) {
+    if (m.instructions(i).opcode() != Instruction::DMA_STORE) continue;
+    hbm::DmaOp* dma = m.mutable_instructions(i)->mutable_dma();
+    const uint32_t pixels = static_cast<uint32_t>(dma->src().size() / kStride);
+    for (Region* r : {dma->mutable_src(), dma->mutable_dst()}) {
+      r->add_dims(pixels);
+      r->add_dims(kC);
+      r->add_strides(kStride);
+      r->add_strides(1);
+    }
+  }
+  REQUIRE(validateHbm(m).isOk());
+  SimStats stats;
+  auto ys = simulate(m, d.x, SimOptions::Order::kEager, &stats);
+  INFO(ys.status().message());
+  REQUIRE(ys.isOk());
+  CHECK((*ys)[0].equals(referenceConv(d)));
+  CHECK(stats.ddrBytesStored == kH * kW * kC);  // payload only
+}
