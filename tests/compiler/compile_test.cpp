@@ -122,3 +122,62 @@ TEST_CASE("compile: mobilenetv2_32 at every level", "[compiler][compile]") {
   CHECK(s[2].instructions < s[1].instructions);
   CHECK(s[3].ddrBytesPerFrame() < 0.7 * s[2].ddrBytesPerFrame());
 }
+
+TEST_CASE("compile: refuses what hq-check refuses, with the same diagnostics", "[compiler][compile]") {
+  auto g = fmnistInt();
+  auto strict = hq::loadMarch("bernoulli2");
+  REQUIRE(strict.isOk());
+  strict->name = "strict";
+  strict->ops.at("QConv").maxKernel = 2;
+  strict->ops.erase("QMaxPool");
+  auto report = hq::checkModel(*g, *strict);
+  REQUIRE(report.isOk());
+  REQUIRE(report->diagnostics.size() == 5);
+  auto r = hq::compileModel(*g, *strict, hq::CompileOptions{});
+  REQUIRE_FALSE(r.isOk());
+  CHECK(r.status().code() == hq::ErrorCode::kUnsupported);
+  std::string expected = "this model is not supported on march 'strict': 5 problem(s)";
+  for (const hq::Diagnostic& d : report->diagnostics) expected += "\n  " + hq::formatDiagnostic(d);
+  CHECK(r.status().message() == expected);
+  CHECK(r.status().message().find("(QConv): [conv.kernel] kernel 3x3: expected at most 2 per dim, "
+                                  "found 3\n    suggestion: ") != std::string::npos);
+}
+
+TEST_CASE("compile: pyramid input needs the fixed 1/128 scale", "[compiler][compile]") {
+  auto g = fmnistInt();
+  auto m = hq::loadMarch("bayes");
+  REQUIRE(m.isOk());
+  // fmnist_cnn's calibrated input scale is not 1/128: the pyramid cannot feed it... unless it is.
+  const hq::Node* q = nullptr;
+  for (const hq::Node* n : g->nodes()) {
+    if (n->opType == "QuantizeLinear") q = n;
+  }
+  REQUIRE(q);
+  const float scale = static_cast<float>(q->inputs[1]->constant.toDouble()[0]);
+  hq::CompileOptions o;
+  o.inputSource = hq::InputSource::kPyramid;
+  auto r = hq::compileModel(*g, *m, o);
+  if (scale == 1.0f / 128.0f) {
+    CHECK(r.isOk());
+  } else {
+    REQUIRE_FALSE(r.isOk());
+    CHECK(r.status().message().find("pyramid input arrives with the fixed scale 1/128") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("compile: bad options", "[compiler][compile]") {
+  auto g = fmnistInt();
+  auto m = hq::loadMarch("bayes");
+  REQUIRE(m.isOk());
+  hq::CompileOptions o;
+  o.optLevel = 4;
+  CHECK(hq::compileModel(*g, *m, o).status().message() ==
+        "optimization level 4 is not one of 0, 1, 2, 3");
+  o.optLevel = 1;
+  o.batch = 0;
+  CHECK(hq::compileModel(*g, *m, o).status().message() == "batch 0 is outside [1, 65536]");
+  CHECK(hq::parseInputSource("camera").status().message() ==
+        "unknown input source 'camera' (expected ddr, pyramid or resizer)");
+  CHECK(*hq::parseInputSource("resizer") == hq::InputSource::kResizer);
+}
