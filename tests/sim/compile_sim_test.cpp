@@ -1,0 +1,184 @@
+// The acceptance test of hq-compile + the simulator: on both shared models, at -O0 and -O3 (and
+// the other levels / input sources on fmnist_cnn), the simulated .hbm gives exactly the bytes of
+// the integer executor on hundreds of Fashion-MNIST test images.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+
+#include "compiler/compile.h"
+#include "compiler/hbm.h"
+#include "data/dataset.h"
+#include "ir/onnx_import.h"
+#include "quant/calibrate.h"
+#include "quant/convert.h"
+#include "quant/qconfig.h"
+#include "runtime/executor.h"
+#include "sim/host_io.h"
+#include "sim/simulator.h"
+#include "support/fixed_point.h"
+
+namespace {
+
+/// `count` images of `spec` as one float tensor [count, C, H, W].
+hq::Tensor images(const std::string& spec, int64_t count) {
+  hq::DatasetOptions o;
+  o.limit = count;
+  auto data = hq::openDataset(spec, o);
+  REQUIRE(data.isOk());
+  hq::Shape s = (*data)->sampleShape();
+  s.insert(s.begin(), count);
+  hq::Tensor x(hq::DType::kFloat32, s);
+  const int64_t per = x.numel() / count;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t label = 0;
+    REQUIRE((*data)->readInto(i, 0, x.data<float>() + i * per, &label).isOk());
+  }
+  return x;
+}
+
+/// Frames [first, first + n) of `x` as their own tensor.
+hq::Tensor frames(const hq::Tensor& x, int64_t first, int64_t n) {
+  hq::Shape s = x.shape();
+  s[0] = n;
+  hq::Tensor out(x.dtype(), s);
+  const size_t per = x.nbytes() / static_cast<size_t>(x.dim(0));
+  std::memcpy(out.raw(), static_cast<const uint8_t*>(x.raw()) + first * per, per * n);
+  return out;
+}
+
+/// What the integer model's input QuantizeLinear makes of `x` (int8, zero point 0).
+hq::Tensor quantize(const hq::Tensor& x, float scale) {
+  hq::Tensor q(hq::DType::kInt8, x.shape());
+  for (int64_t i = 0; i < x.numel(); ++i)
+    q.data<int8_t>()[i] =
+        static_cast<int8_t>(hq::fxp::quantizeLinear(x.data<float>()[i], scale, {-128, 127}));
+  return q;
+}
+
+/// Runs `model` on all of `x` (float images) through the simulator in runs of model.batch()
+/// frames and through the integer executor, and returns the number of output bytes that differ.
+int64_t differingBytes(const hq::Graph& int_model, const hq::hbm::Model& model,
+                       const hq::Tensor& x) {
+  auto sim = hq::Simulator::create(model);
+  INFO(sim.status().message());
+  REQUIRE(sim.isOk());
+  hq::ExecutorOptions eo;
+  eo.threads = 1;
+  auto exec = hq::Executor::create(int_model, eo);
+  REQUIRE(exec.isOk());
+  const hq::hbm::TensorDesc& in = model.inputs(0);
+  const hq::hbm::TensorDesc& out = model.outputs(0);
+  const int64_t batch = model.batch();
+  int64_t differing = 0;
+  for (int64_t first = 0; first + batch <= x.dim(0); first += batch) {
+    hq::Tensor xb = frames(x, first, batch);
+    hq::Tensor host;
+    if (in.source() == hq::hbm::DDR) {
+      host = quantize(xb, in.scales(0));
+    } else {
+      auto nv12 = hq::imagesToNv12(xb);
+      REQUIRE(nv12.isOk());
+      host = *nv12;
+      // The integer model sees what the NPU makes of the NV12 frames.
+      auto q = hq::nv12ToInt8(host, xb.dim(1));
+      REQUIRE(q.isOk());
+      for (int64_t i = 0; i < xb.numel(); ++i)
+        xb.data<float>()[i] = static_cast<float>(q->data<int8_t>()[i]) / 128.0f;
+    }
+    auto got = (*sim)->run({host});
+    INFO(got.status().message());
+    REQUIRE(got.isOk());
+    auto want = (*exec)->run({xb});
+    REQUIRE(want.isOk());
+    const hq::Tensor& y = (*want)[0];
+    const hq::Tensor& q = (*got)[0];
+    REQUIRE(q.numel() == y.numel());
+    // Dequantize the simulator's output exactly as the model's DequantizeLinear does.
+    const int64_t per_frame = q.numel() / batch;
+    const int64_t channels = out.scales_size();
+    const int64_t inner = channels > 1 ? per_frame / channels : per_frame;
+    for (int64_t i = 0; i < q.numel(); ++i) {
+      const int64_t c = channels > 1 ? (i % per_frame) / inner : 0;
+      const float v = q.dtype() == hq::DType::kInt8 ? static_cast<float>(q.data<int8_t>()[i])
+                                                     : static_cast<float>(q.data<int32_t>()[i]);
+      const float deq = v * out.scales(static_cast<int>(c));
+      if (std::memcmp(&deq, &y.data<float>()[i], sizeof(float)) != 0) ++differing;
+    }
+  }
+  return differing;
+}
+
+hq::hbm::Model compile(const hq::Graph& g, int level, hq::InputSource source, int64_t batch) {
+  auto march = hq::loadMarch("bayes");
+  REQUIRE(march.isOk());
+  hq::CompileOptions o;
+  o.optLevel = level;
+  o.inputSource = source;
+  o.batch = batch;
+  auto r = hq::compileModel(g, *march, o);
+  INFO(r.status().message());
+  REQUIRE(r.isOk());
+  // Through the file format, as a user's .hbm would be.
+  auto bytes = hq::serializeHbm(r->model);
+  REQUIRE(bytes.isOk());
+  auto back = hq::parseHbm(*bytes, "m.hbm");
+  REQUIRE(back.isOk());
+  return *back;
+}
+
+std::unique_ptr<hq::Graph> calibrated(const std::string& float_path, const std::string& calib_spec) {
+  auto float_model = hq::importOnnxFile(float_path);
+  REQUIRE(float_model.isOk());
+  hq::DatasetOptions dopt;
+  dopt.limit = 8;
+  auto data = hq::openDataset(calib_spec, dopt);
+  REQUIRE(data.isOk());
+  hq::CalibOptions copt;
+  copt.batchSize = 8;
+  copt.progress = false;
+  copt.biasCorrection = hq::BiasCorrectionMode::kOff;
+  auto calib = hq::calibrate(**float_model, **data, hq::QConfig::defaults(), copt);
+  REQUIRE(calib.isOk());
+  auto model = hq::convertToInteger(*calib->model);
+  REQUIRE(model.isOk());
+  return std::move(*model);
+}
+
+bool haveData(const char* spec) {
+  hq::DatasetOptions o;
+  o.limit = 1;
+  return hq::openDataset(spec, o).isOk();
+}
+
+}  // namespace
+
+TEST_CASE("compile+sim: fmnist_cnn is bit-exact at every level", "[sim][compile]") {
+  if (!haveData("fashion-mnist-test")) {
+    WARN("fashion-mnist-test unavailable; skipped");
+    return;
+  }
+  auto qdq = hq::importOnnxFile(std::string(HQ_TEST_DATA) + "/convert/fmnist_cnn.calib.onnx");
+  REQUIRE(qdq.isOk());
+  auto g = hq::convertToInteger(**qdq);
+  REQUIRE(g.isOk());
+  const hq::Tensor x = images("fashion-mnist-test", 300);
+  for (int level = 0; level <= 3; ++level) {
+    INFO("-O" << level);
+    CHECK(differingBytes(**g, compile(**g, level, hq::InputSource::kDdr, 4), x) == 0);
+  }
+}
+
+TEST_CASE("compile+sim: mobilenetv2_32 is bit-exact at -O0 and -O3", "[sim][compile]") {
+  const std::string path = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float.onnx";
+  if (!std::filesystem::exists(path) || !haveData("fashion-mnist-test-32")) {
+    WARN("mobilenetv2_32 or fashion-mnist-test-32 unavailable; skipped");
+    return;
+  }
+  auto g = calibrated(path, "fashion-mnist-calib-32");
+  const hq::Tensor x = images("fashion-mnist-test-32", 200);
+  for (int level : {0, 3}) {
+    INFO("-O" << level);
+    CHECK(differingBytes(*g, compile(*g, level, hq::InputSource::kDdr, 8), x) == 0);
+  }
+}
