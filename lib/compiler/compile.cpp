@@ -16,6 +16,7 @@ namespace {
 const std::vector<PassInfo> kPasses = {
     {"check", 0, "refuse what hq-check refuses, with the same diagnostics"},
     {"lower", 0, "legalize and fuse: one layer per fused integer node; Flatten/Reshape as views"},
+    {"concat-in-place", 2, "a channel concat whose inputs need no rescale costs nothing: producers write its slices"},
     {"layout", 0, "native NHWC layout, channels padded to the march's group; pyramid/resizer NV12 input"},
     {"fuse", 3, "layer fusion: groups whose intermediates stay in SRAM, group weights resident"},
     {"tile", 0, "row tiles with halos that fit SRAM (-O2/-O3: search the tile height moving the fewest bytes)"},
@@ -89,6 +90,12 @@ Expected<CompileResult> compileModel(const Graph& int_model, const March& march,
 
   compile_internal::Plan plan(int_model, march, options);
   HQ_RETURN_IF_ERROR(timed("lower", [&](std::string* note) { return plan.lower(note); }));
+  if (options.optLevel >= 2) {
+    // Decided while lowering (ConcatLowering::kViewWhenFree); listed as its own pass.
+    int64_t in_place = 0;
+    for (const LayerView& v : plan.lowered_.views) in_place += v.opType == "QConcat" ? 1 : 0;
+    result.passes.push_back({"concat-in-place", 0.0, fmt::format("{} concats in place", in_place)});
+  }
   HQ_RETURN_IF_ERROR(timed("layout", [&](std::string* note) { return plan.layout(note); }));
   if (options.optLevel >= 3)
     HQ_RETURN_IF_ERROR(timed("fuse", [&](std::string* note) { return plan.fuse(note); }));

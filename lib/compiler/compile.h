@@ -5,6 +5,8 @@
 //
 //   check       refuse what hq-check refuses (same Diagnostics)              all levels
 //   lower       legalize and fuse: layers, views (compiler/lower.h)          all levels
+//   concat-in-place  producers write the slices of a channel concat that     -O2
+//               needs no rescale (no copy)
 //   layout      native NHWC layout, channels padded; pyramid/resizer input   all levels
 //   fuse        layer fusion: groups of layers whose intermediates stay in   -O3
 //               SRAM (no DDR round trip), weights of the group resident

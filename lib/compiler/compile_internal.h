@@ -22,7 +22,8 @@ struct Storage {
   int64_t elem = 1;                    ///< bytes per element
   int64_t h = 1, w = 1, c = 1, cs = 1;  ///< native dims; cs = padded channels (channel stride)
   bool nv12 = false;                   ///< pyramid/resizer input: Y plane then UV plane
-  int producer = -1;                   ///< layer index; -1 for a model input
+  int producer = -1;                   ///< first layer writing it; -1 for a model input
+  std::vector<int> writers;            ///< layers writing it (several: an in-place concat)
   std::vector<int> consumers;          ///< layer indices
   bool modelInput = false, modelOutput = false;
   // Placement.
@@ -69,6 +70,9 @@ struct LayerPlan {
   hbm::Instruction::Opcode opcode = hbm::Instruction::VECTOR;
   std::vector<LayerInput> inputs;
   int output = -1;  ///< storage index
+  /// Output into channels [outChannelOffset, + C) of a wider storage (an in-place channel
+  /// concat); outWrittenChannels as hbm Operand.written_channels (0: through the padding).
+  int64_t outChannelOffset = 0, outWrittenChannels = 0;
   Shape outShape;   ///< logical output shape (batch 1)
   bool tileable = false;
   bool hasPads = false;

@@ -45,7 +45,9 @@ hbm::DType toHbmDType(DType t) {
 }
 
 Status Plan::lower(std::string* note) {
-  HQ_ASSIGN_OR_RETURN(lowered_, lowerModel(g_, /*channel_concat_views=*/false));
+  // From -O2 a channel concat costs nothing where it can: producers write into its slices.
+  HQ_ASSIGN_OR_RETURN(lowered_, lowerModel(g_, opt_.optLevel >= 2 ? ConcatLowering::kViewWhenFree
+                                                                   : ConcatLowering::kCopy));
   *note = fmt::format("{} layers, {} views", lowered_.layers.size(), lowered_.views.size());
   return Status::ok();
 }
@@ -68,10 +70,11 @@ int Plan::storageFor(const std::string& name, const Shape& shape, DType dtype) {
 
 namespace {
 
-/// The tensor that holds `name`'s bytes after views.
+/// The tensor that holds `name`'s bytes after views (a concat view's output holds its own).
 std::string resolveView(const LayerGraph& lg, const std::string& name) {
   for (const LayerView& v : lg.views) {
-    if (v.output == name && !v.inputs.empty()) return resolveView(lg, v.inputs[0]);
+    if (v.output == name && !v.inputs.empty() && v.opType != "QConcat")
+      return resolveView(lg, v.inputs[0]);
   }
   return name;
 }
@@ -130,7 +133,7 @@ Status Plan::addBoundary() {
       continue;
     }
     // Pyramid / resizer: NV12 frames with the fixed scale 1/128, converted on the vector unit.
-    const Storage& qs = storages_[qi];
+    const Storage qs = storages_[qi];  // a copy: storages_ grows below
     const char* src = inputSourceName(opt_.inputSource);
     if (q->shape.size() != 4 || (qs.c != 1 && qs.c != 3) || qs.h % 2 != 0 || qs.w % 2 != 0)
       return HQ_ERROR(kUnsupported,
@@ -326,10 +329,25 @@ Status Plan::addLayer(const Layer& layer) {
     constants_[static_cast<size_t>(wi.constant)].data = std::move(wp);
   }
 
-  l.output = storageFor(y->name, y->shape, y->dtype);
-  if (storages_[static_cast<size_t>(l.output)].producer >= 0)
-    return HQ_ERROR(kInternal, "{}: output '{}' has two producers", n->describe(), y->name);
-  storages_[static_cast<size_t>(l.output)].producer = li;
+  const LayerTensor& lt = layer.outputs.at(0);
+  if (lt.storage != y->name) {
+    // A slice of an in-place channel concat.
+    const Value* whole = g_.findValue(lt.storage);
+    if (!whole || !whole->hasShape || whole->dtype != y->dtype || y->shape.size() != 4)
+      return HQ_ERROR(kInternal, "{}: concat storage '{}' of '{}' is unusable", n->describe(),
+                      lt.storage, y->name);
+    l.output = storageFor(lt.storage, whole->shape, whole->dtype);
+    const Storage& s = storages_[static_cast<size_t>(l.output)];
+    l.outChannelOffset = lt.channelOffset;
+    l.outWrittenChannels = lt.channelOffset + y->shape[1] == s.c ? 0 : y->shape[1];
+  } else {
+    l.output = storageFor(y->name, y->shape, y->dtype);
+    if (storages_[static_cast<size_t>(l.output)].producer >= 0)
+      return HQ_ERROR(kInternal, "{}: output '{}' has two producers", n->describe(), y->name);
+  }
+  Storage& os = storages_[static_cast<size_t>(l.output)];
+  if (os.producer < 0) os.producer = li;
+  os.writers.push_back(li);
   layers_.push_back(std::move(l));
   return Status::ok();
 }
@@ -389,7 +407,9 @@ bool Plan::residentCandidate(int si, const std::vector<int>& group_layers) const
   auto in = [&](int l) {
     return std::find(group_layers.begin(), group_layers.end(), l) != group_layers.end();
   };
-  if (!in(s.producer)) return false;
+  for (int w : s.writers) {
+    if (!in(w)) return false;
+  }
   for (int c : s.consumers) {
     if (!in(c)) return false;
   }

@@ -22,6 +22,14 @@ void setRegion(hbm::Region* r, hbm::Region::Space space, int64_t offset, int64_t
   if (space == hbm::Region::DDR) r->set_buffer_id(buffer);
 }
 
+/// Bytes a DMA moves: the footprint, or elements x size for a strided view.
+int64_t payloadBytes(const hbm::Region& r, hbm::DType dtype) {
+  if (r.dims_size() == 0) return static_cast<int64_t>(r.size());
+  int64_t n = dtype == hbm::INT16 ? 2 : dtype == hbm::INT32 ? 4 : dtype == hbm::INT64 ? 8 : 1;
+  for (uint32_t d : r.dims()) n *= d;
+  return n;
+}
+
 }  // namespace
 
 int Plan::emit(hbm::Instruction inst, std::vector<int> deps) {
@@ -188,17 +196,40 @@ Status Plan::emitGroup(int gi) {
         const int64_t rows = tile.y1 - tile.y0;
         const int64_t out_at = out.resident ? out.sramOffset + tile.y0 * out.rowBytes()
                                             : l.slotOffsets[stream][slot];
-        *op->mutable_output() = activationOperand(l.output, l.outShape, out_at, tile.y0, rows);
-        const int64_t out_bytes = static_cast<int64_t>(op->output().region().size());
+        hbm::Operand* y = op->mutable_output();
+        Shape out_shape = l.outShape;
+        *y = activationOperand(l.output, out_shape, out_at, tile.y0, rows);
+        y->set_channel_offset(static_cast<uint32_t>(l.outChannelOffset));
+        y->set_written_channels(static_cast<uint32_t>(l.outWrittenChannels));
+        if (out_shape.size() == 4 && out_shape[1] != out.c) {
+          // A concat slice: the operand has the layer's channels, the storage's stride.
+          y->set_shape(1, out_shape[1]);
+        }
         emit(std::move(inst), {});
         if (!out.resident) {
+          // Store the bytes the compute wrote: whole rows, or the slice's channels per pixel.
+          const int64_t pixels = rows * out.w;
+          const int64_t written = l.outWrittenChannels > 0 ? l.outWrittenChannels
+                                                           : out.cs - l.outChannelOffset;
           I store;
           store.set_opcode(I::DMA_STORE);
           store.set_engine(I::DMA_OUT);
           store.set_layer(static_cast<uint32_t>(li));
-          setRegion(store.mutable_dma()->mutable_src(), hbm::Region::SRAM, out_at, out_bytes);
-          setRegion(store.mutable_dma()->mutable_dst(), hbm::Region::DDR,
-                    f * out.frameStride + tile.y0 * out.rowBytes(), out_bytes, out.bufferId);
+          hbm::Region* src = store.mutable_dma()->mutable_src();
+          hbm::Region* dst = store.mutable_dma()->mutable_dst();
+          const int64_t first = l.outChannelOffset * out.elem;
+          const int64_t span = ((pixels - 1) * out.cs + written) * out.elem;
+          setRegion(src, hbm::Region::SRAM, out_at + first, span);
+          setRegion(dst, hbm::Region::DDR,
+                    f * out.frameStride + tile.y0 * out.rowBytes() + first, span, out.bufferId);
+          if (written < out.cs && pixels > 1) {
+            for (hbm::Region* r : {src, dst}) {
+              r->add_dims(static_cast<uint32_t>(pixels));
+              r->add_dims(static_cast<uint32_t>(written));
+              r->add_strides(out.cs * out.elem);
+              r->add_strides(out.elem);
+            }
+          }
           store.mutable_dma()->set_dtype(toHbmDType(out.dtype));
           emit(std::move(store), {});
         }
@@ -335,11 +366,11 @@ Status Plan::pack(hbm::Model* m, CompileStats* stats, std::string* note) {
         ++stats->dmaInstructions;
         (inst.dma().src().space() == hbm::Region::WEIGHTS ? stats->weightLoadBytes
                                                           : stats->ddrLoadBytes) +=
-            static_cast<int64_t>(inst.dma().src().size());
+            payloadBytes(inst.dma().src(), inst.dma().dtype());
         break;
       case I::DMA_STORE:
         ++stats->dmaInstructions;
-        stats->ddrStoreBytes += static_cast<int64_t>(inst.dma().dst().size());
+        stats->ddrStoreBytes += payloadBytes(inst.dma().dst(), inst.dma().dtype());
         break;
       case I::BARRIER: ++stats->barriers; break;
       default: ++stats->computeInstructions;

@@ -224,6 +224,14 @@ class Validator {
       if (o.channel_stride() < static_cast<uint64_t>(channels))
         return HQ_ERROR(kParse, "{}: {}: channel_stride {} < {} channels", at_, field,
                         o.channel_stride(), channels);
+      if (o.channel_offset() + static_cast<uint64_t>(channels) > o.channel_stride() ||
+          (o.written_channels() != 0 &&
+           (o.written_channels() < static_cast<uint64_t>(channels) ||
+            o.channel_offset() + o.written_channels() > o.channel_stride())))
+        return HQ_ERROR(kParse,
+                        "{}: {}: channels [{}, +{}) written [{}, +{}) do not fit channel_stride {}",
+                        at_, field, o.channel_offset(), channels, o.channel_offset(),
+                        o.written_channels(), o.channel_stride());
       elements = elements / static_cast<uint64_t>(channels) * o.channel_stride();
     }
     if (elements * static_cast<uint64_t>(elem) != o.region().size())

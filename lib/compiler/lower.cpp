@@ -112,7 +112,7 @@ bool isIdentityRescale(int64_t multiplier, int64_t shift) {
 
 class Lowerer {
  public:
-  Lowerer(const Graph& g, bool concat_views) : g_(g), concatViews_(concat_views) {}
+  Lowerer(const Graph& g, ConcatLowering concat) : g_(g), concat_(concat) {}
 
   Expected<LayerGraph> run() {
     std::vector<Node*> nodes = g_.nodes();
@@ -120,13 +120,13 @@ class Lowerer {
     for (const Node* n : nodes) {
       if (isViewOp(*n)) {
         HQ_RETURN_IF_ERROR(addView(*n));
-      } else if (concatViews_ && isChannelConcat(*n)) {
+      } else if (isConcatView(*n)) {
         HQ_RETURN_IF_ERROR(addConcatView(*n));
       }
     }
     // Pass 2: layers in execution order.
     for (const Node* n : nodes) {
-      if (isViewOp(*n) || (concatViews_ && isChannelConcat(*n))) continue;
+      if (isViewOp(*n) || isConcatView(*n)) continue;
       if (n->domain.empty() && (n->opType == "QuantizeLinear" || n->opType == "DequantizeLinear")) {
         HQ_RETURN_IF_ERROR(checkBoundary(*n));
         out_.boundary.push_back(n->name);
@@ -277,8 +277,24 @@ class Lowerer {
     return Status::ok();
   }
 
+  /// Is `n` a channel QConcat that lowers to a view (see ConcatLowering)?
+  bool isConcatView(const Node& n) const {
+    if (concat_ == ConcatLowering::kCopy || !isChannelConcat(n)) return false;
+    if (concat_ == ConcatLowering::kView) return true;
+    std::vector<int64_t> mult = n.attrs.getInts("multiplier");
+    std::vector<int64_t> shift = n.attrs.getInts("shift");
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const Value* x = n.inputs[i];
+      if (!x || !x->producer || x->producer->domain != kIntDomain || g_.isGraphOutput(x) ||
+          g_.consumers(x).size() != 1)
+        return false;
+      if (i < mult.size() && i < shift.size() && !isIdentityRescale(mult[i], shift[i])) return false;
+    }
+    return true;
+  }
+
   const Graph& g_;
-  bool concatViews_;
+  ConcatLowering concat_;
   LayerGraph out_;
   std::map<std::string, std::string> viewSource_;                      // view output -> input
   std::map<std::string, std::pair<std::string, int64_t>> concatSlot_;  // input -> (out, offset)
@@ -327,8 +343,8 @@ const Layer* LayerGraph::find(const std::string& name) const {
   return nullptr;
 }
 
-Expected<LayerGraph> lowerModel(const Graph& graph, bool channel_concat_views) {
-  return Lowerer(graph, channel_concat_views).run();
+Expected<LayerGraph> lowerModel(const Graph& graph, ConcatLowering concat) {
+  return Lowerer(graph, concat).run();
 }
 
 Expected<NativeLayout> nativeLayout(const Shape& shape, DType dtype, int64_t channel_group) {

@@ -95,9 +95,15 @@ struct LayerGraph {
 
 /// Lower an integer model. Errors (kUnsupported) name the node: an op that is not an ai.hq
 /// op or a view, a Quantize/DequantizeLinear away from the model's boundary, a value without
-/// a known shape. With `channel_concat_views` false, a channel QConcat is a layer (kConcat, a
-/// copy on the vector unit) like any other QConcat.
-Expected<LayerGraph> lowerModel(const Graph& graph, bool channel_concat_views = true);
+/// a known shape.
+///
+/// `concat`: what a QConcat along channels becomes. kView: always a view (the compiler must
+/// requantize where LayerView::rescale says so). kCopy: a layer (kConcat, a copy on the vector
+/// unit) like any other QConcat. kViewWhenFree: a view only when it costs nothing — every input
+/// has an identity rescale, is produced by an ai.hq node, and is read by the concat alone (and
+/// is no graph output) — else a copy layer.
+enum class ConcatLowering { kView, kCopy, kViewWhenFree };
+Expected<LayerGraph> lowerModel(const Graph& graph, ConcatLowering concat = ConcatLowering::kView);
 
 /// A tensor in the march's native layout: NHWC (frame dims only: H, W, C) with the channel
 /// dim padded up to a multiple of the channel group. Rank-2 [N, K] is H = W = 1, C = K;

@@ -17,6 +17,28 @@
 namespace hq {
 namespace {
 
+/// The elements [offset, offset + count) of each of `pixels` pixels of `channel_stride`
+/// elements, inside activation region `r` (which starts at pixel 0, channel 0).
+hbm::Region channelSlice(const hbm::Region& r, int64_t pixels, int64_t channel_stride,
+                         int64_t offset, int64_t count, int64_t elem) {
+  hbm::Region s = r;
+  s.set_offset(r.offset() + static_cast<uint64_t>(offset * elem));
+  s.set_size(static_cast<uint64_t>(((pixels - 1) * channel_stride + count) * elem));
+  s.clear_dims();
+  s.clear_strides();
+  if (pixels > 1 && count < channel_stride) {
+    s.add_dims(static_cast<uint32_t>(pixels));
+    s.add_dims(static_cast<uint32_t>(count));
+    s.add_strides(channel_stride * elem);
+    s.add_strides(elem);
+  }
+  return s;
+}
+
+}  // namespace
+
+namespace {
+
 using Instr = hbm::Instruction;
 
 /// The NPU's own op domain and its input conversion op (schemas/hbm.md).
@@ -158,8 +180,25 @@ Expected<Tensor> Simulator::Impl::readOperand(int i, const hbm::Operand& o,
   if (elem == 0)
     return fail(i, fmt::format("operand dtype {} is unknown", static_cast<int>(o.dtype())));
   const Shape shape(o.shape().begin(), o.shape().end());
-  HQ_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, mem.read(o.region(), elem, where(i)));
   Tensor t(dtype, shape);
+  if (o.channel_stride() > 0 && o.channel_offset() > 0) {
+    // A channel slice of a wider tensor: read only its channels.
+    const NativeDims d = nativeDims(shape);
+    const hbm::Region r = channelSlice(o.region(), d.h * d.w, o.channel_stride(),
+                                       o.channel_offset(), d.c, elem);
+    HQ_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, mem.read(r, elem, where(i)));
+    if (static_cast<int64_t>(bytes.size()) != d.h * d.w * d.c * elem)
+      return fail(i, fmt::format("channel slice operand {} holds {} bytes", shapeString(shape),
+                                 bytes.size()));
+    auto* dst = static_cast<uint8_t*>(t.raw());
+    const int64_t pixels = d.h * d.w;
+    for (int64_t p = 0; p < pixels; ++p)
+      for (int64_t c = 0; c < d.c; ++c)
+        std::memcpy(dst + (c * pixels + p) * elem, bytes.data() + (p * d.c + c) * elem,
+                    static_cast<size_t>(elem));
+    return t;
+  }
+  HQ_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, mem.read(o.region(), elem, where(i)));
   if (o.channel_stride() == 0) {
     if (bytes.size() != t.nbytes())
       return fail(i, fmt::format("constant operand {} holds {} bytes, expected {}",
@@ -265,6 +304,22 @@ Status Simulator::Impl::compute(int i, SimMemory& mem) {
   if (o.channel_stride() == 0) {
     bytes.resize(result.nbytes());
     if (!bytes.empty()) std::memcpy(bytes.data(), result.raw(), bytes.size());
+  } else if (o.channel_offset() > 0 || o.written_channels() > 0) {
+    // A channel slice: its channels then zeros, [offset, offset + written) of each pixel.
+    const NativeDims d = nativeDims(want);
+    const int64_t cs = o.channel_stride(), pixels = d.h * d.w;
+    const int64_t written = o.written_channels() > 0 ? o.written_channels() : cs - o.channel_offset();
+    bytes.assign(static_cast<size_t>(pixels * written * elem), 0);
+    const auto* src = static_cast<const uint8_t*>(result.raw());
+    for (int64_t p = 0; p < pixels; ++p)
+      for (int64_t ch = 0; ch < d.c; ++ch)
+        std::memcpy(bytes.data() + (p * written + ch) * elem, src + (ch * pixels + p) * elem,
+                    static_cast<size_t>(elem));
+    const hbm::Region r =
+        channelSlice(o.region(), pixels, cs, o.channel_offset(), written, elem);
+    HQ_RETURN_IF_ERROR(mem.write(r, elem, bytes, where(i)));
+    ++stats.computes;
+    return Status::ok();
   } else {
     const NativeDims d = nativeDims(want);
     const int64_t cs = o.channel_stride(), pixels = d.h * d.w;
