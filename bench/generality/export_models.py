@@ -19,6 +19,9 @@ these models exist to exercise hq-check / hq-compile / the simulator, not to cla
                    conv, dilated conv, 5x5 kernel, LeakyReLU, HardSwish, squeeze-excite
                    (Hardsigmoid gate, broadcast Mul), AveragePool, a residual Add of two
                    branches, Softmax output `probs`
+  misc_mini        stride-2 convs, nn.Upsample x4 nearest, Sigmoid and Tanh branches combined
+                   by Sub and an elementwise Mul, MaxPool 3x3/1 pad 1; output `map`
+                   [batch, 1, 28, 28]
 
 Usage: /usr/bin/python3 bench/generality/export_models.py OUT_DIR
 """
@@ -160,11 +163,33 @@ class MixedMini(nn.Module):
         return torch.softmax(self.head(y), 1)
 
 
+class MiscMini(nn.Module):
+    """Idioms the others lack, as a dense-prediction net: stride-2 convs 28 -> 14 -> 7,
+    nn.Upsample x4 (nearest) 7 -> 28, Sigmoid and Tanh branches combined by Sub and by an
+    elementwise (non-broadcast) Mul, MaxPool 3x3 stride 1 pad 1, 1x1 head: output `map`."""
+
+    def __init__(self):
+        super().__init__()
+        self.down1 = nn.Sequential(conv_bn(1, 8, 3, 2), nn.ReLU())     # 14
+        self.down2 = nn.Sequential(conv_bn(8, 16, 3, 2), nn.ReLU())    # 7
+        self.up = nn.Upsample(scale_factor=4, mode="nearest")          # 28
+        self.a = nn.Conv2d(16, 8, 3, padding=1)
+        self.b = nn.Conv2d(16, 8, 3, padding=1)
+        self.pool = nn.MaxPool2d(3, 1, 1)
+        self.head = nn.Conv2d(8, 1, 1)
+
+    def forward(self, x):
+        u = self.up(self.down2(self.down1(x)))
+        d = torch.sigmoid(self.a(u)) - torch.tanh(self.b(u))
+        return self.head(self.pool(d) * d)
+
+
 MODELS = {
     "resnet_mini": (ResNetMini, "logits"),
     "squeezenet_mini": (SqueezeNetMini, "logits"),
     "unet_mini": (UNetMini, "mask"),
     "mixed_mini": (MixedMini, "probs"),
+    "misc_mini": (MiscMini, "map"),
 }
 
 

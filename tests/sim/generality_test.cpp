@@ -5,7 +5,8 @@
 // encoder-decoder with ConvTranspose, nearest and bilinear Resize and skip concats, and a
 // classifier with the rest of the float op set (depthwise, grouped and dilated convs,
 // LeakyReLU/HardSwish/Hardsigmoid lookups, squeeze-excite Mul, AveragePool, an unfused Add,
-// Softmax).
+// Softmax), and a dense-prediction net with an x4 nearest Upsample, Sigmoid and Tanh combined by
+// Sub and an elementwise Mul, and a padded stride-1 MaxPool.
 // For each: hq::checkModel on bayes and bernoulli2 gives exactly the expected verdicts, and the
 // compiled model (-O0 and -O3 with DDR input, -O1 pyramid and -O2 resizer NV12 input; batch 2)
 // run on the simulator over 8 deterministic random input frames equals the integer executor
@@ -33,7 +34,8 @@
 
 namespace {
 
-const char* const kZoo[] = {"resnet_mini", "squeezenet_mini", "unet_mini", "mixed_mini"};
+const char* const kZoo[] = {"resnet_mini", "squeezenet_mini", "unet_mini", "mixed_mini",
+                            "misc_mini"};
 constexpr int64_t kFrames = 8;
 constexpr int64_t kBatch = 2;
 
@@ -294,6 +296,14 @@ TEST_CASE("generality zoo: bernoulli2 refuses exactly what it lacks, hq-compile 
         "QMul",
         "/Softmax (QSoftmax): [op.unsupported] expected an op that march 'bernoulli2' runs, "
         "found QSoftmax"}},
+      {"misc_mini",
+       {"/up/Resize (QResize): [resize.factor] axis 2 (7 -> 28): expected an up-scaling factor "
+        "of 2, found 4",
+        "/Sigmoid (QLookup): [op.unsupported] expected an op that march 'bernoulli2' runs, "
+        "found QLookup",
+        "/Tanh (QLookup): [op.unsupported] expected an op that march 'bernoulli2' runs, found "
+        "QLookup",
+        "/Mul (QMul): [op.unsupported] expected an op that march 'bernoulli2' runs, found QMul"}},
   };
   for (const auto& [name, expected] : refused) {
     INFO(name);
@@ -368,4 +378,18 @@ TEST_CASE(
     "[sim][generality]") {
   compileAndSimulate("mixed_mini", 1, hq::InputSource::kPyramid);
   compileAndSimulate("mixed_mini", 2, hq::InputSource::kResizer);
+}
+
+TEST_CASE("generality zoo: misc_mini compiled -O0/-O3 equals the integer executor",
+          "[sim][generality]") {
+  compileAndSimulate("misc_mini", 0);
+  compileAndSimulate("misc_mini", 3);
+}
+
+TEST_CASE(
+    "generality zoo: misc_mini with pyramid (-O1) and resizer (-O2) NV12 input equals "
+    "the integer executor",
+    "[sim][generality]") {
+  compileAndSimulate("misc_mini", 1, hq::InputSource::kPyramid);
+  compileAndSimulate("misc_mini", 2, hq::InputSource::kResizer);
 }
