@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache git
   libcli11-dev libonnx-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   nlohmann-json3-dev catch2 libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libvalijson-dev
-  libpng-dev libjpeg-dev
+  libpng-dev libjpeg-dev libgraphviz-dev
   dataset-fashion-mnist
 )
 # Developer extras (not needed to build or test): the generators of tests' reference data

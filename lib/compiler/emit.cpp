@@ -333,6 +333,7 @@ Status Plan::pack(hbm::Model* m, CompileStats* stats, std::string* note) {
     hl->set_instruction_count(static_cast<uint32_t>(first < 0 ? 0 : last - first + 1));
     hl->set_macs(static_cast<uint64_t>(l.macs));
     hl->set_vector_ops(static_cast<uint64_t>(l.vectorOps));
+    hl->set_group(static_cast<uint32_t>(l.group));
     hbm::LayerOp* op = hl->mutable_op();
     op->set_op_type(l.opType);
     op->set_domain(l.domain);
