@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Export the held-out generality zoo: small CNNs of architectures hq was not written against.
 
-Each model takes a Fashion-MNIST-shaped input `input` [batch, 1, 28, 28] (the shared models'
-conventions: opset 13, dynamic batch axis named "batch", eval-mode export, so PyTorch folds
-BatchNormalization into the convolutions) and is exported with random (seed 0) weights:
+Each model takes a Fashion-MNIST-shaped input `input` [batch, 1, 28, 28] (resnet_rgb:
+[batch, 3, 20, 36]) with the shared models' conventions (opset 13, dynamic batch axis named
+"batch", eval-mode export, so PyTorch folds BatchNormalization into the convolutions) and is
+exported with random (seed 0) weights:
 these models exist to exercise hq-check / hq-compile / the simulator, not to classify.
 
   resnet_mini      stem conv+BN+ReLU, three BasicBlocks (identity shortcut; two with a 1x1
@@ -22,6 +23,9 @@ these models exist to exercise hq-check / hq-compile / the simulator, not to cla
   misc_mini        stride-2 convs, nn.Upsample x4 nearest, Sigmoid and Tanh branches combined
                    by Sub and an elementwise Mul, MaxPool 3x3/1 pad 1; output `map`
                    [batch, 1, 28, 28]
+  resnet_rgb       resnet_mini on a non-square 3-channel input [batch, 3, 20, 36] (odd sizes
+                   after the stride-2 blocks: 10x18, 5x9); calibrated on
+                   bench/generality/fashion-mnist-calib-rgb-20x36.json
 
 Usage: /usr/bin/python3 bench/generality/export_models.py OUT_DIR
 """
@@ -56,9 +60,9 @@ class BasicBlock(nn.Module):
 
 
 class ResNetMini(nn.Module):
-    def __init__(self):
+    def __init__(self, in_channels=1):
         super().__init__()
-        self.stem = nn.Sequential(conv_bn(1, 8, 3), nn.ReLU())
+        self.stem = nn.Sequential(conv_bn(in_channels, 8, 3), nn.ReLU())
         self.layer1 = BasicBlock(8, 8, 1)    # identity shortcut, 28x28
         self.layer2 = BasicBlock(8, 16, 2)   # 1x1 stride-2 projection, 14x14
         self.layer3 = BasicBlock(16, 32, 2)  # 1x1 stride-2 projection, 7x7
@@ -184,12 +188,13 @@ class MiscMini(nn.Module):
         return self.head(self.pool(d) * d)
 
 
-MODELS = {
-    "resnet_mini": (ResNetMini, "logits"),
-    "squeezenet_mini": (SqueezeNetMini, "logits"),
-    "unet_mini": (UNetMini, "mask"),
-    "mixed_mini": (MixedMini, "probs"),
-    "misc_mini": (MiscMini, "map"),
+MODELS = {  # name: (constructor, output name, input shape of one frame)
+    "resnet_mini": (ResNetMini, "logits", (1, 28, 28)),
+    "squeezenet_mini": (SqueezeNetMini, "logits", (1, 28, 28)),
+    "unet_mini": (UNetMini, "mask", (1, 28, 28)),
+    "mixed_mini": (MixedMini, "probs", (1, 28, 28)),
+    "misc_mini": (MiscMini, "map", (1, 28, 28)),
+    "resnet_rgb": (lambda: ResNetMini(3), "logits", (3, 20, 36)),
 }
 
 
@@ -208,13 +213,13 @@ def randomize_bn(model, gen):
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "."
     os.makedirs(out_dir, exist_ok=True)
-    for name, (cls, out_name) in MODELS.items():
+    for name, (cls, out_name, frame) in MODELS.items():
         torch.manual_seed(0)
         model = cls()
         with torch.no_grad():
             randomize_bn(model, torch.Generator().manual_seed(1))
         model.eval()
-        x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+        x = torch.randn(2, *frame, generator=torch.Generator().manual_seed(2))
         path = os.path.join(out_dir, name + ".float.onnx")
         torch.onnx.export(model, x, path, opset_version=13, input_names=["input"],
                           output_names=[out_name],

@@ -6,7 +6,8 @@
 // classifier with the rest of the float op set (depthwise, grouped and dilated convs,
 // LeakyReLU/HardSwish/Hardsigmoid lookups, squeeze-excite Mul, AveragePool, an unfused Add,
 // Softmax), and a dense-prediction net with an x4 nearest Upsample, Sigmoid and Tanh combined by
-// Sub and an elementwise Mul, and a padded stride-1 MaxPool.
+// Sub and an elementwise Mul, and a padded stride-1 MaxPool; resnet_rgb is resnet_mini on a
+// non-square 3-channel input (3x20x36, odd sizes 5x9 after the stride-2 blocks).
 // For each: hq::checkModel on bayes and bernoulli2 gives exactly the expected verdicts, and the
 // compiled model (-O0 and -O3 with DDR input, -O1 pyramid and -O2 resizer NV12 input; batch 2)
 // run on the simulator over 8 deterministic random input frames equals the integer executor
@@ -34,8 +35,8 @@
 
 namespace {
 
-const char* const kZoo[] = {"resnet_mini", "squeezenet_mini", "unet_mini", "mixed_mini",
-                            "misc_mini"};
+const char* const kZoo[] = {"resnet_mini", "squeezenet_mini", "unet_mini",
+                            "mixed_mini",  "misc_mini",       "resnet_rgb"};
 constexpr int64_t kFrames = 8;
 constexpr int64_t kBatch = 2;
 
@@ -201,11 +202,12 @@ void compileAndSimulate(const std::string& name, int level,
 
   const hq::Tensor x = randomFrames(*g);
   // A DDR input is quantized exactly as the model's QuantizeLinear does; an NV12 input is what
-  // the pyramid makes of the images (for one channel: the same grid values, checked here).
+  // the pyramid makes of the images (for one channel: the same grid values, checked here; for
+  // RGB the chroma subsampling changes them).
   hq::Tensor x_model = x;
   if (source != hq::InputSource::kDdr) {
     x_model = throughPyramid(x);
-    CHECK(differingBytes(x_model, x) == 0);
+    if (x.shape()[1] == 1) CHECK(differingBytes(x_model, x) == 0);
   }
   const Reference ref = runExecutor(*g, x_model);
   REQUIRE(ref.intOut.shape()[0] == kFrames);
@@ -266,7 +268,7 @@ TEST_CASE("generality zoo: every model passes hq-check on bayes", "[sim][general
 TEST_CASE("generality zoo: bernoulli2 refuses exactly what it lacks, hq-compile likewise",
           "[sim][generality]") {
   const hq::March march = loadMarch("bernoulli2");
-  for (const char* name : {"resnet_mini", "squeezenet_mini"}) {
+  for (const char* name : {"resnet_mini", "squeezenet_mini", "resnet_rgb"}) {
     auto g = loadModel(name);
     auto r = hq::checkModel(*g, march);
     REQUIRE(r.isOk());
@@ -392,4 +394,18 @@ TEST_CASE(
     "[sim][generality]") {
   compileAndSimulate("misc_mini", 1, hq::InputSource::kPyramid);
   compileAndSimulate("misc_mini", 2, hq::InputSource::kResizer);
+}
+
+TEST_CASE("generality zoo: resnet_rgb (3x20x36) compiled -O0/-O3 equals the integer executor",
+          "[sim][generality]") {
+  compileAndSimulate("resnet_rgb", 0);
+  compileAndSimulate("resnet_rgb", 3);
+}
+
+TEST_CASE(
+    "generality zoo: resnet_rgb (3x20x36) with pyramid (-O1) and resizer (-O2) NV12 input "
+    "equals the integer executor",
+    "[sim][generality]") {
+  compileAndSimulate("resnet_rgb", 1, hq::InputSource::kPyramid);
+  compileAndSimulate("resnet_rgb", 2, hq::InputSource::kResizer);
 }
