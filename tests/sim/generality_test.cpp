@@ -9,7 +9,7 @@
 // Sub and an elementwise Mul, and a padded stride-1 MaxPool; resnet_rgb is resnet_mini on a
 // non-square 3-channel input (3x20x36, odd sizes 5x9 after the stride-2 blocks).
 // For each: hq::checkModel on bayes and bernoulli2 gives exactly the expected verdicts, and the
-// compiled model (-O0 and -O3 with DDR input, -O1 pyramid and -O2 resizer NV12 input; batch 2)
+// compiled model (-O0..-O3 with DDR input, -O1 pyramid and -O2 resizer NV12 input; batch 2)
 // run on the simulator over 8 deterministic random input frames equals the integer executor
 // bit for bit (the integer tensor feeding the final DequantizeLinear, and the dequantized
 // floats).
@@ -326,10 +326,9 @@ TEST_CASE("generality zoo: bernoulli2 refuses exactly what it lacks, hq-compile 
   }
 }
 
-TEST_CASE("generality zoo: resnet_mini compiled -O0/-O3 equals the integer executor",
+TEST_CASE("generality zoo: resnet_mini compiled -O0..-O3 equals the integer executor",
           "[sim][generality]") {
-  compileAndSimulate("resnet_mini", 0);
-  compileAndSimulate("resnet_mini", 3);
+  for (int level = 0; level <= 3; ++level) compileAndSimulate("resnet_mini", level);
 }
 
 TEST_CASE(
@@ -340,10 +339,9 @@ TEST_CASE(
   compileAndSimulate("resnet_mini", 2, hq::InputSource::kResizer);
 }
 
-TEST_CASE("generality zoo: squeezenet_mini compiled -O0/-O3 equals the integer executor",
+TEST_CASE("generality zoo: squeezenet_mini compiled -O0..-O3 equals the integer executor",
           "[sim][generality]") {
-  compileAndSimulate("squeezenet_mini", 0);
-  compileAndSimulate("squeezenet_mini", 3);
+  for (int level = 0; level <= 3; ++level) compileAndSimulate("squeezenet_mini", level);
 }
 
 TEST_CASE(
@@ -354,10 +352,9 @@ TEST_CASE(
   compileAndSimulate("squeezenet_mini", 2, hq::InputSource::kResizer);
 }
 
-TEST_CASE("generality zoo: unet_mini compiled -O0/-O3 equals the integer executor",
+TEST_CASE("generality zoo: unet_mini compiled -O0..-O3 equals the integer executor",
           "[sim][generality]") {
-  compileAndSimulate("unet_mini", 0);
-  compileAndSimulate("unet_mini", 3);
+  for (int level = 0; level <= 3; ++level) compileAndSimulate("unet_mini", level);
 }
 
 TEST_CASE(
@@ -368,10 +365,9 @@ TEST_CASE(
   compileAndSimulate("unet_mini", 2, hq::InputSource::kResizer);
 }
 
-TEST_CASE("generality zoo: mixed_mini compiled -O0/-O3 equals the integer executor",
+TEST_CASE("generality zoo: mixed_mini compiled -O0..-O3 equals the integer executor",
           "[sim][generality]") {
-  compileAndSimulate("mixed_mini", 0);
-  compileAndSimulate("mixed_mini", 3);
+  for (int level = 0; level <= 3; ++level) compileAndSimulate("mixed_mini", level);
 }
 
 TEST_CASE(
@@ -382,10 +378,9 @@ TEST_CASE(
   compileAndSimulate("mixed_mini", 2, hq::InputSource::kResizer);
 }
 
-TEST_CASE("generality zoo: misc_mini compiled -O0/-O3 equals the integer executor",
+TEST_CASE("generality zoo: misc_mini compiled -O0..-O3 equals the integer executor",
           "[sim][generality]") {
-  compileAndSimulate("misc_mini", 0);
-  compileAndSimulate("misc_mini", 3);
+  for (int level = 0; level <= 3; ++level) compileAndSimulate("misc_mini", level);
 }
 
 TEST_CASE(
@@ -396,10 +391,9 @@ TEST_CASE(
   compileAndSimulate("misc_mini", 2, hq::InputSource::kResizer);
 }
 
-TEST_CASE("generality zoo: resnet_rgb (3x20x36) compiled -O0/-O3 equals the integer executor",
+TEST_CASE("generality zoo: resnet_rgb (3x20x36) compiled -O0..-O3 equals the integer executor",
           "[sim][generality]") {
-  compileAndSimulate("resnet_rgb", 0);
-  compileAndSimulate("resnet_rgb", 3);
+  for (int level = 0; level <= 3; ++level) compileAndSimulate("resnet_rgb", level);
 }
 
 TEST_CASE(
