@@ -22,7 +22,7 @@ const std::vector<PassInfo> kPasses = {
     {"tile", 0, "row tiles with halos that fit SRAM (-O2/-O3: search the tile height moving the fewest bytes)"},
     {"ddr-plan", 0, "DDR buffers with liveness-based reuse"},
     {"sram-plan", 0, "SRAM: weights, resident tensors, tile slots (double-buffered from -O1)"},
-    {"schedule", 0, "DMA/compute/barrier instructions; tokens from memory dependencies; -O0 runs serially, weights reloaded per tile"},
+    {"schedule", 0, "DMA/compute/barrier instructions, tokens from memory dependencies: -O0 serial with weights reloaded per tile; -O1 frame by frame, double-buffered, weights once per layer and frame; -O2/-O3 group by group over the batch, weights once per run"},
     {"pack", 0, "weight blob, layer table, descriptors, lineage"},
 };
 

@@ -14,8 +14,11 @@
 //               -O2/-O3 search the tile height that moves the fewest bytes
 //   ddr-plan    DDR buffers with liveness-based reuse (compiler/memory_plan) all levels
 //   sram-plan   SRAM: weights, tile slots (double-buffered from -O1)         all levels
-//   schedule    emit DMA/compute/barrier instructions; from -O1 weights are  all levels
-//               loaded once per run and loads of tile t+1 overlap compute of t
+//   schedule    emit DMA/compute/barrier instructions; -O0 runs serially and  all levels
+//               reloads weights per tile; -O1 runs frame by frame with double-
+//               buffered tiles (loads of tile t+1 overlap compute of t) and
+//               weights once per layer and frame; -O2/-O3 run group by group
+//               over the batch, weights once per run
 //   pack        weights blob, layer table, descriptors, lineage              all levels
 #pragma once
 

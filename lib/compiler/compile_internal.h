@@ -192,7 +192,8 @@ class Plan {
 
   // emit.cpp
   int emit(hbm::Instruction inst, std::vector<int> deps);
-  Status emitGroup(int gi);
+  /// Instructions of group `gi` for frames [first_frame, end_frame), then a barrier.
+  Status emitGroup(int gi, int64_t first_frame, int64_t end_frame);
   hbm::Operand activationOperand(int storage, const Shape& shape, int64_t sram_offset,
                                  int64_t rows_from, int64_t rows) const;
 

@@ -84,7 +84,7 @@ hbm::Operand Plan::activationOperand(int storage, const Shape& shape, int64_t sr
   return o;
 }
 
-Status Plan::emitGroup(int gi) {
+Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
   const Group& g = groups_[static_cast<size_t>(gi)];
   const int group_start = static_cast<int>(pending_.size());
   auto loadWeights = [&](int li) {
@@ -106,7 +106,7 @@ Status Plan::emitGroup(int gi) {
     for (int li : g.layers) loadWeights(li);
   }
   std::map<int, int64_t> tile_counter;
-  for (int64_t f = 0; f < opt_.batch; ++f) {
+  for (int64_t f = first_frame; f < end_frame; ++f) {
     for (int li : g.layers) {
       const LayerPlan& l = layers_[static_cast<size_t>(li)];
       const Storage& out = storages_[static_cast<size_t>(l.output)];
@@ -256,7 +256,17 @@ Status Plan::emitGroup(int gi) {
 Status Plan::schedule(std::string* note) {
   for (const hbm::Buffer& b : buffers_) bufferOffset_[b.id()] = static_cast<int64_t>(b.offset());
   layerSpans_.assign(layers_.size(), {-1, -1});
-  for (size_t g = 0; g < groups_.size(); ++g) HQ_RETURN_IF_ERROR(emitGroup(static_cast<int>(g)));
+  if (opt_.optLevel <= 1) {
+    // Frame by frame, the whole model each time (weights reloaded for every frame).
+    for (int64_t f = 0; f < opt_.batch; ++f) {
+      for (size_t g = 0; g < groups_.size(); ++g)
+        HQ_RETURN_IF_ERROR(emitGroup(static_cast<int>(g), f, f + 1));
+    }
+  } else {
+    // Group by group over the whole batch: each group's weights are loaded once per run.
+    for (size_t g = 0; g < groups_.size(); ++g)
+      HQ_RETURN_IF_ERROR(emitGroup(static_cast<int>(g), 0, opt_.batch));
+  }
   // Dependencies -> tokens. An engine that already synchronized (directly or through the
   // instruction it waited on) with a later instruction of the producer's engine needs no token.
   std::vector<std::array<int, kEngines>> known(pending_.size());

@@ -70,11 +70,12 @@ TEST_CASE("compile: each level moves fewer bytes or runs fewer instructions", "[
              << " instructions, " << s[level].tiles << " tiles");
     CHECK(s[level].ddrBytesPerFrame() > 0);
   }
-  // -O1 loads weights once per run instead of once per tile.
-  CHECK(s[0].weightLoadBytes >= 8 * s[1].weightLoadBytes);
+  // -O1 loads weights once per layer and frame instead of once per tile.
+  CHECK(s[1].weightLoadBytes < s[0].weightLoadBytes);
   CHECK(s[1].ddrBytesPerFrame() < s[0].ddrBytesPerFrame());
-  // -O2 searches taller tiles: fewer halo bytes and instructions.
-  CHECK(s[2].ddrBytesPerFrame() <= s[1].ddrBytesPerFrame());
+  // -O2 loads weights once per run and searches taller tiles: fewer bytes and instructions.
+  CHECK(s[1].weightLoadBytes >= 8 * s[2].weightLoadBytes);
+  CHECK(s[2].ddrBytesPerFrame() < s[1].ddrBytesPerFrame());
   CHECK(s[2].instructions < s[1].instructions);
   // -O3 keeps intermediates on chip.
   CHECK(s[3].ddrBytesPerFrame() < 0.5 * s[2].ddrBytesPerFrame());
@@ -118,7 +119,7 @@ TEST_CASE("compile: mobilenetv2_32 at every level", "[compiler][compile]") {
              << " fused groups, sram peak " << r.stats.sramPeakBytes);
   }
   CHECK(s[1].ddrBytesPerFrame() < s[0].ddrBytesPerFrame());
-  CHECK(s[2].ddrBytesPerFrame() <= s[1].ddrBytesPerFrame());
+  CHECK(s[2].ddrBytesPerFrame() < s[1].ddrBytesPerFrame());
   CHECK(s[2].instructions < s[1].instructions);
   CHECK(s[3].ddrBytesPerFrame() < 0.7 * s[2].ddrBytesPerFrame());
 }
