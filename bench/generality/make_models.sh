@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Regenerates the held-out generality zoo (tests/data/generality/*.{float,int}.onnx):
+# Regenerates the held-out generality zoo (tests/fixtures/generality/*.{float,int}.onnx):
 # export with PyTorch (Debian's python3-torch), then hq's own calibration and conversion on 64
 # Fashion-MNIST calibration images (Debian's dataset-fashion-mnist), then hq-check on both
 # bundled marches. Usage: bench/generality/make_models.sh [BIN_DIR]   (default build/bin)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${1:-build/bin}
-OUT=tests/data/generality
+OUT=tests/fixtures/generality
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$OUT"

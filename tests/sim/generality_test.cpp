@@ -1,6 +1,6 @@
 // Held-out generality (issue 6): small CNNs of architectures hq was not written against,
 // exported by PyTorch and quantized with hq's own tools (bench/generality/make_models.sh ->
-// tests/data/generality/*.int.onnx): a ResNet with identity and 1x1 strided projection
+// tests/fixtures/generality/*.int.onnx): a ResNet with identity and 1x1 strided projection
 // shortcuts, a SqueezeNet with Fire modules (channel concat), and a U-Net-style
 // encoder-decoder with ConvTranspose, nearest and bilinear Resize and skip concats, and a
 // classifier with the rest of the float op set (depthwise, grouped and dilated convs,
@@ -41,7 +41,7 @@ constexpr int64_t kFrames = 8;
 constexpr int64_t kBatch = 2;
 
 std::string modelPath(const std::string& name) {
-  return std::string(HQ_SOURCE_DIR) + "/tests/data/generality/" + name + ".int.onnx";
+  return std::string(HQ_TEST_DATA) + "/generality/" + name + ".int.onnx";
 }
 
 std::unique_ptr<hq::Graph> loadModel(const std::string& name) {
