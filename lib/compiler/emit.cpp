@@ -6,6 +6,7 @@
 #include <map>
 
 #include "compiler/compile_internal.h"
+#include "compiler/mac_cost.h"
 #include "support/version.h"
 
 namespace hq::compile_internal {
@@ -28,6 +29,22 @@ int64_t payloadBytes(const hbm::Region& r, hbm::DType dtype) {
   int64_t n = dtype == hbm::INT16 ? 2 : dtype == hbm::INT32 ? 4 : dtype == hbm::INT64 ? 8 : 1;
   for (uint32_t d : r.dims()) n *= d;
   return n;
+}
+
+/// -O2/-O3: the MAC array mapping with the fewer cycles for this tile (compiler/mac_cost.h).
+hbm::TileGeometry::MacMapping macMappingFor(const LayerPlan& l, const hbm::ComputeOp& op,
+                                            const March& march) {
+  MacWork w;
+  const hbm::Operand& x = op.inputs(0);
+  w.inChannels = x.shape_size() >= 2 ? x.shape(1) : 1;
+  w.outChannels = op.output().shape_size() >= 2 ? op.output().shape(1) : 1;
+  int64_t out_elems = 1;
+  for (int64_t d : op.output().shape()) out_elems *= d;
+  w.outPixels = w.outChannels > 0 ? out_elems / w.outChannels : 0;
+  for (int64_t k : l.attrs.getInts("kernel_shape")) w.taps *= k;
+  w.group = std::max<int64_t>(1, l.attrs.getInt("group", 1));
+  w.gemm = l.opType == "QGemm";
+  return bestMacMapping(w, march.macRows, march.macColumns);
 }
 
 }  // namespace
@@ -205,6 +222,7 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
           // A concat slice: the operand has the layer's channels, the storage's stride.
           y->set_shape(1, out_shape[1]);
         }
+        if (l.opcode == I::CONV && opt_.optLevel >= 2) geo->set_mac_mapping(macMappingFor(l, *op, march_));
         emit(std::move(inst), {});
         if (!out.resident) {
           // Store the bytes the compute wrote: whole rows, or the slice's channels per pixel.

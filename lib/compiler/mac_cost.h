@@ -1,0 +1,39 @@
+// What one conv/gemm tile costs on the MAC array, in cycles: the one formula the compiler (to
+// choose TileGeometry.mac_mapping) and the timing model (lib/sim/timing.h) share. The array has
+// `rows` output-channel lanes and `columns` reduction lanes (march mac_array); alignment waste
+// is real: a partly filled row or column still takes its cycle.
+#pragma once
+
+#include <cstdint>
+
+#include "hbm.pb.h"
+
+namespace hq {
+
+struct MacWork {
+  int64_t outPixels = 0;  ///< output pixels of the tile (QConvTranspose: input pixels)
+  int64_t inChannels = 0, outChannels = 0;
+  int64_t taps = 1;   ///< kernel height x width
+  int64_t group = 1;
+  bool gemm = false;  ///< QGemm: one "pixel" per row of the input, taps 1
+  bool int16 = false; ///< int16 operands: throughput x int16_rate
+};
+
+/// True for a depthwise conv (group == input channels == output channels > 1).
+inline bool isDepthwise(const MacWork& w) {
+  return !w.gemm && w.group > 1 && w.group == w.inChannels && w.group == w.outChannels;
+}
+
+/// Cycles of `w` on a rows x columns array:
+/// - conv/gemm, CHANNELS: pixels x taps x ceil(Cin_g / columns) x ceil(Cout_g / rows) x group;
+/// - conv, IM2COL: pixels x ceil(Cin_g x taps / columns) x ceil(Cout_g / rows) x group;
+/// - depthwise (either mapping): channels on rows, output pixels on columns, taps one after
+///   another: ceil(pixels / columns) x taps x ceil(C / rows).
+/// int16 divides throughput by int16_rate (rounded up). No fixed overhead.
+int64_t macCycles(const MacWork& w, int64_t rows, int64_t columns, double int16_rate,
+                  hbm::TileGeometry::MacMapping mapping);
+
+/// The mapping with the fewer cycles for `w` (CHANNELS on ties).
+hbm::TileGeometry::MacMapping bestMacMapping(const MacWork& w, int64_t rows, int64_t columns);
+
+}  // namespace hq
