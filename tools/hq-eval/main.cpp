@@ -1,12 +1,15 @@
 // hq-eval: top-1 / top-5 accuracy and throughput of a model on a labeled dataset.
 //   hq-eval MODEL.onnx --data SPEC.json [--batch N] [--limit N] [--threads N] [--json]
+//   hq-eval MODEL.hbm --data SPEC.json ...     (a compiled model, run on the NPU simulator)
 #include <cstdio>
 
 #include "common/cli.h"
 #include "common/tool_common.h"
 #include "data/dataset.h"
+#include "compiler/hbm.h"
 #include "eval/evaluate.h"
 #include "ir/onnx_import.h"
+#include "sim/evaluate_hbm.h"
 #include "support/atomic_file.h"
 
 int main(int argc, char** argv) {
@@ -16,7 +19,7 @@ int main(int argc, char** argv) {
   int64_t limit = 0;
   bool json = false, quiet = false, reference = false;
   int verbose = 0;
-  app.add_option("model", model_path, "model file (.onnx)")->required();
+  app.add_option("model", model_path, "model file (.onnx, or a compiled .hbm)")->required();
   app.add_option("--data", data_spec,
                  "dataset spec: a JSON file, or the name of a bundled spec "
                  "(fashion-mnist-test, fashion-mnist-test-32, ...)")
@@ -40,7 +43,14 @@ int main(int argc, char** argv) {
 
   hq::tool::applyVerbosity(quiet, verbose);
   return hq::tool::runMain("hq-eval", [&]() -> hq::Status {
-    HQ_ASSIGN_OR_RETURN(auto graph, hq::importOnnxFile(model_path));
+    const bool hbm = hq::looksLikeHbm(model_path);
+    hq::hbm::Model compiled;
+    std::unique_ptr<hq::Graph> graph;
+    if (hbm) {
+      HQ_ASSIGN_OR_RETURN(compiled, hq::readHbm(model_path));
+    } else {
+      HQ_ASSIGN_OR_RETURN(graph, hq::importOnnxFile(model_path));
+    }
     hq::DatasetOptions dopt;
     dopt.limit = limit;
     HQ_ASSIGN_OR_RETURN(auto dataset, hq::openDataset(data_spec, dopt));
@@ -48,7 +58,12 @@ int main(int argc, char** argv) {
     eval.modelName = model_path;
     eval.dumpOutputs = dump_outputs;
     eval.progress = !quiet;
-    HQ_ASSIGN_OR_RETURN(auto result, hq::evaluateModel(*graph, *dataset, eval));
+    hq::EvalResult result;
+    if (hbm) {
+      HQ_ASSIGN_OR_RETURN(result, hq::evaluateHbm(compiled, *dataset, eval));
+    } else {
+      HQ_ASSIGN_OR_RETURN(result, hq::evaluateModel(*graph, *dataset, eval));
+    }
     hq::OrderedJson j;
     j["model"] = model_path;
     j["data"] = dataset->describe();

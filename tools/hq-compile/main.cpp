@@ -1,0 +1,160 @@
+// hq-compile: an integer (or QDQ) model + a march -> a deployable .hbm (schemas/hbm.md).
+//   hq-compile model.int.onnx --march bayes -O1 --input-source pyramid --out model.hbm
+//   hq-compile --list-passes
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "common/cli.h"
+#include "common/tool_common.h"
+#include "compiler/check.h"
+#include "compiler/compile.h"
+#include "compiler/hbm.h"
+#include "compiler/march.h"
+#include "ir/onnx_import.h"
+#include "quant/convert.h"
+#include "support/json.h"
+#include "support/log.h"
+#include "support/sha256.h"
+
+namespace {
+
+/// "812 B", "23.4 KB", "1.3 MB" (KB = 1024 bytes, MB = 2^20, as the seed's perf report).
+std::string formatBytes(double bytes) {
+  if (bytes < 1024) return fmt::format("{:.0f} B", bytes);
+  if (bytes < 1024.0 * 1024) return fmt::format("{:.1f} KB", bytes / 1024);
+  return fmt::format("{:.1f} MB", bytes / (1024.0 * 1024));
+}
+
+hq::OrderedJson statsJson(const hq::CompileStats& s) {
+  hq::OrderedJson j;
+  j["layers"] = s.layers;
+  j["instructions"] = s.instructions;
+  j["dma_instructions"] = s.dmaInstructions;
+  j["compute_instructions"] = s.computeInstructions;
+  j["barriers"] = s.barriers;
+  j["tiles"] = s.tiles;
+  j["fused_groups"] = s.fusedGroups;
+  j["weight_bytes"] = s.weightBytes;
+  j["ddr_arena_bytes"] = s.ddrArenaBytes;
+  j["sram_peak_bytes"] = s.sramPeakBytes;
+  j["ddr_load_bytes"] = s.ddrLoadBytes;
+  j["ddr_store_bytes"] = s.ddrStoreBytes;
+  j["weight_load_bytes"] = s.weightLoadBytes;
+  j["ddr_bytes_per_frame"] = s.ddrBytesPerFrame();
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hq-compile: compile an integer (or QDQ) model for a march into a .hbm"};
+  std::string model_path, march_name = "bayes", input_source = "ddr", out_path;
+  int opt_level = 1;
+  int64_t batch = 1;
+  bool json = false, quiet = false, list_passes = false;
+  int verbose = 0;
+  app.add_option("model", model_path, "integer model (.int.onnx) or QDQ model (.calib.onnx)");
+  app.add_option("--march", march_name, "march: a bundled name (bayes, bernoulli2) or a JSON file")
+      ->default_str("bayes");
+  app.add_option("-O", opt_level, "optimization level 0..3 (-O0 ... -O3)")
+      ->default_val(1)
+      ->check(CLI::Range(0, 3));
+  app.add_option("--input-source", input_source, "where the input comes from: ddr, pyramid, resizer")
+      ->default_str("ddr")
+      ->check(CLI::IsMember({"ddr", "pyramid", "resizer"}));
+  app.add_option("--batch", batch, "frames per run")
+      ->default_val(1)
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  app.add_option("-o,--out", out_path, "the .hbm file to write");
+  app.add_flag("--list-passes", list_passes, "list the compiler passes and the -O level of each");
+  app.add_flag("--json", json, "print the compile statistics as one JSON object on stdout");
+  app.add_flag("-q,--quiet", quiet, "print nothing but errors");
+  app.add_flag("-v,--verbose", verbose, "per-pass timing on stderr (-vv debug)");
+  HQ_PARSE_ARGS(app, "hq-compile", argc, argv);
+
+  if (list_passes) {
+    for (const hq::PassInfo& p : hq::compilerPasses()) {
+      std::printf("%-10s -O%d  %s\n", p.name, p.minLevel, p.summary);
+    }
+    return 0;
+  }
+  for (const auto& [missing, what] : {std::pair{model_path.empty(), "a MODEL"},
+                                      std::pair{out_path.empty(), "--out FILE.hbm"}}) {
+    if (missing) {
+      std::fprintf(stderr, "hq-compile: error: %s is required (see hq-compile --help)\n", what);
+      return 2;
+    }
+  }
+
+  hq::tool::applyVerbosity(quiet, verbose);
+  return hq::tool::runMain("hq-compile", [&]() -> hq::Status {
+    const auto start = std::chrono::steady_clock::now();
+    HQ_ASSIGN_OR_RETURN(hq::March march, hq::loadMarch(march_name));
+    HQ_ASSIGN_OR_RETURN(auto graph, hq::importOnnxFile(model_path));
+    if (!hq::isIntegerModel(*graph)) {
+      hq::logInfo("{}: no ai.hq nodes, converting the QDQ model in memory", model_path);
+      HQ_ASSIGN_OR_RETURN(graph, hq::convertToInteger(*graph));
+    }
+    // What hq-check refuses, listed as hq-check lists it (one node per entry, with the rule).
+    HQ_ASSIGN_OR_RETURN(hq::CheckReport report, hq::checkModel(*graph, march));
+    if (!report.supported) {
+      std::string text = fmt::format("{} is not supported on march '{}': {} problem(s)",
+                                     model_path, march.name, report.diagnostics.size());
+      for (const hq::Diagnostic& d : report.diagnostics) text += "\n  " + hq::formatDiagnostic(d);
+      return HQ_ERROR(kUnsupported, "{}", text);
+    }
+
+    hq::CompileOptions options;
+    options.optLevel = opt_level;
+    HQ_ASSIGN_OR_RETURN(options.inputSource, hq::parseInputSource(input_source));
+    options.batch = batch;
+    HQ_ASSIGN_OR_RETURN(options.sourceModelSha256, hq::sha256File(model_path));
+    // The options as given on the command line (defaults are in CompilerInfo's own fields).
+    if (app.count("--march")) options.recordedOptions.emplace_back("march", march_name);
+    if (app.count("-O")) options.recordedOptions.emplace_back("O", std::to_string(opt_level));
+    if (app.count("--input-source")) options.recordedOptions.emplace_back("input-source", input_source);
+    if (app.count("--batch")) options.recordedOptions.emplace_back("batch", std::to_string(batch));
+
+    HQ_ASSIGN_OR_RETURN(hq::CompileResult result, hq::compileModel(*graph, march, options));
+    HQ_RETURN_IF_ERROR(hq::writeHbm(out_path, result.model));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    if (verbose > 0) {
+      for (const hq::PassTiming& p : result.passes) {
+        std::fprintf(stderr, "  %-10s %9.2f ms  %s\n", p.pass.c_str(), p.seconds * 1e3,
+                     p.note.c_str());
+      }
+    }
+    const hq::CompileStats& s = result.stats;
+    if (json) {
+      hq::OrderedJson j;
+      j["model"] = model_path;
+      j["out"] = out_path;
+      j["march"] = march.name;
+      j["options"] = {{"opt_level", opt_level},
+                      {"input_source", hq::inputSourceName(options.inputSource)},
+                      {"batch", batch}};
+      j["stats"] = statsJson(s);
+      hq::OrderedJson passes = hq::OrderedJson::array();
+      for (const hq::PassTiming& p : result.passes) {
+        passes.push_back({{"pass", p.pass}, {"ms", std::round(p.seconds * 1e6) / 1e3}, {"note", p.note}});
+      }
+      j["passes"] = passes;
+      j["seconds"] = seconds;
+      std::printf("%s\n", j.dump(2).c_str());
+    } else if (!quiet) {
+      std::printf(
+          "hq-compile: %s -> %s: %s -O%d, %s input, batch %lld, %lld layers, %lld instructions, "
+          "weights %s, DDR %s/frame, SRAM peak %s, %.2f s\n",
+          model_path.c_str(), out_path.c_str(), march.name.c_str(), opt_level,
+          hq::inputSourceName(options.inputSource), static_cast<long long>(batch),
+          static_cast<long long>(s.layers), static_cast<long long>(s.instructions),
+          formatBytes(static_cast<double>(s.weightBytes)).c_str(),
+          formatBytes(s.ddrBytesPerFrame()).c_str(),
+          formatBytes(static_cast<double>(s.sramPeakBytes)).c_str(), seconds);
+    }
+    return hq::Status::ok();
+  });
+}
