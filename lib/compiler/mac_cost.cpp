@@ -1,6 +1,7 @@
 // The MAC array cost formula (see mac_cost.h).
 #include "compiler/mac_cost.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace hq {
@@ -13,14 +14,22 @@ int64_t macCycles(const MacWork& w, int64_t rows, int64_t columns, double int16_
                   hbm::TileGeometry::MacMapping mapping) {
   int64_t cycles = 0;
   if (isDepthwise(w)) {
-    cycles = ceilDiv(w.outPixels, columns) * w.taps * ceilDiv(w.outChannels, rows);
+    cycles = ceilDiv(w.outChannels, rows) *
+             (mapping == hbm::TileGeometry::PIXELS ? ceilDiv(w.outPixels, columns) * w.taps
+                                                    : w.outPixels * ceilDiv(w.taps, columns));
   } else {
     const int64_t g = w.gemm ? 1 : w.group;
     const int64_t cin = w.inChannels / g, cout = w.outChannels / g;
     const int64_t taps = w.gemm ? 1 : w.taps;
-    const int64_t reduce = mapping == hbm::TileGeometry::IM2COL ? ceilDiv(cin * taps, columns)
-                                                                : taps * ceilDiv(cin, columns);
-    cycles = w.outPixels * reduce * ceilDiv(cout, rows) * g;
+    int64_t per_row = 0;  // cycles for all pixels, one output-row block of the array
+    if (mapping == hbm::TileGeometry::CHANNELS) {
+      per_row = w.outPixels * taps * ceilDiv(cin, columns);
+    } else if (mapping == hbm::TileGeometry::PIXELS && cin * taps < columns) {
+      per_row = ceilDiv(w.outPixels, columns / std::max<int64_t>(1, cin * taps));
+    } else {
+      per_row = w.outPixels * ceilDiv(cin * taps, columns);
+    }
+    cycles = per_row * ceilDiv(cout, rows) * g;
   }
   if (w.int16 && int16_rate > 0 && int16_rate < 1)
     cycles = static_cast<int64_t>(std::ceil(static_cast<double>(cycles) / int16_rate));
@@ -28,9 +37,13 @@ int64_t macCycles(const MacWork& w, int64_t rows, int64_t columns, double int16_
 }
 
 hbm::TileGeometry::MacMapping bestMacMapping(const MacWork& w, int64_t rows, int64_t columns) {
-  const int64_t a = macCycles(w, rows, columns, 1.0, hbm::TileGeometry::CHANNELS);
-  const int64_t b = macCycles(w, rows, columns, 1.0, hbm::TileGeometry::IM2COL);
-  return b < a ? hbm::TileGeometry::IM2COL : hbm::TileGeometry::CHANNELS;
+  hbm::TileGeometry::MacMapping best = hbm::TileGeometry::CHANNELS;
+  int64_t best_cycles = macCycles(w, rows, columns, 1.0, best);
+  for (auto m : {hbm::TileGeometry::IM2COL, hbm::TileGeometry::PIXELS}) {
+    const int64_t c = macCycles(w, rows, columns, 1.0, m);
+    if (c < best_cycles) best = m, best_cycles = c;
+  }
+  return best;
 }
 
 }  // namespace hq

@@ -24,16 +24,19 @@ inline bool isDepthwise(const MacWork& w) {
   return !w.gemm && w.group > 1 && w.group == w.inChannels && w.group == w.outChannels;
 }
 
-/// Cycles of `w` on a rows x columns array:
-/// - conv/gemm, CHANNELS: pixels x taps x ceil(Cin_g / columns) x ceil(Cout_g / rows) x group;
-/// - conv, IM2COL: pixels x ceil(Cin_g x taps / columns) x ceil(Cout_g / rows) x group;
-/// - depthwise (either mapping): channels on rows, output pixels on columns, taps one after
-///   another: ceil(pixels / columns) x taps x ceil(C / rows).
-/// int16 divides throughput by int16_rate (rounded up). No fixed overhead.
+/// Cycles of `w` on a rows x columns array (Cin_g, Cout_g: channels per group):
+/// - CHANNELS: pixels x taps x ceil(Cin_g / columns) x ceil(Cout_g / rows) x group;
+/// - IM2COL: pixels x ceil(Cin_g x taps / columns) x ceil(Cout_g / rows) x group;
+/// - PIXELS: when r = Cin_g x taps < columns, floor(columns / r) pixels share the columns:
+///   ceil(pixels / floor(columns / r)) x ceil(Cout_g / rows) x group; else as IM2COL;
+/// - depthwise: channels on rows: ceil(C / rows) x pixels x ceil(taps / columns) (CHANNELS,
+///   IM2COL) or ceil(C / rows) x ceil(pixels / columns) x taps (PIXELS).
+/// QGemm: pixels = rows of its input, taps 1. int16 divides throughput by int16_rate (rounded
+/// up). No fixed overhead.
 int64_t macCycles(const MacWork& w, int64_t rows, int64_t columns, double int16_rate,
                   hbm::TileGeometry::MacMapping mapping);
 
-/// The mapping with the fewer cycles for `w` (CHANNELS on ties).
+/// The mapping with the fewest cycles for `w` (the first of CHANNELS, IM2COL, PIXELS on ties).
 hbm::TileGeometry::MacMapping bestMacMapping(const MacWork& w, int64_t rows, int64_t columns);
 
 }  // namespace hq

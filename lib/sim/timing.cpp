@@ -110,53 +110,58 @@ class Timer {
     return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(bytes / bytesPerCycle_)));
   }
 
-  /// Cycles of a compute instruction.
-  Expected<int64_t> computeCycles(int i) const {
-    const hbm::Instruction& in = m_.instructions(i);
+  /// The MAC work of a CONV instruction's tile.
+  MacWork macWork(const hbm::Instruction& in) const {
     const hbm::ComputeOp& c = in.compute();
     const LayerShape& s = shapes_.at(in.layer());
-    int64_t out_pixels, out_channels;
+    int64_t out_pixels, out_channels, in_pixels = 0, in_channels = 1;
     pixelsAndChannels(c.output(), &out_pixels, &out_channels);
-    if (in.opcode() == I::CONV) {
-      if (c.inputs_size() == 0 || c.inputs(0).absent())
-        return HQ_ERROR(kInternal, "instruction {}: a CONV without an input", i);
-      const hbm::Operand& x = c.inputs(0);
-      int64_t in_pixels, in_channels;
-      pixelsAndChannels(x, &in_pixels, &in_channels);
-      MacWork w;
-      w.int16 = x.dtype() == hbm::INT16;
-      w.inChannels = in_channels;
-      w.outChannels = out_channels;
-      w.taps = s.kernelTaps;
-      w.group = s.group;
-      w.gemm = s.opType == "QGemm";
-      // QGemm: one output row per input row; QConvTranspose scatters each input pixel.
-      w.outPixels = w.gemm ? std::max<int64_t>(1, out_pixels)
-                           : (s.opType == "QConvTranspose" ? in_pixels : out_pixels);
-      const int64_t cycles = macCycles(w, rows_, cols_, int16Rate_, c.tile().mac_mapping());
-      return cycles + kInstructionOverhead;
-    }
-    // Vector unit.
+    if (c.inputs_size() > 0 && !c.inputs(0).absent())
+      pixelsAndChannels(c.inputs(0), &in_pixels, &in_channels);
+    MacWork w;
+    w.int16 = c.inputs_size() > 0 && c.inputs(0).dtype() == hbm::INT16;
+    w.inChannels = in_channels;
+    w.outChannels = out_channels;
+    w.taps = s.kernelTaps;
+    w.group = s.group;
+    w.gemm = s.opType == "QGemm";
+    // QGemm: one output row per input row; QConvTranspose scatters each input pixel.
+    w.outPixels = w.gemm ? std::max<int64_t>(1, out_pixels)
+                         : (s.opType == "QConvTranspose" ? in_pixels : out_pixels);
+    return w;
+  }
+
+  /// Elements the vector unit processes for a VECTOR/POOL instruction.
+  int64_t vectorWork(const hbm::Instruction& in) const {
+    const hbm::ComputeOp& c = in.compute();
+    const LayerShape& s = shapes_.at(in.layer());
     const int64_t outs = elements(c.output());
-    int64_t work = outs;
     if (in.opcode() == I::POOL) {
       int64_t in_elems = 0;
       for (const hbm::Operand& o : c.inputs()) {
         if (!o.absent() && o.channel_stride() > 0) in_elems += elements(o);
       }
-      work = s.opType == "QGlobalAveragePool" || s.opType == "QGlobalMaxPool"
+      return s.opType == "QGlobalAveragePool" || s.opType == "QGlobalMaxPool"
                  ? in_elems
                  : outs * s.kernelTaps;
-    } else if (s.opType == "QResize") {
-      work = s.mode == "linear" ? 4 * outs : outs;
-    } else if (s.opType == "QSoftmax") {
-      work = 3 * outs;
-    } else {
-      int64_t acts = 0;
-      for (const hbm::Operand& o : c.inputs()) acts += !o.absent() && o.channel_stride() > 0;
-      work = outs * std::max<int64_t>(1, acts);
     }
-    return ceilDiv(work, vec_) + kInstructionOverhead;
+    if (s.opType == "QResize") return s.mode == "linear" ? 4 * outs : outs;
+    if (s.opType == "QSoftmax") return 3 * outs;
+    int64_t acts = 0;
+    for (const hbm::Operand& o : c.inputs()) acts += !o.absent() && o.channel_stride() > 0;
+    return outs * std::max<int64_t>(1, acts);
+  }
+
+  /// Cycles of a compute instruction.
+  Expected<int64_t> computeCycles(int i) const {
+    const hbm::Instruction& in = m_.instructions(i);
+    if (in.opcode() == I::CONV) {
+      if (in.compute().inputs_size() == 0 || in.compute().inputs(0).absent())
+        return HQ_ERROR(kInternal, "instruction {}: a CONV without an input", i);
+      return macCycles(macWork(in), rows_, cols_, int16Rate_, in.compute().tile().mac_mapping()) +
+             kInstructionOverhead;
+    }
+    return ceilDiv(vectorWork(in), vec_) + kInstructionOverhead;
   }
 
   Expected<TimingResult> run(const TimingOptions& options) {
@@ -259,9 +264,36 @@ class Timer {
       lt.opType = l.op().op_type();
       lt.macsPerFrame = static_cast<int64_t>(l.macs());
       lt.vectorOpsPerFrame = static_cast<int64_t>(l.vector_ops());
-      const double vector_work = l.macs() > 0 ? 0.0 : static_cast<double>(l.vector_ops());
-      lt.computeBoundCycles = batch * (static_cast<double>(l.macs()) / (rows_ * cols_) +
-                                       vector_work / static_cast<double>(vec_));
+      lt.peakComputeCycles = batch * static_cast<double>(l.macs()) / (rows_ * cols_);
+    }
+    // Compute bound per layer: one frame's whole work in the best mapping (the shapes'
+    // alignment waste included: no schedule avoids it), at peak, times the batch.
+    std::vector<MacWork> frame_work(static_cast<size_t>(m_.layers_size()));
+    std::vector<int64_t> pixels(static_cast<size_t>(m_.layers_size()), 0);
+    std::vector<int64_t> vec_work(static_cast<size_t>(m_.layers_size()), 0);
+    std::vector<bool> has_mac(static_cast<size_t>(m_.layers_size()), false);
+    for (int i = 0; i < n; ++i) {
+      const hbm::Instruction& in = m_.instructions(i);
+      if (in.layer() >= static_cast<uint32_t>(m_.layers_size())) continue;
+      const size_t li = in.layer();
+      if (in.opcode() == I::CONV && in.compute().inputs_size() > 0) {
+        const MacWork w = macWork(in);
+        if (!has_mac[li]) frame_work[li] = w;
+        has_mac[li] = true;
+        pixels[li] += w.outPixels;
+      } else if (in.opcode() == I::VECTOR || in.opcode() == I::POOL) {
+        vec_work[li] += vectorWork(in);
+      }
+    }
+    for (size_t li = 0; li < r->layers.size(); ++li) {
+      double bound = static_cast<double>(vec_work[li]) / static_cast<double>(vec_);
+      if (has_mac[li]) {
+        MacWork w = frame_work[li];
+        w.outPixels = pixels[li] / r->batch;
+        bound += batch * static_cast<double>(macCycles(w, rows_, cols_, int16Rate_,
+                                                       bestMacMapping(w, rows_, cols_)));
+      }
+      r->layers[li].computeBoundCycles = bound;
     }
     for (int i = 0; i < n; ++i) {
       const hbm::Instruction& in = m_.instructions(i);
@@ -287,6 +319,7 @@ class Timer {
       r->storedBytes += lt.storedBytes;
       r->weightBytes += lt.weightBytes;
       r->computeBoundCycles += lt.computeBoundCycles;
+      r->peakComputeCycles += lt.peakComputeCycles;
       r->ddrBoundCycles += lt.ddrBoundCycles;
     }
     attributeLatency(r);

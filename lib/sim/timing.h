@@ -15,8 +15,12 @@
 //   POOL     inputs for elementwise, x 4 for bilinear resize, x 3 for softmax), plus overhead.
 //   BARRIER  no time.
 //
-// Also the roofline of each layer and of the model: max(compute at peak — MACs / (rows x
-// columns), plus vector work at the vector unit's rate — and DDR bytes at peak bandwidth).
+// Also the roofline of each layer and of the model: max(compute bound, DDR bytes at peak
+// bandwidth). The compute bound is the layer's whole work per frame on the MAC array in the
+// best mapping (compiler/mac_cost.h), with no overhead, times the batch, plus its vector work
+// at the vector unit's rate: the alignment waste of the model's channel counts is in it (no
+// schedule avoids that), what the compiler decides is not (tiling, mapping, overlap, DDR
+// traffic). peakComputeCycles, MACs / (rows x columns), shows the shapes' waste separately.
 #pragma once
 
 #include <array>
@@ -24,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/mac_cost.h"
 #include "hbm.pb.h"
 #include "support/status.h"
 
@@ -63,7 +68,8 @@ struct LayerTiming {
   /// instructions running then (idle stretches go to the next instruction to start), so the
   /// layers' shares sum to the run's cycles.
   double latencyCycles = 0;
-  double computeBoundCycles = 0;  ///< its work at peak rates, per run
+  double computeBoundCycles = 0;  ///< its work at peak rates for its shapes, per run
+  double peakComputeCycles = 0;   ///< its MACs / (rows x columns), per run (no alignment waste)
   double ddrBoundCycles = 0;      ///< its DDR bytes at peak bandwidth, per run
   double rooflineCycles() const { return computeBoundCycles > ddrBoundCycles ? computeBoundCycles : ddrBoundCycles; }
 };
@@ -85,6 +91,7 @@ struct TimingResult {
   std::vector<TimingInterval> intervals;
   int64_t loadedBytes = 0, storedBytes = 0, weightBytes = 0;  ///< per run
   double computeBoundCycles = 0, ddrBoundCycles = 0;          ///< model roofline terms, per run
+  double peakComputeCycles = 0;  ///< MACs / (rows x columns), per run
   std::array<int64_t, kTimingUnits> busyCycles{};             ///< per unit, per run
 
   double latencyUs() const { return static_cast<double>(cycles) / clockMhz; }

@@ -38,3 +38,23 @@ TEST_CASE("timing: probe", "[sim][timing][.probe]") {
              << " sum lat " << lat << " cycles " << t->cycles);
   }
 }
+
+TEST_CASE("timing: layer probe", "[sim][timing][.probe]") {
+  auto g = hq::importOnnxFile(std::getenv("HQ_PROBE_MODEL"));
+  REQUIRE(g.isOk());
+  auto march = hq::loadMarch(std::getenv("HQ_PROBE_MARCH"));
+  REQUIRE(march.isOk());
+  hq::CompileOptions o;
+  o.optLevel = 3;
+  o.batch = 16;
+  o.inputSource = hq::InputSource::kPyramid;
+  auto r = hq::compileModel(**g, *march, o);
+  REQUIRE(r.isOk());
+  auto t = hq::simulateTiming(r->model);
+  REQUIRE(t.isOk());
+  for (const auto& l : t->layers)
+    std::fprintf(stderr, "%-40s %-14s macs %9lld compute %8lld ideal %8.0f eff %.2f lat %.0f\n",
+                 l.name.c_str(), l.opType.c_str(), (long long)l.macsPerFrame, (long long)l.computeCycles,
+                 l.computeBoundCycles, l.computeBoundCycles / std::max<int64_t>(1, l.computeCycles),
+                 l.latencyCycles);
+}
