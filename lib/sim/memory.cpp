@@ -239,7 +239,7 @@ Expected<std::vector<uint8_t>> SimMemory::read(const hbm::Region& region, int64_
     uint64_t addr = t.base + offs[i];
     if (written != nullptr) {
       const uint8_t* w = written + addr;
-      const uint8_t* miss = std::find(w, w + elem, uint8_t{0});
+      const uint8_t* miss = std::find_if(w, w + elem, [this](uint8_t g) { return g != gen_; });
       if (miss != w + elem) {
         uint64_t rel = region.offset() + offs[i] + static_cast<uint64_t>(miss - w);
         return simError(context, fmt::format("{} read {} before any write (byte {} never written)",
@@ -272,7 +272,7 @@ Status SimMemory::write(const hbm::Region& region, int64_t elem_bytes,
     uint64_t addr = t.base + offs[i];
     if (elem == 0) continue;
     std::memcpy(data + addr, bytes.data() + i * elem, elem);
-    std::memset(written + addr, 1, elem);
+    std::memset(written + addr, gen_, elem);
   }
   return Status::ok();
 }
@@ -282,15 +282,25 @@ Status SimMemory::markBufferWritten(uint32_t buffer_id) {
   if (b == nullptr) {
     return HQ_ERROR(kInternal, "simulator: mark written: buffer {} does not exist", buffer_id);
   }
-  std::fill(ddrWritten_.begin() + b->offset(), ddrWritten_.begin() + b->offset() + b->size(), 1);
+  std::fill(ddrWritten_.begin() + b->offset(), ddrWritten_.begin() + b->offset() + b->size(), gen_);
   return Status::ok();
 }
 
 void SimMemory::markInputsWritten() {
   for (const hbm::Buffer& b : buffers_) {
     if (b.purpose() == hbm::Buffer::INPUT) {
-      std::fill(ddrWritten_.begin() + b.offset(), ddrWritten_.begin() + b.offset() + b.size(), 1);
+      std::fill(ddrWritten_.begin() + b.offset(), ddrWritten_.begin() + b.offset() + b.size(), gen_);
     }
+  }
+}
+
+void SimMemory::forgetWrites() {
+  // Written bytes carry the generation of their write; a new generation forgets them all
+  // without touching the arrays (until the 8-bit counter wraps).
+  if (++gen_ == 0) {
+    std::fill(ddrWritten_.begin(), ddrWritten_.end(), 0);
+    std::fill(sramWritten_.begin(), sramWritten_.end(), 0);
+    gen_ = 1;
   }
 }
 

@@ -70,6 +70,9 @@ class SimMemory {
   Status markBufferWritten(uint32_t buffer_id);
   /// Mark every buffer of purpose INPUT as written.
   void markInputsWritten();
+  /// Forget every write (DDR and SRAM), as for a fresh run; O(1) (the shadows hold the
+  /// generation of each byte's last write).
+  void forgetWrites();
   /// Forget that DDR buffer `buffer_id` was written (its live range ended; a later read before
   /// a new write is then an error).
   Status invalidateBuffer(uint32_t buffer_id);
@@ -105,6 +108,7 @@ class SimMemory {
   std::vector<uint8_t> sram_, sramWritten_;
   std::string weights_;
   uint64_t bankBytes_ = 1;
+  uint8_t gen_ = 1;  ///< a byte is written when its shadow equals gen_
 };
 
 }  // namespace hq

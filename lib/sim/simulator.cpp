@@ -2,6 +2,8 @@
 // semantics".
 #include "sim/simulator.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -95,6 +97,13 @@ struct Simulator::Impl {
   std::vector<std::unique_ptr<Value>> values;
   std::vector<Node> nodes;  ///< one per layer, built from Layer.op
   std::vector<Value*> inputSlots;
+  /// Prepared kernels by (layer, tile shapes, pads): the integer executor's kernels.
+  struct CachedKernel {
+    Node node;
+    std::unique_ptr<PreparedKernel> kernel;
+  };
+  std::map<std::string, std::unique_ptr<CachedKernel>> kernels;
+  std::unique_ptr<SimMemory> memory;  ///< created by the first run()
 
   std::string where(int i) const {
     const Instr& in = model.instructions(i);
@@ -286,10 +295,41 @@ Status Simulator::Impl::compute(int i, SimMemory& mem) {
         node.attrs.set(
             "pads", Attribute::ofInts({t.pad_top(), t.pad_left(), t.pad_bottom(), t.pad_right()}));
     }
-    Expected<std::vector<Tensor>> outs = runReference(node, ins);
-    if (!outs.isOk()) return fail(i, outs.status().message());
-    if (outs->empty() || !(*outs)[0].defined()) return fail(i, "the kernel produced no output");
-    result = std::move((*outs)[0]);
+    // The integer executor's kernel for this node and these tile shapes (prepared once).
+    const hbm::Operand& o = c.output();
+    const Shape want(o.shape().begin(), o.shape().end());
+    std::string key = fmt::format("{}|{}", in.layer(), shapeString(want));
+    for (const Attribute* a = node.attrs.find("pads"); a; a = nullptr)
+      for (int64_t p : a->ints) key += fmt::format(",{}", p);
+    for (const Tensor* t : ins) key += "|" + (t ? shapeString(t->shape()) : std::string("-"));
+    auto it = kernels.find(key);
+    if (it == kernels.end()) {
+      auto entry = std::make_unique<CachedKernel>();
+      entry->node = node;
+      std::vector<ValueInfo> in_info;
+      for (const Tensor* t : ins) {
+        ValueInfo v;
+        if (t) {
+          v.dtype = t->dtype(), v.shape = t->shape(), v.hasShape = true;
+          // Constants (weights, bias) stay constants for the kernel's preparation.
+        }
+        in_info.push_back(v);
+      }
+      for (size_t k = 0; k < ins.size() && k < static_cast<size_t>(c.inputs_size()); ++k) {
+        if (ins[k] && c.inputs(static_cast<int>(k)).channel_stride() == 0) in_info[k].constant = ins[k];
+      }
+      ValueInfo out_info;
+      out_info.dtype = dtypeFromHbm(o.dtype()), out_info.shape = want, out_info.hasShape = true;
+      Expected<std::unique_ptr<PreparedKernel>> k =
+          prepareKernel(entry->node, in_info, {out_info}, KernelOptions{});
+      if (!k.isOk()) return fail(i, k.status().message());
+      entry->kernel = std::move(*k);
+      it = kernels.emplace(key, std::move(entry)).first;
+    }
+    result = Tensor(dtypeFromHbm(o.dtype()), want);
+    KernelCall call{it->second->node, ins, {&result}};
+    Status st = it->second->kernel->run(call);
+    if (!st.isOk()) return fail(i, st.message());
   }
   const hbm::Operand& o = c.output();
   const Shape want(o.shape().begin(), o.shape().end());
@@ -374,7 +414,23 @@ struct Tokens {
 
 }  // namespace
 
+namespace {
+/// Kernels on simulator tiles are small: OpenMP threads would only spin. One thread while
+/// the simulator runs, restored after.
+class SingleThreadScope {
+ public:
+  SingleThreadScope() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreadScope() { omp_set_num_threads(saved_); }
+  SingleThreadScope(const SingleThreadScope&) = delete;
+  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
+
+ private:
+  int saved_;
+};
+}  // namespace
+
 Expected<std::vector<Tensor>> Simulator::run(const std::vector<Tensor>& inputs) {
+  SingleThreadScope single_thread;
   Impl& s = *impl_;
   const hbm::Model& m = s.model;
   s.stats = SimStats{};
@@ -382,7 +438,14 @@ Expected<std::vector<Tensor>> Simulator::run(const std::vector<Tensor>& inputs) 
   if (static_cast<int>(inputs.size()) != m.inputs_size())
     return HQ_ERROR(kInvalidArgument, "simulator: {} input tensors given; the model has {} inputs",
                     inputs.size(), m.inputs_size());
-  HQ_ASSIGN_OR_RETURN(SimMemory mem, SimMemory::create(s.march, m));
+  // One set of memories per simulator, reused run after run (every write forgotten).
+  if (!s.memory) {
+    HQ_ASSIGN_OR_RETURN(SimMemory created, SimMemory::create(s.march, m));
+    s.memory = std::make_unique<SimMemory>(std::move(created));
+  } else {
+    s.memory->forgetWrites();
+  }
+  SimMemory& mem = *s.memory;
   for (int k = 0; k < m.inputs_size(); ++k) {
     const hbm::TensorDesc& desc = m.inputs(k);
     HQ_ASSIGN_OR_RETURN(std::string bytes, packInput(desc, inputs[k], batch));

@@ -451,9 +451,9 @@ TEST_CASE("sim: compute errors name the instruction", "[sim]") {
     o->mutable_region()->set_size(2 * kW * kStride);
     REQUIRE(validateHbm(m).isOk());
     CHECK_THAT(simError(m, d.x, SimOptions::Order::kEager),
-               Catch::Contains(fmt::format("simulator: instruction {} (CONV, layer 'conv1'): the "
-                                           "kernel's output is [1, 8, 3, 5], the output operand "
-                                           "is [1, 8, 2, 5]",
+               Catch::Contains(fmt::format("simulator: instruction {} (CONV, layer 'conv1'): "
+                                           "ai.hq.QConv 'conv1': output buffer is int8 [1, 8, 2, "
+                                           "5]; expected int8 [1, 8, 3, 5]",
                                            conv0)));
   }
   SECTION("wrong tile pads change the kernel's output shape") {
@@ -461,7 +461,7 @@ TEST_CASE("sim: compute errors name the instruction", "[sim]") {
     const int conv0 = find(m, Instruction::CONV);
     m.mutable_instructions(conv0)->mutable_compute()->mutable_tile()->set_pad_top(0);
     CHECK_THAT(simError(m, d.x, SimOptions::Order::kEager),
-               Catch::Contains("the kernel's output is [1, 8, 2, 5]"));
+               Catch::Contains("output buffer is int8 [1, 8, 3, 5]; expected int8 [1, 8, 2, 5]"));
   }
   SECTION("a kernel error gets the instruction as context") {
     hbm::Model m = makeConvModel(d, {0, 3, 6}, 1);
