@@ -2,7 +2,7 @@
 # The README's first command: install dependencies, build, and run the pipeline on the
 # bundled model (models/fmnist_cnn.float.onnx) with Fashion-MNIST from Debian's
 # dataset-fashion-mnist, printing accuracy at each stage as the seed does.
-# Stages that later issues add (calib, qat, convert, check, compile, perf, viz) join here.
+# Stages that later issues add (perf, viz) join here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -48,6 +48,13 @@ $BIN/hq-eval "$OUT/fmnist_cnn.int.onnx" --data fashion-mnist-test --label "Quant
 echo
 echo "-- hardware check (hq-check: every node runs on march bayes within its limits; configs/marches/) --"
 $BIN/hq-check "$OUT/fmnist_cnn.int.onnx" --march bayes
+
+echo
+echo "-- compile (hq-compile: march bayes, -O3, pyramid NV12 input like the seed's compile_model; schemas/hbm.md) --"
+$BIN/hq-compile "$OUT/fmnist_cnn.int.onnx" --march bayes -O3 --input-source pyramid \
+  --out "$OUT/fmnist_cnn.hbm"
+$BIN/hq-eval "$OUT/fmnist_cnn.hbm" --data fashion-mnist-test --label "Compiled model (NPU simulator)" \
+  --report "$OUT/hbm.eval.json"
 
 echo
 echo "-- where accuracy is lost (hq-convert --compare: float vs fake-quant vs integer, 1,000 test images) --"
