@@ -306,13 +306,17 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
   bool observing = true;                      // false in the local bias-correction pass
   ExecutorOptions eo;
   eo.threads = options.threads;
+  // A shared-scale group (Concat inputs and output) has one observer, its representative's,
+  // fed with every member's tensor (as PyTorch's shared observer for torch.cat).
+  auto state_of = [&](size_t i) -> PointState& { return states[plan.groupOf(i)]; };
   for (size_t i = 0; i < plan.points.size(); ++i) {
     const QuantPoint& p = plan.points[i];
     if (!isActivation(p)) continue;
+    if (p.kind == QuantPoint::Kind::kOutput) observed_points[p.value->name].push_back(i);
+    if (plan.groupOf(i) != i) continue;
     QuantPoint probe = p;
     if (try_all && !probe.spec.fixedScale) probe.spec.observer = "all";
     HQ_ASSIGN_OR_RETURN(states[i], makePointState(probe));
-    if (p.kind == QuantPoint::Kind::kOutput) observed_points[p.value->name].push_back(i);
   }
   std::optional<BiasCorrector> corrector;
   if (options.biasCorrection != BiasCorrectionMode::kOff) {
@@ -326,7 +330,7 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
   eo.onObserve = [&](const std::string& name, const ObservedTensor& t) -> Status {
     if (auto it = observed_points.find(name); observing && it != observed_points.end()) {
       for (size_t i : it->second) {
-        HQ_RETURN_IF_ERROR(states[i].observer->observe(t.data, t.n, t.paddingZeros));
+        HQ_RETURN_IF_ERROR(state_of(i).observer->observe(t.data, t.n, t.paddingZeros));
       }
     }
     if (auto it = unit_inputs.find(name); it != unit_inputs.end() && observing) {
@@ -379,7 +383,7 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     for (size_t i = 0; i < plan.points.size(); ++i) {
       const QuantPoint& p = plan.points[i];
       if (p.kind == QuantPoint::Kind::kInput) {
-        HQ_RETURN_IF_ERROR(states[i].observer->observe(images.data<float>(), images.numel()));
+        HQ_RETURN_IF_ERROR(state_of(i).observer->observe(images.data<float>(), images.numel()));
       }
     }
     if (corrector) HQ_RETURN_IF_ERROR(corrector->observeGraphInputs(*graph, {images}));
@@ -425,8 +429,10 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
         out.push_back(q);
         continue;
       }
-      HQ_ASSIGN_OR_RETURN(QuantRange r, rangeOf(states[i], p.spec, method));
-      out.push_back(paramsFromRange(r, p.spec));
+      // A group member takes its representative's range and spec: one scale for all.
+      const QuantSpec& spec = plan.points[plan.groupOf(i)].spec;
+      HQ_ASSIGN_OR_RETURN(QuantRange r, rangeOf(state_of(i), spec, method));
+      out.push_back(paramsFromRange(r, spec));
     }
     return out;
   };
@@ -501,12 +507,14 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
     j["symmetric"] = p.spec.symmetric;
     if (isActivation(p)) {
       j["observer"] = p.spec.fixedScale ? "fixed" : p.spec.observer;
-      j["min"] = states[i].observer->seenMin();
-      j["max"] = states[i].observer->seenMax();
+      const PointState& st = state_of(i);
+      j["min"] = st.observer->seenMin();
+      j["max"] = st.observer->seenMax();
       j["scale"] = q.scales[0];
       j["zero_point"] = q.zeroPoints[0];
-      if (q.dtype != QDType::kInt32 && states[i].histogram) {
-        auto [sat, sqnr] = histogramStats(states[i].histogram->histogram(), q, p.spec);
+      if (plan.groupOf(i) != i) j["shares_scale_with"] = plan.points[plan.groupOf(i)].value->name;
+      if (q.dtype != QDType::kInt32 && st.histogram) {
+        auto [sat, sqnr] = histogramStats(st.histogram->histogram(), q, p.spec);
         j["saturation"] = sat;
         j["sqnr_db"] = sqnr;
       }
@@ -557,6 +565,7 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
   summary["weight_points"] =
       std::count_if(plan.points.begin(), plan.points.end(), [](const QuantPoint& p) { return !isActivation(p); });
   summary["fused_units"] = plan.units.size();
+  summary["shared_scale_concats"] = plan.sharedConcats;
   summary["bias_correction"] = biasCorrectionModeName(options.biasCorrection);
   if (corrector) summary["bias_corrections"] = corrections;
   if (try_all) {

@@ -418,6 +418,9 @@ Expected<QConfig> QConfig::fromJson(const Json& doc, const std::string& what) {
   try {
     q.source_ = doc;
     if (auto it = doc.find("march"); it != doc.end()) q.march_ = it->get<std::string>();
+    if (auto it = doc.find("share_concat_scale"); it != doc.end()) {
+      q.shareConcatScale_ = it->get<bool>();
+    }
     if (auto it = doc.find("default"); it != doc.end()) {
       if (auto a = it->find("activation"); a != it->end()) q.defaultActivation_ = parsePartial(*a);
       if (auto w = it->find("weight"); w != it->end()) q.defaultWeight_ = parsePartial(*w);

@@ -10,6 +10,7 @@
 //     "weight": {"dtype": "qint8", "per_channel": true, "observer": "minmax"}
 //   },
 //   "inputs": {"input": {"fixed_scale": 0.0078125}},    // graph inputs by name ("*" = all)
+//   "share_concat_scale": true,              // Concat inputs and output share one scale
 //   "overrides": [                           // later entries win
 //     {"op_type": "Gemm", "output": {"dtype": "qint32"}},
 //     {"name": "classifier*", "weight": {"observer": "mse"}},
@@ -155,6 +156,13 @@ class QConfig {
   /// Weight dtypes and other constraints (e.g. power-of-two scales) are not checked here.
   Status checkMarch() const;
 
+  /// "share_concat_scale" (default true, as PyTorch's backend config for torch.cat): every
+  /// Concat's activation inputs and its output are one quantization group with one range
+  /// (one observer fed with all of them), so the integer QConcat is a copy (identity
+  /// rescales) that the compiler can do in place. false: each keeps its own observer.
+  bool shareConcatScale() const { return shareConcatScale_; }
+  void setShareConcatScale(bool share) { shareConcatScale_ = share; }
+
   /// The config as given (stored in the model's metadata for lineage).
   const Json& source() const { return source_; }
 
@@ -183,6 +191,7 @@ class QConfig {
   std::map<std::string, Partial> inputs_;  ///< graph input name or "*" -> partial spec
   std::vector<Override> overrides_;
   std::string march_;
+  bool shareConcatScale_ = true;
   Json source_;
 };
 

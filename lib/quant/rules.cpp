@@ -1,10 +1,14 @@
 #include "quant/rules.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
 #include "runtime/passes/passes.h"
+#include "support/log.h"
 
 namespace hq {
 
@@ -117,6 +121,64 @@ bool onlyFeedsOutputs(const Graph& g, const Value* v) {
   return true;
 }
 
+/// A Concat seen while planning: its output point and the points its activation inputs'
+/// scales come from.
+struct ConcatGroup {
+  const Node* node = nullptr;
+  size_t output = 0;
+  std::vector<size_t> inputs;
+};
+
+/// Union the points of each Concat (share_concat_scale) into plan.scaleGroup. A group's
+/// representative is a member with a fixed scale if any, else the latest Concat output
+/// joined. Concats whose members cannot share (dtype, symmetry, two different fixed scales)
+/// are left alone and logged.
+void shareConcatScales(QuantPlan& plan, const std::vector<ConcatGroup>& concats) {
+  std::vector<size_t> parent(plan.points.size());
+  std::iota(parent.begin(), parent.end(), size_t{0});
+  auto find = [&](size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  for (const ConcatGroup& c : concats) {
+    const QuantSpec& out = plan.points[c.output].spec;
+    std::set<size_t> roots = {find(c.output)};
+    std::string why;
+    for (size_t i : c.inputs) {
+      const QuantSpec& s = plan.points[i].spec;
+      if (s.dtype != out.dtype || s.symmetric != out.symmetric) {
+        why = "input '" + plan.points[i].value->name + "' is " + s.describe() + ", output " +
+              out.describe();
+      }
+      roots.insert(find(i));
+    }
+    std::set<double> fixed;
+    for (size_t i = 0; i < plan.points.size(); ++i) {
+      if (roots.count(find(i)) && plan.points[i].spec.fixedScale) {
+        fixed.insert(*plan.points[i].spec.fixedScale);
+      }
+    }
+    if (why.empty() && fixed.size() > 1) why = "it would join two different fixed scales";
+    if (!why.empty()) {
+      logVerbose("node {}: Concat inputs keep their own scales ({})", c.node->describe(), why);
+      continue;
+    }
+    size_t root = find(c.output);
+    for (size_t r : roots) parent[r] = root;
+    ++plan.sharedConcats;
+  }
+  plan.scaleGroup.resize(plan.points.size());
+  std::vector<size_t> rep(plan.points.size(), SIZE_MAX);
+  for (size_t i = 0; i < plan.points.size(); ++i) {  // a fixed member leads its group
+    size_t r = find(i);
+    if (plan.points[i].spec.fixedScale && rep[r] == SIZE_MAX) rep[r] = i;
+  }
+  for (size_t i = 0; i < plan.points.size(); ++i) {
+    size_t r = find(i);
+    plan.scaleGroup[i] = rep[r] == SIZE_MAX ? r : rep[r];
+  }
+}
+
 }  // namespace
 
 Expected<QuantPlan> planQuantization(Graph& graph, const QConfig& qconfig) {
@@ -138,6 +200,13 @@ Expected<QuantPlan> planQuantization(Graph& graph, const QConfig& qconfig) {
   }
 
   std::set<const Node*> absorbed;
+  std::vector<ConcatGroup> concats;
+  auto point_index = [&](const Value* v) -> std::optional<size_t> {
+    for (size_t i = 0; i < plan.points.size(); ++i) {
+      if (plan.points[i].value == v && plan.points[i].kind != QuantPoint::Kind::kWeight) return i;
+    }
+    return std::nullopt;
+  };
   for (Node* n : graph.nodes()) {
     if (absorbed.count(n)) continue;
     QuantRule rule = quantRuleOf(graph, *n);
@@ -222,10 +291,23 @@ Expected<QuantPlan> planQuantization(Graph& graph, const QConfig& qconfig) {
                           n->describe());
         }
         add_point(QuantPoint::Kind::kOutput, n->outputs[0], n, o);
+        if (n->opType == "Concat" && qconfig.shareConcatScale()) {
+          ConcatGroup c;
+          c.node = n;
+          c.output = plan.points.size() - 1;
+          for (const Value* in : n->inputs) {
+            if (!in || !isFloat(in) || in->isConstant()) continue;
+            auto src = scale_source.find(in);
+            if (src == scale_source.end()) continue;
+            if (auto idx = point_index(src->second)) c.inputs.push_back(*idx);
+          }
+          concats.push_back(std::move(c));
+        }
         break;
       }
     }
   }
+  shareConcatScales(plan, concats);
   return plan;
 }
 

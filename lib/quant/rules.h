@@ -16,7 +16,8 @@
 //   requant     integer op with its own output scale (multiplier + shift, or a table):
 //               AveragePool, GlobalAveragePool (1/N folded into the multiplier), Add, Sub,
 //               Mul (each input rescaled), Concat (per-input rescale; free when scales
-//               match), Resize (linear), Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu,
+//               match, which qconfig share_concat_scale (default) arranges: the Concat's
+//               activation inputs' points and its output point form one group), Resize (linear), Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu,
 //               PRelu, Softmax (int8 lookup tables). One point: the output.
 //   shape       integer shape arithmetic, never quantized: Shape, Gather, Cast, Constant.
 //   float_only  no integer form in hq (Div of two activations, BatchNormalization that is
@@ -68,6 +69,16 @@ struct QuantPlan {
   std::vector<QuantPoint> points;
   /// For each same_scale value: the activation point whose scale it carries.
   std::vector<std::pair<Value*, Value*>> sharedScale;
+  /// For each point (parallel to `points`): the index of the point whose observer and spec
+  /// set its range; itself unless it is in a shared-scale group (a Concat's activation
+  /// inputs and output under qconfig share_concat_scale). Every member of a group gets the
+  /// same scale and zero point.
+  std::vector<size_t> scaleGroup;
+  /// Concats whose inputs and output share one scale (share_concat_scale).
+  int sharedConcats = 0;
+
+  /// scaleGroup[i], or i for a plan built without groups.
+  size_t groupOf(size_t i) const { return i < scaleGroup.size() ? scaleGroup[i] : i; }
 
   const QuantPoint* pointFor(const Value* v) const;
 };
