@@ -26,7 +26,7 @@ TEST_CASE("passes.def lists each pass once with its opt level", "[passes]") {
   std::vector<std::string> names;
   for (const PassInfo& p : allPasses()) names.push_back(p.name);
   CHECK(names == std::vector<std::string>{"eliminate_identity", "batchnorm_inference",
-                                          "reshape_shape_chain", "remove_dead"});
+                                          "reshape_shape_chain", "global_pool", "remove_dead"});
   REQUIRE(findPass("remove_dead"));
   CHECK(findPass("remove_dead")->optLevel == 1);
   CHECK(findPass("nope") == nullptr);
