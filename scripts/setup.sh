@@ -11,9 +11,11 @@ PACKAGES=(
   dataset-fashion-mnist
 )
 # Developer extras (not needed to build or test): the generators of tests' reference data
-# (python3-onnx, python3-numpy, python3-torch) and the benches' peers; see bench/README.md.
+# (python3-onnx, python3-numpy, python3-torch), the benches' peers (see bench/README.md), and
+# chromium for scripts/check_perf_html.sh (the hq-perf page in headless Chromium; its test
+# skips without it).
 if [[ "${HQ_SETUP_DEV:-0}" == 1 ]]; then
-  PACKAGES+=(python3-onnx python3-numpy python3-torch nodejs npm)
+  PACKAGES+=(python3-onnx python3-numpy python3-torch nodejs npm chromium)
 fi
 
 missing=()

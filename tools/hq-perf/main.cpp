@@ -1,0 +1,134 @@
+// hq-perf: the performance report of a compiled model (the timing simulator's figures).
+//   hq-perf model.hbm [--out-dir DIR] [--name NAME] [--layer-details] [--json]
+//   hq-perf model.int.onnx --march bayes -O2 --input-source pyramid [--batch N]   (compiles in
+//   memory) hq-perf --diff a.json b.json
+// Writes DIR/NAME.json (schemas/perf-report.schema.json) and DIR/NAME.html and prints
+// "FPS=..., latency = ... us   (see DIR/NAME.html)".
+#include <cstdio>
+#include <filesystem>
+
+#include "common/cli.h"
+#include "common/tool_common.h"
+#include "compiler/compile.h"
+#include "compiler/hbm.h"
+#include "compiler/march.h"
+#include "ir/onnx_import.h"
+#include "quant/convert.h"
+#include "report/perf_report.h"
+#include "sim/timing.h"
+#include "support/atomic_file.h"
+#include "support/json.h"
+#include "support/log.h"
+#include "support/sha256.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "hq-perf: performance report (FPS, latency, DDR traffic, per-layer costs) of a model"};
+  std::string model_path, out_dir = "perf_out", name, march_name = "bayes", input_source = "ddr";
+  std::vector<std::string> diff;
+  int opt_level = 1;
+  int64_t batch = 1;
+  double min_fps = -1;
+  bool layer_details = false, json = false, quiet = false;
+  int verbose = 0;
+  app.add_option("model", model_path, ".hbm, or an integer/QDQ .onnx model to compile in memory");
+  app.add_option("--out-dir", out_dir, "folder for NAME.json and NAME.html")
+      ->default_str("perf_out");
+  app.add_option("--name", name, "report name (default: the model file name up to its first '.')");
+  app.add_flag("--layer-details", layer_details, "print the layer table on stdout");
+  app.add_flag("--json", json, "print the report JSON on stdout (instead of the summary line)");
+  app.add_option("--fail-if-fps-below", min_fps, "exit 1 when FPS is below this (after writing)");
+  app.add_option("--diff", diff, "compare two report JSON files: --diff a.json b.json")
+      ->expected(2);
+  app.add_option("--march", march_name, "ONNX input: march (bayes, bernoulli2 or a JSON file)")
+      ->default_str("bayes");
+  app.add_option("-O", opt_level, "ONNX input: optimization level 0..3")
+      ->default_val(1)
+      ->check(CLI::Range(0, 3));
+  app.add_option("--input-source", input_source, "ONNX input: ddr, pyramid, resizer")
+      ->default_str("ddr")
+      ->check(CLI::IsMember({"ddr", "pyramid", "resizer"}));
+  app.add_option("--batch", batch, "ONNX input: frames per run")
+      ->default_val(1)
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  app.add_flag("-q,--quiet", quiet, "print nothing but errors (and the gate's failure)");
+  app.add_flag("-v,--verbose", verbose, "more detail on stderr");
+  HQ_PARSE_ARGS(app, "hq-perf", argc, argv);
+  if (diff.empty() && model_path.empty()) {
+    std::fprintf(
+        stderr,
+        "hq-perf: error: a MODEL or --diff A.json B.json is required (see hq-perf --help)\n");
+    return 2;
+  }
+  hq::tool::applyVerbosity(quiet, verbose);
+
+  if (!diff.empty()) {
+    return hq::tool::runMain("hq-perf", [&]() -> hq::Status {
+      HQ_ASSIGN_OR_RETURN(hq::Json a, hq::readJsonFile(diff[0]));
+      HQ_ASSIGN_OR_RETURN(hq::Json b, hq::readJsonFile(diff[1]));
+      HQ_ASSIGN_OR_RETURN(std::string text, hq::diffPerfReports(a, b, diff[0], diff[1]));
+      std::printf("%s", text.c_str());
+      return hq::Status::ok();
+    });
+  }
+
+  bool below = false;
+  double fps = 0;
+  int rc = hq::tool::runMain("hq-perf", [&]() -> hq::Status {
+    hq::hbm::Model model;
+    if (hq::looksLikeHbm(model_path)) {
+      HQ_ASSIGN_OR_RETURN(model, hq::readHbm(model_path));
+    } else {
+      HQ_ASSIGN_OR_RETURN(hq::March march, hq::loadMarch(march_name));
+      HQ_ASSIGN_OR_RETURN(auto graph, hq::importOnnxFile(model_path));
+      if (!hq::isIntegerModel(*graph)) {
+        hq::logInfo("{}: no ai.hq nodes, converting the QDQ model in memory", model_path);
+        HQ_ASSIGN_OR_RETURN(graph, hq::convertToInteger(*graph));
+      }
+      hq::CompileOptions options;
+      options.optLevel = opt_level;
+      HQ_ASSIGN_OR_RETURN(options.inputSource, hq::parseInputSource(input_source));
+      options.batch = batch;
+      HQ_ASSIGN_OR_RETURN(options.sourceModelSha256, hq::sha256File(model_path));
+      if (app.count("--march")) options.recordedOptions.emplace_back("march", march_name);
+      if (app.count("-O")) options.recordedOptions.emplace_back("O", std::to_string(opt_level));
+      if (app.count("--input-source"))
+        options.recordedOptions.emplace_back("input-source", input_source);
+      if (app.count("--batch"))
+        options.recordedOptions.emplace_back("batch", std::to_string(batch));
+      HQ_ASSIGN_OR_RETURN(hq::CompileResult compiled, hq::compileModel(*graph, march, options));
+      model = std::move(compiled.model);
+    }
+    HQ_ASSIGN_OR_RETURN(hq::TimingResult timing, hq::simulateTiming(model));
+    if (name.empty()) {
+      name = std::filesystem::path(model_path).filename().string();
+      name = name.substr(0, name.find('.'));
+    }
+    const hq::PerfReport report = hq::buildPerfReport(model, timing, name);
+    const hq::OrderedJson j = report.toJson();
+    HQ_RETURN_IF_ERROR(
+        hq::validateJson(hq::Json::parse(j.dump()), hq::kPerfReportSchema, "report"));
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) return HQ_ERROR(kIo, "{}: cannot create the folder: {}", out_dir, ec.message());
+    const std::string base = (std::filesystem::path(out_dir) / name).string();
+    HQ_RETURN_IF_ERROR(hq::writeFileAtomic(base + ".json", j.dump(2) + "\n"));
+    HQ_RETURN_IF_ERROR(hq::writeFileAtomic(base + ".html", hq::renderPerfHtml(j)));
+    if (json) {
+      std::printf("%s\n", j.dump(2).c_str());
+    } else if (!quiet) {
+      std::printf("%s\n", report.summaryLine(base + ".html").c_str());
+    }
+    if (layer_details) std::printf("%s", report.layerTable().c_str());
+    fps = j["summary"]["FPS"].get<double>();
+    below = min_fps >= 0 && fps < min_fps;
+    return hq::Status::ok();
+  });
+  if (rc == 0 && below) {
+    std::fprintf(stderr, "hq-perf: FPS %s is below the gate %s\n",
+                 hq::perfValueText(hq::OrderedJson(fps)).c_str(),
+                 hq::perfValueText(hq::OrderedJson(min_fps)).c_str());
+    return 1;
+  }
+  return rc;
+}
