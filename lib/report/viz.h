@@ -40,9 +40,9 @@ struct VizOptions {
 
 /// Cost of one .hbm layer for one run (batch frames), in core clock cycles.
 struct LayerCost {
-  double computeCycles = 0;  ///< MAC array + vector unit at peak
-  double ddrCycles = 0;      ///< DMA bytes at peak DDR bandwidth
-  double cycles = 0;         ///< the layer's time: max of the two for a roofline estimate
+  double computeCycles = 0;  ///< roofline: MAC array + vector unit at peak for its shapes
+  double ddrCycles = 0;      ///< roofline: DMA bytes at peak DDR bandwidth
+  double cycles = 0;         ///< the layer's time (its share of the simulated run)
   bool ddrBound = false;     ///< ddrCycles > computeCycles
 };
 
@@ -53,10 +53,8 @@ struct LayerTraffic {
 };
 std::vector<LayerTraffic> layerTraffic(const hbm::Model& model);
 
-/// A roofline estimate per layer from the march numbers in the .hbm (MarchSummary):
-/// compute = macs * batch / (mac_rows * mac_columns) + vector_ops * batch /
-/// vector_elements_per_cycle, DDR = (DDR + weight bytes) / (ddr_bytes_per_s / clock).
-/// STOPGAP: issue 7's timing simulator replaces this; hbmToDot takes any cost vector.
+/// Per-layer costs from the timing model (lib/sim/timing.h): cycles = the layer's share of the
+/// simulated run, computeCycles / ddrCycles = its roofline terms. Empty when timing fails.
 std::vector<LayerCost> estimateLayerCosts(const hbm::Model& model);
 
 struct VizSummary {
@@ -70,8 +68,8 @@ struct VizSummary {
 std::string graphToDot(const Graph& graph, const VizOptions& options = {},
                        VizSummary* summary = nullptr);
 
-/// DOT text of a compiled model. `costs` (one per layer, e.g. from a timing simulation)
-/// replaces the roofline estimate when not empty.
+/// DOT text of a compiled model. `costs` (one per layer) replaces the timing model's
+/// (estimateLayerCosts) when not empty.
 std::string hbmToDot(const hbm::Model& model, const VizOptions& options = {},
                      const std::vector<LayerCost>& costs = {}, VizSummary* summary = nullptr);
 

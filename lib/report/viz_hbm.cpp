@@ -1,4 +1,4 @@
-// DOT text of a compiled .hbm: one box per layer with its traffic and a cost estimate,
+// DOT text of a compiled .hbm: one box per layer with its traffic and its cost from the timing model,
 // fused groups as clusters, edges found by following bytes through SRAM and DDR addresses.
 #include <algorithm>
 #include <map>
@@ -6,6 +6,7 @@
 
 #include "report/viz.h"
 #include "report/viz_internal.h"
+#include "sim/timing.h"
 
 namespace hq {
 
@@ -202,26 +203,19 @@ std::vector<LayerTraffic> layerTraffic(const hbm::Model& model) {
   return out;
 }
 
-// STOPGAP roofline estimate: issue 7's timing simulator (per-engine timelines) will replace
-// this function; hbmToDot already takes its per-layer costs as a vector.
+// Per-layer costs from the timing model (sim/timing.h), the numbers hq-perf reports: the
+// layer's share of the simulated run and its roofline terms. Empty if the timing fails (the
+// picture then has no costs).
 std::vector<LayerCost> estimateLayerCosts(const hbm::Model& model) {
-  const hbm::MarchSummary& m = model.march_info();
-  const double frames = std::max<uint32_t>(model.batch(), 1);
-  const double macs_per_cycle = std::max<double>(1.0, double(m.mac_rows()) * m.mac_columns());
-  const double vec_per_cycle = std::max<double>(1.0, double(m.vector_elements_per_cycle()));
-  const double clock_hz = m.clock_mhz() > 0 ? m.clock_mhz() * 1e6 : 1e9;
-  const double ddr_bytes_per_cycle = m.ddr_bytes_per_s() > 0 ? m.ddr_bytes_per_s() / clock_hz : 1.0;
-  const std::vector<LayerTraffic> traffic = layerTraffic(model);
-  std::vector<LayerCost> costs(static_cast<size_t>(model.layers_size()));
-  for (int k = 0; k < model.layers_size(); ++k) {
-    const hbm::Layer& l = model.layers(k);
-    LayerCost& c = costs[static_cast<size_t>(k)];
-    c.computeCycles = double(l.macs()) * frames / macs_per_cycle +
-                      double(l.vector_ops()) * frames / vec_per_cycle;
-    const LayerTraffic& t = traffic[static_cast<size_t>(k)];
-    c.ddrCycles = double(t.ddrBytes + t.weightBytes) / ddr_bytes_per_cycle;
-    c.cycles = std::max(c.computeCycles, c.ddrCycles);
-    c.ddrBound = c.ddrCycles > c.computeCycles;
+  Expected<TimingResult> t = simulateTiming(model);
+  if (!t.isOk()) return {};
+  std::vector<LayerCost> costs(t->layers.size());
+  for (size_t k = 0; k < costs.size(); ++k) {
+    const LayerTiming& l = t->layers[k];
+    costs[k].computeCycles = l.computeBoundCycles;
+    costs[k].ddrCycles = l.ddrBoundCycles;
+    costs[k].cycles = l.latencyCycles;
+    costs[k].ddrBound = l.ddrBoundCycles > l.computeBoundCycles;
   }
   return costs;
 }
@@ -243,7 +237,7 @@ std::string hbmToDot(const hbm::Model& model, const VizOptions& options,
                       std::to_string(model.compiler().opt_level()) + ", batch " +
                       std::to_string(std::max<uint32_t>(model.batch(), 1)) + ": " +
                       std::to_string(layers) + " layers, " + micros(total) + " per run\n(" +
-                      (costs_in.empty() ? "roofline estimate" : "given costs") +
+                      (costs_in.empty() ? "timing model" : "given costs") +
                       "; blue: compute-bound, orange: DDR-bound)";
   std::string dot = viz::graphHeader(title, viz::rankDirFor(options, drawn));
 
