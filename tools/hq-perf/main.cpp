@@ -4,6 +4,7 @@
 //   memory) hq-perf --diff a.json b.json
 // Writes DIR/NAME.json (schemas/perf-report.schema.json) and DIR/NAME.html and prints
 // "FPS=..., latency = ... us   (see DIR/NAME.html)".
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -75,6 +76,13 @@ int main(int argc, char** argv) {
   bool below = false;
   double fps = 0;
   int rc = hq::tool::runMain("hq-perf", [&]() -> hq::Status {
+    auto last = std::chrono::steady_clock::now();
+    auto lap = [&last](const char* what) {  // -v: where the time goes
+      const auto now = std::chrono::steady_clock::now();
+      hq::logVerbose("hq-perf: {} {:.3f} s", what,
+                     std::chrono::duration<double>(now - last).count());
+      last = now;
+    };
     hq::hbm::Model model;
     if (hq::looksLikeHbm(model_path)) {
       HQ_ASSIGN_OR_RETURN(model, hq::readHbm(model_path));
@@ -99,7 +107,9 @@ int main(int argc, char** argv) {
       HQ_ASSIGN_OR_RETURN(hq::CompileResult compiled, hq::compileModel(*graph, march, options));
       model = std::move(compiled.model);
     }
+    lap(hq::looksLikeHbm(model_path) ? "read" : "compile");
     HQ_ASSIGN_OR_RETURN(hq::TimingResult timing, hq::simulateTiming(model));
+    lap("timing");
     if (name.empty()) {
       name = std::filesystem::path(model_path).filename().string();
       name = name.substr(0, name.find('.'));
@@ -120,6 +130,7 @@ int main(int argc, char** argv) {
       std::printf("%s\n", report.summaryLine(base + ".html").c_str());
     }
     if (layer_details) std::printf("%s", report.layerTable().c_str());
+    lap("report");
     fps = j["summary"]["FPS"].get<double>();
     below = min_fps >= 0 && fps < min_fps;
     return hq::Status::ok();
