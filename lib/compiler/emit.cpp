@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <set>
 
 #include "compiler/compile_internal.h"
 #include "compiler/mac_cost.h"
@@ -119,9 +120,10 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
       emit(std::move(inst), {});
     }
   };
-  if (opt_.optLevel >= 1) {
-    for (int li : g.layers) loadWeights(li);
-  }
+  // From -O1 each layer's weights are loaded once, just before its first tile: the DMA brings
+  // layer L+1's weights while layer L computes (loading a whole group's weights up front would
+  // keep the MAC array idle until the last of them arrived).
+  std::set<int> weights_loaded;
   std::map<int, int64_t> tile_counter;
   for (int64_t f = first_frame; f < end_frame; ++f) {
     for (int li : g.layers) {
@@ -130,7 +132,11 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
       for (const Tile& tile : l.tiles) {
         const int64_t t = tile_counter[li]++;
         const size_t slot = slots() == 2 ? static_cast<size_t>(t & 1) : 0;
-        if (opt_.optLevel == 0) loadWeights(li);
+        if (opt_.optLevel == 0) {
+          loadWeights(li);
+        } else if (weights_loaded.insert(li).second) {
+          loadWeights(li);
+        }
         I inst;
         inst.set_opcode(l.opcode);
         inst.set_engine(l.opcode == I::CONV ? I::MAC : I::VEC);
