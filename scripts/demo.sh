@@ -2,7 +2,6 @@
 # The README's first command: install dependencies, build, and run the pipeline on the
 # bundled model (models/fmnist_cnn.float.onnx) with Fashion-MNIST from Debian's
 # dataset-fashion-mnist, printing accuracy at each stage as the seed does.
-# Stages that later issues add (perf, viz) join here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -60,3 +59,13 @@ echo
 echo "-- where accuracy is lost (hq-convert --compare: float vs fake-quant vs integer, 1,000 test images) --"
 $BIN/hq-convert "$OUT/fmnist_cnn.qat.onnx" --out "$OUT/fmnist_cnn.int.onnx" \
   --float "$MODEL" --compare fashion-mnist-test --limit 1000 --quiet | tail -n +2
+
+echo
+echo "-- performance (hq-perf: the seed's perf_model; compiled in memory for bayes, -O3, pyramid, batch 256, timed by the simulator) --"
+$BIN/hq-perf "$OUT/fmnist_cnn.int.onnx" --march bayes -O3 --input-source pyramid --batch 256 \
+  --out-dir "$OUT/perf_out" --layer-details
+
+echo
+echo "-- pictures (hq-viz: the integer model and the compiled .hbm, Graphviz SVG) --"
+$BIN/hq-viz "$OUT/fmnist_cnn.int.onnx" --out "$OUT/fmnist_cnn.int.svg"
+$BIN/hq-viz "$OUT/fmnist_cnn.hbm" --out "$OUT/fmnist_cnn.hbm.svg"
