@@ -16,13 +16,20 @@ namespace {
 const std::vector<PassInfo> kPasses = {
     {"check", 0, "refuse what hq-check refuses, with the same diagnostics"},
     {"lower", 0, "legalize and fuse: one layer per fused integer node; Flatten/Reshape as views"},
-    {"concat-in-place", 2, "a channel concat whose inputs need no rescale costs nothing: producers write its slices"},
-    {"layout", 0, "native NHWC layout, channels padded to the march's group; pyramid/resizer NV12 input"},
+    {"concat-in-place", 2,
+     "a channel concat whose inputs need no rescale costs nothing: producers write its slices"},
+    {"layout", 0,
+     "native NHWC layout, channels padded to the march's group; pyramid/resizer NV12 input"},
     {"fuse", 3, "layer fusion: groups whose intermediates stay in SRAM, group weights resident"},
-    {"tile", 0, "row tiles with halos that fit SRAM (-O2/-O3: search the tile height moving the fewest bytes)"},
+    {"tile", 0,
+     "row tiles with halos that fit SRAM (-O2/-O3: search the tile height moving the fewest "
+     "bytes)"},
     {"ddr-plan", 0, "DDR buffers with liveness-based reuse"},
     {"sram-plan", 0, "SRAM: weights, resident tensors, tile slots (double-buffered from -O1)"},
-    {"schedule", 0, "DMA/compute/barrier instructions, tokens from memory dependencies: -O0 serial with weights reloaded per tile; -O1 frame by frame, double-buffered, weights once per layer and frame; -O2/-O3 group by group over the batch, weights once per run"},
+    {"schedule", 0,
+     "DMA/compute/barrier instructions, tokens from memory dependencies: -O0 serial with weights "
+     "reloaded per tile; -O1 frame by frame, double-buffered, weights once per layer and frame; "
+     "-O2/-O3 group by group over the batch, weights once per run"},
     {"pack", 0, "weight blob, layer table, descriptors, lineage"},
 };
 
@@ -105,9 +112,8 @@ Expected<CompileResult> compileModel(const Graph& int_model, const March& march,
   HQ_RETURN_IF_ERROR(timed("ddr-plan", [&](std::string* note) { return plan.planDdr(note); }));
   HQ_RETURN_IF_ERROR(timed("sram-plan", [&](std::string* note) { return plan.planSram(note); }));
   HQ_RETURN_IF_ERROR(timed("schedule", [&](std::string* note) { return plan.schedule(note); }));
-  HQ_RETURN_IF_ERROR(timed("pack", [&](std::string* note) {
-    return plan.pack(&result.model, &result.stats, note);
-  }));
+  HQ_RETURN_IF_ERROR(timed(
+      "pack", [&](std::string* note) { return plan.pack(&result.model, &result.stats, note); }));
   for (const PassTiming& p : result.passes) result.model.mutable_compiler()->add_passes(p.pass);
   return result;
 }

@@ -62,16 +62,16 @@ struct CompileStats {
   int64_t layers = 0;
   int64_t instructions = 0;
   int64_t dmaInstructions = 0, computeInstructions = 0, barriers = 0;
-  int64_t tiles = 0;           ///< compute instructions (one per tile)
-  int64_t fusedGroups = 0;     ///< -O3 layer groups with SRAM-resident intermediates
-  int64_t weightBytes = 0;     ///< size of the packed weight blob
-  int64_t ddrArenaBytes = 0;   ///< DDR the buffers span
-  int64_t sramPeakBytes = 0;   ///< largest SRAM footprint of any layer or group
+  int64_t tiles = 0;          ///< compute instructions (one per tile)
+  int64_t fusedGroups = 0;    ///< -O3 layer groups with SRAM-resident intermediates
+  int64_t weightBytes = 0;    ///< size of the packed weight blob
+  int64_t ddrArenaBytes = 0;  ///< DDR the buffers span
+  int64_t sramPeakBytes = 0;  ///< largest SRAM footprint of any layer or group
   /// Bytes the DMA instructions move per run, by direction and source (batch frames).
   int64_t ddrLoadBytes = 0;     ///< DDR -> SRAM (activations and inputs)
   int64_t ddrStoreBytes = 0;    ///< SRAM -> DDR
   int64_t weightLoadBytes = 0;  ///< WEIGHTS -> SRAM
-  int64_t batchFrames = 1;  ///< frames per run
+  int64_t batchFrames = 1;      ///< frames per run
   /// All DDR traffic of one frame: (ddrLoad + ddrStore + weightLoad) / batch.
   double ddrBytesPerFrame() const;
 };

@@ -19,18 +19,18 @@ namespace hq::compile_internal {
 struct Storage {
   std::string name;
   DType dtype = DType::kUndefined;
-  int64_t elem = 1;                    ///< bytes per element
+  int64_t elem = 1;                     ///< bytes per element
   int64_t h = 1, w = 1, c = 1, cs = 1;  ///< native dims; cs = padded channels (channel stride)
-  bool nv12 = false;                   ///< pyramid/resizer input: Y plane then UV plane
-  int producer = -1;                   ///< first layer writing it; -1 for a model input
-  std::vector<int> writers;            ///< layers writing it (several: an in-place concat)
-  std::vector<int> consumers;          ///< layer indices
+  bool nv12 = false;                    ///< pyramid/resizer input: Y plane then UV plane
+  int producer = -1;                    ///< first layer writing it; -1 for a model input
+  std::vector<int> writers;             ///< layers writing it (several: an in-place concat)
+  std::vector<int> consumers;           ///< layer indices
   bool modelInput = false, modelOutput = false;
   // Placement.
-  bool resident = false;   ///< -O3: kept in SRAM (per frame) inside its fusion group
-  int64_t sramOffset = 0;  ///< when resident
-  uint32_t bufferId = 0;   ///< DDR buffer (when not resident)
-  int64_t frameStride = 0; ///< bytes between frames in the buffer
+  bool resident = false;    ///< -O3: kept in SRAM (per frame) inside its fusion group
+  int64_t sramOffset = 0;   ///< when resident
+  uint32_t bufferId = 0;    ///< DDR buffer (when not resident)
+  int64_t frameStride = 0;  ///< bytes between frames in the buffer
 
   int64_t rowBytes() const { return w * cs * elem; }
   int64_t frameBytes() const { return nv12 ? h * w * 3 / 2 : h * rowBytes(); }
@@ -39,9 +39,9 @@ struct Storage {
 /// One input of a layer's op.
 struct LayerInput {
   enum Kind { kAbsent, kActivation, kConstant } kind = kAbsent;
-  int storage = -1;  ///< activation: index into Plan::storages
-  Shape shape;       ///< activation: the op's view of it (logical, batch 1)
-  bool flat = false; ///< activation read as [1, H*W*Cs] (QGemm input; weights permuted to match)
+  int storage = -1;   ///< activation: index into Plan::storages
+  Shape shape;        ///< activation: the op's view of it (logical, batch 1)
+  bool flat = false;  ///< activation read as [1, H*W*Cs] (QGemm input; weights permuted to match)
   // Activation row window along H (output rows -> input rows).
   bool window = false;  ///< conv/pool window; else the same rows as the output
   int64_t k = 1, s = 1, d = 1, padTop = 0;
@@ -73,17 +73,17 @@ struct LayerPlan {
   /// Output into channels [outChannelOffset, + C) of a wider storage (an in-place channel
   /// concat); outWrittenChannels as hbm Operand.written_channels (0: through the padding).
   int64_t outChannelOffset = 0, outWrittenChannels = 0;
-  Shape outShape;   ///< logical output shape (batch 1)
+  Shape outShape;  ///< logical output shape (batch 1)
   bool tileable = false;
   bool hasPads = false;
   std::array<int64_t, 4> pads{0, 0, 0, 0};  ///< top, left, bottom, right
-  int64_t evenRows = 1;  ///< tile heights are multiples of this (2 for NV12)
+  int64_t evenRows = 1;                     ///< tile heights are multiples of this (2 for NV12)
   int64_t macs = 0, vectorOps = 0;
   int group = 0;
   std::vector<Tile> tiles;
   int64_t weightBytes = 0;  ///< SRAM bytes of the constants (aligned)
   // SRAM slots (per stream: activation inputs in order, then the output).
-  std::vector<int64_t> slotBytes;     ///< bytes of one slot per stream (0: resident, no slot)
+  std::vector<int64_t> slotBytes;  ///< bytes of one slot per stream (0: resident, no slot)
   std::vector<std::array<int64_t, 2>> slotOffsets;
 };
 
@@ -131,7 +131,8 @@ class HazardTracker {
         s.writer = inst;
         s.readers.fill(-1);
       } else {
-        s.readers[static_cast<size_t>(engine)] = std::max(s.readers[static_cast<size_t>(engine)], inst);
+        s.readers[static_cast<size_t>(engine)] =
+            std::max(s.readers[static_cast<size_t>(engine)], inst);
       }
     }
   }
@@ -212,8 +213,8 @@ class Plan {
   std::vector<hbm::Buffer> buffers_;
   int64_t ddrBytes_ = 0;
   std::vector<PendingInstruction> pending_;
-  HazardTracker sramHazards_, ddrHazards_;     ///< SRAM, and DDR by absolute address
-  std::map<uint32_t, int64_t> bufferOffset_;  ///< DDR buffer id -> offset
+  HazardTracker sramHazards_, ddrHazards_;       ///< SRAM, and DDR by absolute address
+  std::map<uint32_t, int64_t> bufferOffset_;     ///< DDR buffer id -> offset
   std::vector<std::pair<int, int>> layerSpans_;  ///< per layer: first, last instruction
   int64_t sramPeak_ = 0;
 };

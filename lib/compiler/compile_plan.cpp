@@ -26,7 +26,7 @@ Shape frameShape(Shape s) {
 }
 
 bool isSameRowsOp(const std::string& op) {
-  static const std::set<std::string> kOps = {"QAdd",    "QMul",    "QClamp", "QRescale",
+  static const std::set<std::string> kOps = {"QAdd",    "QMul",    "QClamp",  "QRescale",
                                              "QLookup", "QConcat", "QSoftmax"};
   return kOps.count(op) != 0;
 }
@@ -47,7 +47,7 @@ hbm::DType toHbmDType(DType t) {
 Status Plan::lower(std::string* note) {
   // From -O2 a channel concat costs nothing where it can: producers write into its slices.
   HQ_ASSIGN_OR_RETURN(lowered_, lowerModel(g_, opt_.optLevel >= 2 ? ConcatLowering::kViewWhenFree
-                                                                   : ConcatLowering::kCopy));
+                                                                  : ConcatLowering::kCopy));
   *note = fmt::format("{} layers, {} views", lowered_.layers.size(), lowered_.views.size());
   return Status::ok();
 }
@@ -254,10 +254,10 @@ Status Plan::addLayer(const Layer& layer) {
       Constant c;
       c.layer = li;
       c.data = v->constant;
-      c.kind = i == 1 ? hbm::WeightRegion::WEIGHT
+      c.kind = i == 1                                         ? hbm::WeightRegion::WEIGHT
                : i == 2 && l.opcode == hbm::Instruction::CONV ? hbm::WeightRegion::BIAS
-               : n->opType == "QLookup" ? hbm::WeightRegion::TABLE
-                                        : hbm::WeightRegion::WEIGHT;
+               : n->opType == "QLookup"                       ? hbm::WeightRegion::TABLE
+                                                              : hbm::WeightRegion::WEIGHT;
       in.constant = static_cast<int>(constants_.size());
       constants_.push_back(std::move(c));
       l.inputs.push_back(in);
@@ -421,8 +421,9 @@ int64_t Plan::groupFixedBytes(const Group& g) const {
   for (int li : g.layers) {
     for (const LayerInput& in : layers_[static_cast<size_t>(li)].inputs) {
       if (in.kind == LayerInput::kConstant)
-        bytes += alignUp(static_cast<int64_t>(constants_[static_cast<size_t>(in.constant)].data.nbytes()),
-                         kSramAlign);
+        bytes += alignUp(
+            static_cast<int64_t>(constants_[static_cast<size_t>(in.constant)].data.nbytes()),
+            kSramAlign);
     }
   }
   for (size_t si = 0; si < storages_.size(); ++si) {
@@ -485,13 +486,13 @@ Status Plan::fuse(std::string* note) {
     storages_[si].resident = residentCandidate(static_cast<int>(si), g.layers);
     resident += storages_[si].resident ? 1 : 0;
   }
-  *note = fmt::format("{} groups ({} with several layers), {} tensors kept in SRAM",
-                      groups_.size(), fused, resident);
+  *note = fmt::format("{} groups ({} with several layers), {} tensors kept in SRAM", groups_.size(),
+                      fused, resident);
   return Status::ok();
 }
 
-void Plan::inputRows(const LayerPlan& l, const LayerInput& in, int64_t y0, int64_t y1,
-                     int64_t* lo, int64_t* hi, int64_t* pad_top, int64_t* pad_bottom) const {
+void Plan::inputRows(const LayerPlan& l, const LayerInput& in, int64_t y0, int64_t y1, int64_t* lo,
+                     int64_t* hi, int64_t* pad_top, int64_t* pad_bottom) const {
   const Storage& s = storages_[static_cast<size_t>(in.storage)];
   *pad_top = *pad_bottom = 0;
   if (in.plane == 1) {  // NV12 chroma: half the rows
@@ -559,7 +560,8 @@ int64_t Plan::ddrBytesFor(const LayerPlan& l, int64_t rows) const {
       if (s.resident) continue;
       int64_t lo, hi, pt, pb;
       inputRows(l, in, y0, y1, &lo, &hi, &pt, &pb);
-      bytes += in.plane >= 0 ? (hi - lo) * s.w : (in.flat ? s.frameBytes() : (hi - lo) * s.rowBytes());
+      bytes +=
+          in.plane >= 0 ? (hi - lo) * s.w : (in.flat ? s.frameBytes() : (hi - lo) * s.rowBytes());
     }
     const Storage& o = storages_[static_cast<size_t>(l.output)];
     if (!o.resident) bytes += l.tileable ? (y1 - y0) * o.rowBytes() : o.frameBytes();
@@ -744,8 +746,8 @@ Status Plan::planSram(std::string* note) {
                       march_.sramBytes);
     sramPeak_ = std::max(sramPeak_, g.sramBytes);
   }
-  *note = fmt::format("peak SRAM {} of {} bytes, weight blob {} bytes", sramPeak_,
-                      march_.sramBytes, blob);
+  *note = fmt::format("peak SRAM {} of {} bytes, weight blob {} bytes", sramPeak_, march_.sramBytes,
+                      blob);
   return Status::ok();
 }
 

@@ -115,7 +115,8 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
       inst.set_engine(I::DMA_IN);
       inst.set_layer(static_cast<uint32_t>(li));
       setRegion(inst.mutable_dma()->mutable_src(), hbm::Region::WEIGHTS, c.blobOffset, n);
-      setRegion(inst.mutable_dma()->mutable_dst(), hbm::Region::SRAM, g.weightBase + c.sramOffset, n);
+      setRegion(inst.mutable_dma()->mutable_dst(), hbm::Region::SRAM, g.weightBase + c.sramOffset,
+                n);
       inst.mutable_dma()->set_dtype(hbm::INT8);
       emit(std::move(inst), {});
     }
@@ -217,8 +218,8 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
           }
         }
         const int64_t rows = tile.y1 - tile.y0;
-        const int64_t out_at = out.resident ? out.sramOffset + tile.y0 * out.rowBytes()
-                                            : l.slotOffsets[stream][slot];
+        const int64_t out_at =
+            out.resident ? out.sramOffset + tile.y0 * out.rowBytes() : l.slotOffsets[stream][slot];
         hbm::Operand* y = op->mutable_output();
         Shape out_shape = l.outShape;
         *y = activationOperand(l.output, out_shape, out_at, tile.y0, rows);
@@ -228,13 +229,14 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
           // A concat slice: the operand has the layer's channels, the storage's stride.
           y->set_shape(1, out_shape[1]);
         }
-        if (l.opcode == I::CONV && opt_.optLevel >= 2) geo->set_mac_mapping(macMappingFor(l, *op, march_));
+        if (l.opcode == I::CONV && opt_.optLevel >= 2)
+          geo->set_mac_mapping(macMappingFor(l, *op, march_));
         emit(std::move(inst), {});
         if (!out.resident) {
           // Store the bytes the compute wrote: whole rows, or the slice's channels per pixel.
           const int64_t pixels = rows * out.w;
-          const int64_t written = l.outWrittenChannels > 0 ? l.outWrittenChannels
-                                                           : out.cs - l.outChannelOffset;
+          const int64_t written =
+              l.outWrittenChannels > 0 ? l.outWrittenChannels : out.cs - l.outChannelOffset;
           I store;
           store.set_opcode(I::DMA_STORE);
           store.set_engine(I::DMA_OUT);
@@ -244,8 +246,8 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
           const int64_t first = l.outChannelOffset * out.elem;
           const int64_t span = ((pixels - 1) * out.cs + written) * out.elem;
           setRegion(src, hbm::Region::SRAM, out_at + first, span);
-          setRegion(dst, hbm::Region::DDR,
-                    f * out.frameStride + tile.y0 * out.rowBytes() + first, span, out.bufferId);
+          setRegion(dst, hbm::Region::DDR, f * out.frameStride + tile.y0 * out.rowBytes() + first,
+                    span, out.bufferId);
           if (written < out.cs && pixels > 1) {
             for (hbm::Region* r : {src, dst}) {
               r->add_dims(static_cast<uint32_t>(pixels));
@@ -345,7 +347,8 @@ Status Plan::pack(hbm::Model* m, CompileStats* stats, std::string* note) {
   std::string blob;
   for (const Constant& c : constants_) {
     const int64_t n = static_cast<int64_t>(c.data.nbytes());
-    if (static_cast<int64_t>(blob.size()) != c.blobOffset) blob.resize(static_cast<size_t>(c.blobOffset), '\0');
+    if (static_cast<int64_t>(blob.size()) != c.blobOffset)
+      blob.resize(static_cast<size_t>(c.blobOffset), '\0');
     blob.append(static_cast<const char*>(c.data.raw()), static_cast<size_t>(n));
     hbm::WeightRegion* w = m->add_weight_regions();
     w->set_layer(static_cast<uint32_t>(c.layer));

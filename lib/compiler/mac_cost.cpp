@@ -14,9 +14,9 @@ int64_t macCycles(const MacWork& w, int64_t rows, int64_t columns, double int16_
                   hbm::TileGeometry::MacMapping mapping) {
   int64_t cycles = 0;
   if (isDepthwise(w)) {
-    cycles = ceilDiv(w.outChannels, rows) *
-             (mapping == hbm::TileGeometry::PIXELS ? ceilDiv(w.outPixels, columns) * w.taps
-                                                    : w.outPixels * ceilDiv(w.taps, columns));
+    cycles = ceilDiv(w.outChannels, rows) * (mapping == hbm::TileGeometry::PIXELS
+                                                 ? ceilDiv(w.outPixels, columns) * w.taps
+                                                 : w.outPixels * ceilDiv(w.taps, columns));
   } else {
     const int64_t g = w.gemm ? 1 : w.group;
     const int64_t cin = w.inChannels / g, cout = w.outChannels / g;

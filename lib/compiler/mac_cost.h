@@ -13,10 +13,10 @@ namespace hq {
 struct MacWork {
   int64_t outPixels = 0;  ///< output pixels of the tile (QConvTranspose: input pixels)
   int64_t inChannels = 0, outChannels = 0;
-  int64_t taps = 1;   ///< kernel height x width
+  int64_t taps = 1;  ///< kernel height x width
   int64_t group = 1;
-  bool gemm = false;  ///< QGemm: one "pixel" per row of the input, taps 1
-  bool int16 = false; ///< int16 operands: throughput x int16_rate
+  bool gemm = false;   ///< QGemm: one "pixel" per row of the input, taps 1
+  bool int16 = false;  ///< int16 operands: throughput x int16_rate
 };
 
 /// True for a depthwise conv (group == input channels == output channels > 1).

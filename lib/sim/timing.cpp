@@ -141,9 +141,8 @@ class Timer {
       for (const hbm::Operand& o : c.inputs()) {
         if (!o.absent() && o.channel_stride() > 0) in_elems += elements(o);
       }
-      return s.opType == "QGlobalAveragePool" || s.opType == "QGlobalMaxPool"
-                 ? in_elems
-                 : outs * s.kernelTaps;
+      return s.opType == "QGlobalAveragePool" || s.opType == "QGlobalMaxPool" ? in_elems
+                                                                              : outs * s.kernelTaps;
     }
     if (s.opType == "QResize") return s.mode == "linear" ? 4 * outs : outs;
     if (s.opType == "QSoftmax") return 3 * outs;
@@ -172,7 +171,8 @@ class Timer {
     r.instructions.assign(static_cast<size_t>(n), {});
     // Per-engine queues in stream order.
     std::array<std::vector<int>, 6> queue;
-    for (int i = 0; i < n; ++i) queue[static_cast<size_t>(m_.instructions(i).engine())].push_back(i);
+    for (int i = 0; i < n; ++i)
+      queue[static_cast<size_t>(m_.instructions(i).engine())].push_back(i);
     std::array<size_t, 6> next{};
     std::array<int64_t, 6> engineFree{};
     std::map<uint32_t, std::deque<int64_t>> signalled;  // token -> signal times not yet waited
@@ -215,9 +215,7 @@ class Timer {
               transfer[static_cast<size_t>(i)] = x;
               break;
             }
-            case I::BARRIER:
-              engineFree[e] = start;
-              break;
+            case I::BARRIER: engineFree[e] = start; break;
             default: {
               HQ_ASSIGN_OR_RETURN(int64_t cycles, computeCycles(i));
               end = start + cycles;
@@ -358,8 +356,9 @@ class Timer {
       const int64_t len = std::min(r->intervalCycles, r->cycles - s * r->intervalCycles);
       for (int u = 0; u < kTimingUnits; ++u)
         r->intervals[static_cast<size_t>(s)].busy[static_cast<size_t>(u)] =
-            len > 0 ? static_cast<double>(busy[static_cast<size_t>(s)][static_cast<size_t>(u)]) / len
-                    : 0.0;
+            len > 0
+                ? static_cast<double>(busy[static_cast<size_t>(s)][static_cast<size_t>(u)]) / len
+                : 0.0;
     }
   }
 

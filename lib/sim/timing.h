@@ -71,7 +71,9 @@ struct LayerTiming {
   double computeBoundCycles = 0;  ///< its work at peak rates for its shapes, per run
   double peakComputeCycles = 0;   ///< its MACs / (rows x columns), per run (no alignment waste)
   double ddrBoundCycles = 0;      ///< its DDR bytes at peak bandwidth, per run
-  double rooflineCycles() const { return computeBoundCycles > ddrBoundCycles ? computeBoundCycles : ddrBoundCycles; }
+  double rooflineCycles() const {
+    return computeBoundCycles > ddrBoundCycles ? computeBoundCycles : ddrBoundCycles;
+  }
 };
 
 /// One interval of the run.
@@ -91,16 +93,23 @@ struct TimingResult {
   std::vector<TimingInterval> intervals;
   int64_t loadedBytes = 0, storedBytes = 0, weightBytes = 0;  ///< per run
   double computeBoundCycles = 0, ddrBoundCycles = 0;          ///< model roofline terms, per run
-  double peakComputeCycles = 0;  ///< MACs / (rows x columns), per run
+  double peakComputeCycles = 0;                               ///< MACs / (rows x columns), per run
   std::array<int64_t, kTimingUnits> busyCycles{};             ///< per unit, per run
 
   double latencyUs() const { return static_cast<double>(cycles) / clockMhz; }
-  double fps() const { return cycles > 0 ? batch * clockMhz * 1e6 / static_cast<double>(cycles) : 0; }
-  double rooflineCycles() const { return computeBoundCycles > ddrBoundCycles ? computeBoundCycles : ddrBoundCycles; }
+  double fps() const {
+    return cycles > 0 ? batch * clockMhz * 1e6 / static_cast<double>(cycles) : 0;
+  }
+  double rooflineCycles() const {
+    return computeBoundCycles > ddrBoundCycles ? computeBoundCycles : ddrBoundCycles;
+  }
   /// rooflineCycles / cycles: how close the schedule gets to the bound (<= 1).
-  double rooflineFraction() const { return cycles > 0 ? rooflineCycles() / static_cast<double>(cycles) : 0; }
+  double rooflineFraction() const {
+    return cycles > 0 ? rooflineCycles() / static_cast<double>(cycles) : 0;
+  }
   double ddrBytesPerFrame() const {
-    return static_cast<double>(loadedBytes + storedBytes + weightBytes) / static_cast<double>(batch);
+    return static_cast<double>(loadedBytes + storedBytes + weightBytes) /
+           static_cast<double>(batch);
   }
 };
 

@@ -10,8 +10,8 @@
 #include "data/dataset.h"
 #include "ir/onnx_import.h"
 #include "quant/calibrate.h"
-#include "quant/qconfig.h"
 #include "quant/convert.h"
+#include "quant/qconfig.h"
 
 namespace {
 
@@ -42,7 +42,8 @@ hq::CompileResult compile(const hq::Graph& g, const char* march, int level,
 TEST_CASE("compile: fmnist_cnn at every level and input source", "[compiler][compile]") {
   auto g = fmnistInt();
   for (int level = 0; level <= 3; ++level) {
-    for (auto source : {hq::InputSource::kDdr, hq::InputSource::kPyramid, hq::InputSource::kResizer}) {
+    for (auto source :
+         {hq::InputSource::kDdr, hq::InputSource::kPyramid, hq::InputSource::kResizer}) {
       INFO("O" << level << " " << hq::inputSourceName(source));
       hq::CompileResult r = compile(*g, "bayes", level, source, 2);
       auto bytes = hq::serializeHbm(r.model);
@@ -61,13 +62,15 @@ TEST_CASE("compile: fmnist_cnn at every level and input source", "[compiler][com
   }
 }
 
-TEST_CASE("compile: each level moves fewer bytes or runs fewer instructions", "[compiler][compile]") {
+TEST_CASE("compile: each level moves fewer bytes or runs fewer instructions",
+          "[compiler][compile]") {
   auto g = fmnistInt();
   hq::CompileStats s[4];
-  for (int level = 0; level <= 3; ++level) s[level] = compile(*g, "bayes", level, hq::InputSource::kDdr, 8).stats;
+  for (int level = 0; level <= 3; ++level)
+    s[level] = compile(*g, "bayes", level, hq::InputSource::kDdr, 8).stats;
   for (int level = 0; level <= 3; ++level) {
-    INFO("O" << level << ": " << s[level].ddrBytesPerFrame() << " B/frame, " << s[level].instructions
-             << " instructions, " << s[level].tiles << " tiles");
+    INFO("O" << level << ": " << s[level].ddrBytesPerFrame() << " B/frame, "
+             << s[level].instructions << " instructions, " << s[level].tiles << " tiles");
     CHECK(s[level].ddrBytesPerFrame() > 0);
   }
   // -O1 loads weights once per layer and frame instead of once per tile.
@@ -124,7 +127,8 @@ TEST_CASE("compile: mobilenetv2_32 at every level", "[compiler][compile]") {
   CHECK(s[3].ddrBytesPerFrame() < 0.7 * s[2].ddrBytesPerFrame());
 }
 
-TEST_CASE("compile: refuses what hq-check refuses, with the same diagnostics", "[compiler][compile]") {
+TEST_CASE("compile: refuses what hq-check refuses, with the same diagnostics",
+          "[compiler][compile]") {
   auto g = fmnistInt();
   auto strict = hq::loadMarch("bernoulli2");
   REQUIRE(strict.isOk());

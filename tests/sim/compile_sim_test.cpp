@@ -102,7 +102,7 @@ int64_t differingBytes(const hq::Graph& int_model, const hq::hbm::Model& model,
     for (int64_t i = 0; i < q.numel(); ++i) {
       const int64_t c = channels > 1 ? (i % per_frame) / inner : 0;
       const float v = q.dtype() == hq::DType::kInt8 ? static_cast<float>(q.data<int8_t>()[i])
-                                                     : static_cast<float>(q.data<int32_t>()[i]);
+                                                    : static_cast<float>(q.data<int32_t>()[i]);
       const float deq = v * out.scales(static_cast<int>(c));
       if (std::memcmp(&deq, &y.data<float>()[i], sizeof(float)) != 0) ++differing;
     }
@@ -128,7 +128,8 @@ hq::hbm::Model compile(const hq::Graph& g, int level, hq::InputSource source, in
   return *back;
 }
 
-std::unique_ptr<hq::Graph> calibrated(const std::string& float_path, const std::string& calib_spec) {
+std::unique_ptr<hq::Graph> calibrated(const std::string& float_path,
+                                      const std::string& calib_spec) {
   auto float_model = hq::importOnnxFile(float_path);
   REQUIRE(float_model.isOk());
   hq::DatasetOptions dopt;
@@ -195,8 +196,9 @@ std::unique_ptr<hq::Graph> concatModel(bool rescale_b) {
   hq::Value* xf = g->addValue("x", DType::kFloat32, {-1, 3, 40, 40}, true);
   g->mutableInputs().push_back(xf);
   hq::Value* x = g->addValue("x_q", DType::kInt8, {-1, 3, 40, 40}, true);
-  g->addNode("QuantizeLinear", "quant", {xf, g->addConstant("s_in", hq::Tensor::scalar(1.0f / 64)),
-                                          g->addConstant("z_in", hq::Tensor::scalar<int8_t>(0))},
+  g->addNode("QuantizeLinear", "quant",
+             {xf, g->addConstant("s_in", hq::Tensor::scalar(1.0f / 64)),
+              g->addConstant("z_in", hq::Tensor::scalar<int8_t>(0))},
              {x});
   uint32_t seed = 7;
   auto rnd = [&]() {
@@ -252,8 +254,9 @@ std::unique_ptr<hq::Graph> concatModel(bool rescale_b) {
   fa.set("out_type", Attribute::ofInt(3));
   g->addNode("QGemm", "fc", {flat, g->addConstant("fc.w", gw)}, {out}, fa, hq::kIntDomain);
   hq::Value* y = g->addValue("y", DType::kFloat32, {-1, 7}, true);
-  g->addNode("DequantizeLinear", "dequant", {out, g->addConstant("s_out", hq::Tensor::scalar(0.05f)),
-                                             g->addConstant("z_out", hq::Tensor::scalar<int8_t>(0))},
+  g->addNode("DequantizeLinear", "dequant",
+             {out, g->addConstant("s_out", hq::Tensor::scalar(0.05f)),
+              g->addConstant("z_out", hq::Tensor::scalar<int8_t>(0))},
              {y});
   g->mutableOutputs().push_back(y);
   return g;

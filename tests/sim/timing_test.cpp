@@ -7,11 +7,11 @@
 
 #include "compiler/compile.h"
 #include "compiler/hbm.h"
-#include "ir/onnx_import.h"
-#include "quant/convert.h"
 #include "compiler/mac_cost.h"
 #include "data/dataset.h"
+#include "ir/onnx_import.h"
 #include "quant/calibrate.h"
+#include "quant/convert.h"
 #include "quant/qconfig.h"
 #include "sim/timing.h"
 
@@ -45,9 +45,9 @@ TEST_CASE("mac cost: hand-computed cycles per mapping", "[sim][timing]") {
   using M = hq::hbm::TileGeometry;
   hq::MacWork w;  // 3x3 conv, 16 -> 96 channels, 8x8 output pixels, on a 64x64 array
   w.outPixels = 64, w.inChannels = 16, w.outChannels = 96, w.taps = 9;
-  CHECK(hq::macCycles(w, 64, 64, 1.0, M::CHANNELS) == 64 * 9 * 1 * 2);   // 1152
-  CHECK(hq::macCycles(w, 64, 64, 1.0, M::IM2COL) == 64 * 3 * 2);         // ceil(144/64) = 3
-  CHECK(hq::macCycles(w, 64, 64, 1.0, M::PIXELS) == 64 * 3 * 2);         // 144 >= 64: as IM2COL
+  CHECK(hq::macCycles(w, 64, 64, 1.0, M::CHANNELS) == 64 * 9 * 1 * 2);  // 1152
+  CHECK(hq::macCycles(w, 64, 64, 1.0, M::IM2COL) == 64 * 3 * 2);        // ceil(144/64) = 3
+  CHECK(hq::macCycles(w, 64, 64, 1.0, M::PIXELS) == 64 * 3 * 2);        // 144 >= 64: as IM2COL
   CHECK(hq::bestMacMapping(w, 64, 64) == M::IM2COL);
   w.taps = 1, w.inChannels = 16;  // 1x1: 16 inputs leave 48 of 64 columns idle; PIXELS packs 4
   CHECK(hq::macCycles(w, 64, 64, 1.0, M::CHANNELS) == 64 * 2);

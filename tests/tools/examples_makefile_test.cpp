@@ -53,10 +53,10 @@ TEST_CASE("examples/Makefile: builds the pipeline, re-runs only what a change re
   // Private copies of the inputs this test touches.
   fs::copy_file(src / "configs/qconfig/default.json", dir / "q.json");
   fs::copy_file(src / "configs/marches/bayes.json", dir / "bayes.json");
-  const std::string vars =
-      "HQ=" + std::string(HQ_BIN_DIR) + " OUT=" + (dir / "out").string() +
-      " QCONFIG=" + (dir / "q.json").string() + " MARCH=" + (dir / "bayes.json").string() +
-      " CALIB_FLAGS='--limit 64' QAT_FLAGS='--limit 256 --eval-limit 128 -q'";
+  const std::string vars = "HQ=" + std::string(HQ_BIN_DIR) + " OUT=" + (dir / "out").string() +
+                           " QCONFIG=" + (dir / "q.json").string() +
+                           " MARCH=" + (dir / "bayes.json").string() +
+                           " CALIB_FLAGS='--limit 64' QAT_FLAGS='--limit 256 --eval-limit 128 -q'";
   auto first = make(dir, vars);
   INFO(first.out << first.err);
   REQUIRE(first.exitCode == 0);
@@ -78,13 +78,14 @@ TEST_CASE("examples/Makefile: builds the pipeline, re-runs only what a change re
   CHECK_FALSE(mentions(march.out, "hq-calib"));
   CHECK_FALSE(mentions(march.out, "hq-qat"));
   CHECK_FALSE(mentions(march.out, "hq-convert"));
-  for (const char* t : {"hq-check", "hq-compile", "hq-perf", "hq-viz"}) CHECK(mentions(march.out, t));
+  for (const char* t : {"hq-check", "hq-compile", "hq-perf", "hq-viz"})
+    CHECK(mentions(march.out, t));
 
   // A new qconfig: every stage from calibration on.
   touchLater(dir / "q.json");
   auto qconfig = make(dir, vars, "-n");
   REQUIRE(qconfig.exitCode == 0);
-  for (const char* t : {"hq-calib", "hq-qat", "hq-convert", "hq-check", "hq-compile", "hq-perf",
-                        "hq-viz"})
+  for (const char* t :
+       {"hq-calib", "hq-qat", "hq-convert", "hq-check", "hq-compile", "hq-perf", "hq-viz"})
     CHECK(mentions(qconfig.out, t));
 }

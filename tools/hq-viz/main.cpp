@@ -1,6 +1,7 @@
 // hq-viz: draw a model with Graphviz, like the seed's visualize_model(save_path=...).
 //   hq-viz model.onnx --out model.svg            (float, QDQ or integer ONNX)
-//   hq-viz model.hbm --out model.png             (layers, fused groups, costs from the timing model)
+//   hq-viz model.hbm --out model.png             (layers, fused groups, costs from the timing
+//   model)
 #include <cstdio>
 
 #include "common/cli.h"
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
       std::printf("Wrote %s: %lld boxes, %lld edges", out_path.c_str(),
                   static_cast<long long>(s.nodes), static_cast<long long>(s.edges));
       if (s.hbm)
-        std::printf(", %lld fused group%s", static_cast<long long>(s.clusters), s.clusters == 1 ? "" : "s");
+        std::printf(", %lld fused group%s", static_cast<long long>(s.clusters),
+                    s.clusters == 1 ? "" : "s");
       std::printf("\n");
     }
     return hq::Status::ok();
