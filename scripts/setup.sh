@@ -10,12 +10,15 @@ PACKAGES=(
   libpng-dev libjpeg-dev libgraphviz-dev
   dataset-fashion-mnist
 )
+# Test extras (scripts/test.sh sets HQ_SETUP_TEST=1): chromium, in which a test renders the
+# hq-perf page headless (scripts/check_perf_html.sh; the test skips where it is missing).
+if [[ "${HQ_SETUP_TEST:-0}" == 1 || "${HQ_SETUP_DEV:-0}" == 1 ]]; then
+  PACKAGES+=(chromium)
+fi
 # Developer extras (not needed to build or test): the generators of tests' reference data
-# (python3-onnx, python3-numpy, python3-torch), the benches' peers (see bench/README.md), and
-# chromium for scripts/check_perf_html.sh (the hq-perf page in headless Chromium; its test
-# skips without it).
+# (python3-onnx, python3-numpy, python3-torch) and the benches' peers (see bench/README.md).
 if [[ "${HQ_SETUP_DEV:-0}" == 1 ]]; then
-  PACKAGES+=(python3-onnx python3-numpy python3-torch nodejs npm chromium)
+  PACKAGES+=(python3-onnx python3-numpy python3-torch nodejs npm)
 fi
 
 missing=()
