@@ -188,6 +188,8 @@ class Plan {
   /// Slot bytes per stream for tiles of `rows` output rows.
   std::vector<int64_t> streamBytes(const LayerPlan& l, int64_t rows) const;
   int64_t ddrBytesFor(const LayerPlan& l, int64_t rows) const;
+  /// Does every tile of `rows` output rows read at least one input row of each window input?
+  bool bandsNonEmpty(const LayerPlan& l, int64_t rows) const;
   int64_t groupFixedBytes(const Group& g) const;
   bool residentCandidate(int s, const std::vector<int>& group_layers) const;
 
@@ -196,7 +198,7 @@ class Plan {
   /// Instructions of group `gi` for frames [first_frame, end_frame), then a barrier.
   Status emitGroup(int gi, int64_t first_frame, int64_t end_frame);
   hbm::Operand activationOperand(int storage, const Shape& shape, int64_t sram_offset,
-                                 int64_t rows_from, int64_t rows) const;
+                                 int64_t rows) const;
 
  public:
   const Graph& g_;

@@ -228,6 +228,12 @@ Status Plan::addLayer(const Layer& layer) {
   l.outShape = frameShape(y->shape);
   const bool rank4 = l.outShape.size() == 4;
 
+  const bool conv = n->opType == "QConv";
+  const bool pool = (n->opType == "QMaxPool" || n->opType == "QAveragePool") &&
+                    l.attrs.getInt("ceil_mode", 0) == 0;
+  // Ops with a window: absent pads are ONNX's zeros, made explicit (tiles replace them).
+  if ((conv || pool) && !l.attrs.has("pads") && l.outShape.size() == 4)
+    l.attrs.set("pads", Attribute::ofInts({0, 0, 0, 0}));
   if (l.attrs.has("pads")) {
     std::vector<int64_t> p = l.attrs.getInts("pads");
     if (p.size() == 4) {
@@ -235,9 +241,6 @@ Status Plan::addLayer(const Layer& layer) {
       l.pads = {p[0], p[1], p[2], p[3]};
     }
   }
-  const bool conv = n->opType == "QConv";
-  const bool pool = (n->opType == "QMaxPool" || n->opType == "QAveragePool") &&
-                    l.attrs.getInt("ceil_mode", 0) == 0;
   l.tileable = rank4 && (conv || pool || isSameRowsOp(n->opType)) &&
                (conv || pool || n->opType != "QSoftmax" || l.attrs.getInt("axis", -1) == 1);
   if ((conv || pool) && !l.hasPads) l.tileable = false;
@@ -298,8 +301,11 @@ Status Plan::addLayer(const Layer& layer) {
 
   // QGemm reads its input in the native (NHWC, padded) order: permute the weight to match.
   if (n->opType == "QGemm") {
+    if (l.inputs.size() < 2)
+      return HQ_ERROR(kUnsupported, "{}: expected an activation and a weight, found {} inputs",
+                      n->describe(), l.inputs.size());
     const LayerInput& x = l.inputs[0];
-    LayerInput& wi = l.inputs.size() > 1 ? l.inputs[1] : l.inputs[0];
+    LayerInput& wi = l.inputs[1];
     if (x.kind != LayerInput::kActivation || wi.kind != LayerInput::kConstant ||
         x.shape.size() != 2)
       return HQ_ERROR(kUnsupported, "{}: expected an activation [N, K] times a constant weight",
@@ -511,7 +517,7 @@ void Plan::inputRows(const LayerPlan& l, const LayerInput& in, int64_t y0, int64
   const int64_t a = y0 * in.s - in.padTop;
   const int64_t b = (y1 - 1) * in.s - in.padTop + (in.k - 1) * in.d + 1;
   *lo = std::max<int64_t>(a, 0);
-  *hi = std::min<int64_t>(b, s.h);
+  *hi = std::max<int64_t>(*lo, std::min<int64_t>(b, s.h));  // empty, never negative
   *pad_top = *lo - a;
   *pad_bottom = b - *hi;
 }
@@ -570,6 +576,19 @@ int64_t Plan::ddrBytesFor(const LayerPlan& l, int64_t rows) const {
   return bytes;
 }
 
+bool Plan::bandsNonEmpty(const LayerPlan& l, int64_t rows) const {
+  const int64_t out_h = l.outShape.size() == 4 ? l.outShape[2] : 1;
+  for (int64_t y0 = 0; y0 < out_h; y0 += rows) {
+    for (const LayerInput& in : l.inputs) {
+      if (in.kind != LayerInput::kActivation || !in.window) continue;
+      int64_t lo, hi, pt, pb;
+      inputRows(l, in, y0, std::min(out_h, y0 + rows), &lo, &hi, &pt, &pb);
+      if (hi <= lo) return false;
+    }
+  }
+  return true;
+}
+
 Status Plan::tile(std::string* note) {
   int64_t tiles = 0;
   for (Group& g : groups_) {
@@ -584,8 +603,12 @@ Status Plan::tile(std::string* note) {
       };
       int64_t rows = out_h;
       if (l.tileable) {
+        // Tile heights whose every tile reads at least one real input row (a tile all in the
+        // padding, e.g. a 1x1 conv with pads, would have nothing to load).
         std::vector<int64_t> candidates;
-        for (int64_t r = l.evenRows; r < out_h; r += l.evenRows) candidates.push_back(r);
+        for (int64_t r = l.evenRows; r < out_h; r += l.evenRows) {
+          if (bandsNonEmpty(l, r)) candidates.push_back(r);
+        }
         candidates.push_back(out_h);
         bool all_resident = true;
         for (int64_t b : streamBytes(l, 1)) all_resident = all_resident && b == 0;

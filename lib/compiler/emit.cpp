@@ -7,6 +7,7 @@
 #include <set>
 
 #include "compiler/compile_internal.h"
+#include "compiler/hbm.h"
 #include "compiler/mac_cost.h"
 #include "support/version.h"
 
@@ -24,27 +25,13 @@ void setRegion(hbm::Region* r, hbm::Region::Space space, int64_t offset, int64_t
   if (space == hbm::Region::DDR) r->set_buffer_id(buffer);
 }
 
-/// Bytes a DMA moves: the footprint, or elements x size for a strided view.
-int64_t payloadBytes(const hbm::Region& r, hbm::DType dtype) {
-  if (r.dims_size() == 0) return static_cast<int64_t>(r.size());
-  int64_t n = dtype == hbm::INT16 ? 2 : dtype == hbm::INT32 ? 4 : dtype == hbm::INT64 ? 8 : 1;
-  for (uint32_t d : r.dims()) n *= d;
-  return n;
-}
-
-/// -O2/-O3: the MAC array mapping with the fewer cycles for this tile (compiler/mac_cost.h).
+/// -O2/-O3: the MAC array mapping with the fewest cycles for this tile (compiler/mac_cost.h,
+/// the same work the timing model charges).
 hbm::TileGeometry::MacMapping macMappingFor(const LayerPlan& l, const hbm::ComputeOp& op,
                                             const March& march) {
-  MacWork w;
-  const hbm::Operand& x = op.inputs(0);
-  w.inChannels = x.shape_size() >= 2 ? x.shape(1) : 1;
-  w.outChannels = op.output().shape_size() >= 2 ? op.output().shape(1) : 1;
-  int64_t out_elems = 1;
-  for (int64_t d : op.output().shape()) out_elems *= d;
-  w.outPixels = w.outChannels > 0 ? out_elems / w.outChannels : 0;
-  for (int64_t k : l.attrs.getInts("kernel_shape")) w.taps *= k;
-  w.group = std::max<int64_t>(1, l.attrs.getInt("group", 1));
-  w.gemm = l.opType == "QGemm";
+  int64_t taps = 1;
+  for (int64_t k : l.attrs.getInts("kernel_shape")) taps *= k;
+  const MacWork w = macWorkOf(op, l.opType, taps, l.attrs.getInt("group", 1));
   return bestMacMapping(w, march.macRows, march.macColumns);
 }
 
@@ -85,8 +72,7 @@ int Plan::emit(hbm::Instruction inst, std::vector<int> deps) {
 }
 
 hbm::Operand Plan::activationOperand(int storage, const Shape& shape, int64_t sram_offset,
-                                     int64_t rows_from, int64_t rows) const {
-  (void)rows_from;
+                                     int64_t rows) const {
   const Storage& s = storages_[static_cast<size_t>(storage)];
   hbm::Operand o;
   o.set_dtype(toHbmDType(s.dtype));
@@ -214,7 +200,7 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
             o->set_channel_stride(static_cast<uint32_t>(s.h * s.w * s.cs));
             setRegion(o->mutable_region(), hbm::Region::SRAM, at, bytes);
           } else {
-            *o = activationOperand(in.storage, in.shape, at, lo, hi - lo);
+            *o = activationOperand(in.storage, in.shape, at, hi - lo);
           }
         }
         const int64_t rows = tile.y1 - tile.y0;
@@ -222,13 +208,9 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
             out.resident ? out.sramOffset + tile.y0 * out.rowBytes() : l.slotOffsets[stream][slot];
         hbm::Operand* y = op->mutable_output();
         Shape out_shape = l.outShape;
-        *y = activationOperand(l.output, out_shape, out_at, tile.y0, rows);
+        *y = activationOperand(l.output, out_shape, out_at, rows);
         y->set_channel_offset(static_cast<uint32_t>(l.outChannelOffset));
         y->set_written_channels(static_cast<uint32_t>(l.outWrittenChannels));
-        if (out_shape.size() == 4 && out_shape[1] != out.c) {
-          // A concat slice: the operand has the layer's channels, the storage's stride.
-          y->set_shape(1, out_shape[1]);
-        }
         if (l.opcode == I::CONV && opt_.optLevel >= 2)
           geo->set_mac_mapping(macMappingFor(l, *op, march_));
         emit(std::move(inst), {});
@@ -404,11 +386,11 @@ Status Plan::pack(hbm::Model* m, CompileStats* stats, std::string* note) {
         ++stats->dmaInstructions;
         (inst.dma().src().space() == hbm::Region::WEIGHTS ? stats->weightLoadBytes
                                                           : stats->ddrLoadBytes) +=
-            payloadBytes(inst.dma().src(), inst.dma().dtype());
+            dmaPayloadBytes(inst.dma().src(), inst.dma().dtype());
         break;
       case I::DMA_STORE:
         ++stats->dmaInstructions;
-        stats->ddrStoreBytes += payloadBytes(inst.dma().dst(), inst.dma().dtype());
+        stats->ddrStoreBytes += dmaPayloadBytes(inst.dma().dst(), inst.dma().dtype());
         break;
       case I::BARRIER: ++stats->barriers; break;
       default: ++stats->computeInstructions;

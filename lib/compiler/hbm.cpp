@@ -208,7 +208,7 @@ class Validator {
     HQ_RETURN_IF_ERROR(checkRegion(o.region(), field));
     HQ_RETURN_IF_ERROR(
         expectSpace(o.region(), hbm::Region::SRAM, hbm::Region::WEIGHTS, field + ".region"));
-    const int64_t elem = dtypeBytes(o.dtype());
+    const int64_t elem = hbmDTypeBytes(o.dtype());
     if (elem == 0) return HQ_ERROR(kParse, "{}: {}: dtype is unset", at_, field);
     uint64_t elements = 1;
     for (int64_t d : o.shape()) {
@@ -238,17 +238,6 @@ class Validator {
       return HQ_ERROR(kParse, "{}: {}: region holds {} bytes, the operand {}", at_, field,
                       o.region().size(), elements * static_cast<uint64_t>(elem));
     return Status::ok();
-  }
-
-  static int64_t dtypeBytes(hbm::DType t) {
-    switch (t) {
-      case hbm::INT8:
-      case hbm::UINT8: return 1;
-      case hbm::INT16: return 2;
-      case hbm::INT32: return 4;
-      case hbm::INT64: return 8;
-      default: return 0;
-    }
   }
 
   Status expectSpace(const hbm::Region& r, hbm::Region::Space a, hbm::Region::Space b,
@@ -326,6 +315,24 @@ class Validator {
 }  // namespace
 
 Status validateHbm(const hbm::Model& model) { return Validator(model).run(); }
+
+int64_t hbmDTypeBytes(hbm::DType dtype) {
+  switch (dtype) {
+    case hbm::INT8:
+    case hbm::UINT8: return 1;
+    case hbm::INT16: return 2;
+    case hbm::INT32: return 4;
+    case hbm::INT64: return 8;
+    default: return 0;
+  }
+}
+
+int64_t dmaPayloadBytes(const hbm::Region& region, hbm::DType dtype) {
+  if (region.dims_size() == 0) return static_cast<int64_t>(region.size());
+  int64_t n = std::max<int64_t>(1, hbmDTypeBytes(dtype));
+  for (uint32_t d : region.dims()) n *= d;
+  return n;
+}
 
 Expected<std::string> serializeHbm(const hbm::Model& model) {
   HQ_RETURN_IF_ERROR(validateHbm(model).addContext("invalid .hbm model"));

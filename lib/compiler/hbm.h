@@ -42,6 +42,14 @@ Status writeHbm(const std::string& path, const hbm::Model& model);
 /// Read, check and parse an .hbm file.
 Expected<hbm::Model> readHbm(const std::string& path);
 
+/// Bytes per element of an hbm dtype; 0 for DTYPE_UNSPECIFIED or an unknown value.
+int64_t hbmDTypeBytes(hbm::DType dtype);
+
+/// Payload bytes a DMA moves (what CompileStats, the timing model and hq-viz count): the
+/// region's footprint for a contiguous region, elements x element size for a strided view
+/// (an unspecified dtype counts 1 byte per element, as the simulator moves it).
+int64_t dmaPayloadBytes(const hbm::Region& region, hbm::DType dtype);
+
 /// True when the file starts with the .hbm magic ("HQHBM\0"); any version. For tools that
 /// route inputs by content (hq-eval, hq-perf).
 bool looksLikeHbm(const std::string& path);

@@ -10,6 +10,30 @@ namespace {
 int64_t ceilDiv(int64_t a, int64_t b) { return b <= 0 ? a : (a + b - 1) / b; }
 }  // namespace
 
+MacWork macWorkOf(const hbm::ComputeOp& op, const std::string& op_type, int64_t taps,
+                  int64_t group) {
+  auto pixelsAndChannels = [](const hbm::Operand& o, int64_t* pixels, int64_t* channels) {
+    int64_t n = 1;
+    for (int64_t d : o.shape()) n *= d;
+    *channels = o.shape_size() >= 2 ? o.shape(1) : 1;
+    *pixels = *channels > 0 ? n / *channels : 0;
+  };
+  int64_t out_pixels = 0, out_channels = 1, in_pixels = 0, in_channels = 1;
+  pixelsAndChannels(op.output(), &out_pixels, &out_channels);
+  if (op.inputs_size() > 0 && !op.inputs(0).absent())
+    pixelsAndChannels(op.inputs(0), &in_pixels, &in_channels);
+  MacWork w;
+  w.int16 = op.inputs_size() > 0 && op.inputs(0).dtype() == hbm::INT16;
+  w.inChannels = in_channels;
+  w.outChannels = out_channels;
+  w.taps = taps;
+  w.group = std::max<int64_t>(1, group);
+  w.gemm = op_type == "QGemm";
+  w.outPixels = w.gemm ? std::max<int64_t>(1, out_pixels)
+                       : (op_type == "QConvTranspose" ? in_pixels : out_pixels);
+  return w;
+}
+
 int64_t macCycles(const MacWork& w, int64_t rows, int64_t columns, double int16_rate,
                   hbm::TileGeometry::MacMapping mapping) {
   int64_t cycles = 0;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "hbm.pb.h"
 
@@ -18,6 +19,12 @@ struct MacWork {
   bool gemm = false;   ///< QGemm: one "pixel" per row of the input, taps 1
   bool int16 = false;  ///< int16 operands: throughput x int16_rate
 };
+
+/// The MAC work of one CONV tile: channels and pixels from its operands (inputs(0) and the
+/// output), `taps` (kernel height x width) and `group` from its layer's op. QGemm: one
+/// "pixel" per output row; QConvTranspose: each input pixel scatters, so its input pixels.
+MacWork macWorkOf(const hbm::ComputeOp& op, const std::string& op_type, int64_t taps,
+                  int64_t group);
 
 /// True for a depthwise conv (group == input channels == output channels > 1).
 inline bool isDepthwise(const MacWork& w) {

@@ -115,6 +115,10 @@ Expected<March> fromJson(const Json& doc, const std::string& what) {
     // The schema admits only what is read above; this is a schema/reader mismatch.
     return HQ_ERROR(kInternal, "{}: march reader: {}", what, e.what());
   }
+  if (m.ddrBurstBytes <= 0 || (m.ddrBurstBytes & (m.ddrBurstBytes - 1)) != 0) {
+    return HQ_ERROR(kParse, "{}: at /ddr/burst_bytes: expected a power of two, found {}", what,
+                    m.ddrBurstBytes);
+  }
   if (m.sramBytes % m.sramBanks != 0) {
     return HQ_ERROR(kParse, "{}: at /sram/bytes: {} bytes do not split into {} equal banks", what,
                     m.sramBytes, m.sramBanks);

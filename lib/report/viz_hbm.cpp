@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "compiler/hbm.h"
 #include "report/viz.h"
 #include "report/viz_internal.h"
 #include "sim/timing.h"
@@ -13,24 +14,6 @@ namespace hq {
 namespace {
 
 using I = hbm::Instruction;
-
-int64_t elementBytes(hbm::DType t) {
-  switch (t) {
-    case hbm::INT16: return 2;
-    case hbm::INT32: return 4;
-    case hbm::INT64: return 8;
-    default: return 1;
-  }
-}
-
-/// Bytes a DMA moves: the footprint, or elements x size for a strided view (as the
-/// compiler's CompileStats count them).
-int64_t payloadBytes(const hbm::Region& r, hbm::DType dtype) {
-  if (r.dims_size() == 0) return static_cast<int64_t>(r.size());
-  int64_t n = elementBytes(dtype);
-  for (uint32_t d : r.dims()) n *= d;
-  return n;
-}
 
 /// Which layers (or model inputs) last wrote each byte range: SRAM addresses as they are,
 /// DDR at (1 << 48) + buffer offset + region offset. A partial write (a channel slice or a
@@ -193,11 +176,11 @@ std::vector<LayerTraffic> layerTraffic(const hbm::Model& model) {
     LayerTraffic& t = out[inst.layer()];
     const hbm::DmaOp& dma = inst.dma();
     if (inst.opcode() == I::DMA_LOAD && dma.src().space() == hbm::Region::WEIGHTS) {
-      t.weightBytes += payloadBytes(dma.src(), dma.dtype());
+      t.weightBytes += dmaPayloadBytes(dma.src(), dma.dtype());
     } else if (inst.opcode() == I::DMA_LOAD) {
-      t.ddrBytes += payloadBytes(dma.src(), dma.dtype());
+      t.ddrBytes += dmaPayloadBytes(dma.src(), dma.dtype());
     } else if (inst.opcode() == I::DMA_STORE) {
-      t.ddrBytes += payloadBytes(dma.dst(), dma.dtype());
+      t.ddrBytes += dmaPayloadBytes(dma.dst(), dma.dtype());
     }
   }
   return out;

@@ -47,7 +47,6 @@ using Instr = hbm::Instruction;
 constexpr const char* kNpuDomain = "hq.npu";
 constexpr const char* kNv12ToNative = "Nv12ToNative";
 
-int64_t elemBytes(hbm::DType t) { return static_cast<int64_t>(dtypeSize(dtypeFromHbm(t))); }
 
 Attribute attributeFromHbm(const hbm::Attribute& a) {
   switch (a.kind()) {
@@ -101,6 +100,9 @@ struct Simulator::Impl {
   struct CachedKernel {
     Node node;
     std::unique_ptr<PreparedKernel> kernel;
+    /// The constant operands (weights, bias) it was prepared with, by input index: a fast
+    /// kernel may keep its own copy, so every call checks the bytes read now against these.
+    std::vector<std::pair<size_t, Tensor>> constants;
   };
   std::map<std::string, std::unique_ptr<CachedKernel>> kernels;
   std::unique_ptr<SimMemory> memory;  ///< created by the first run()
@@ -165,7 +167,7 @@ Expected<std::unique_ptr<Simulator>> Simulator::create(const hbm::Model& model,
 
 Status Simulator::Impl::dma(int i, SimMemory& mem) {
   const hbm::DmaOp& d = model.instructions(i).dma();
-  const int64_t elem = d.dtype() == hbm::DTYPE_UNSPECIFIED ? 1 : elemBytes(d.dtype());
+  const int64_t elem = d.dtype() == hbm::DTYPE_UNSPECIFIED ? 1 : hbmDTypeBytes(d.dtype());
   if (elem == 0)
     return fail(i, fmt::format("dma.dtype {} is unknown", static_cast<int>(d.dtype())));
   const std::string ctx = where(i);
@@ -315,8 +317,12 @@ Status Simulator::Impl::compute(int i, SimMemory& mem) {
         }
         in_info.push_back(v);
       }
+      entry->constants.reserve(ins.size());  // pointers into it are handed out below
       for (size_t k = 0; k < ins.size() && k < static_cast<size_t>(c.inputs_size()); ++k) {
-        if (ins[k] && c.inputs(static_cast<int>(k)).channel_stride() == 0) in_info[k].constant = ins[k];
+        if (ins[k] && c.inputs(static_cast<int>(k)).channel_stride() == 0) {
+          entry->constants.emplace_back(k, ins[k]->clone());
+          in_info[k].constant = &entry->constants.back().second;
+        }
       }
       ValueInfo out_info;
       out_info.dtype = dtypeFromHbm(o.dtype()), out_info.shape = want, out_info.hasShape = true;
@@ -325,6 +331,12 @@ Status Simulator::Impl::compute(int i, SimMemory& mem) {
       if (!k.isOk()) return fail(i, k.status().message());
       entry->kernel = std::move(*k);
       it = kernels.emplace(key, std::move(entry)).first;
+    }
+    for (const auto& [k, prepared] : it->second->constants) {
+      if (!ins[k] || !ins[k]->equals(prepared))
+        return fail(i, fmt::format("constant operand {} ({} bytes) differs from the bytes this "
+                                   "layer's kernel was prepared with (weights overwritten?)",
+                                   k, prepared.nbytes()));
     }
     result = Tensor(dtypeFromHbm(o.dtype()), want);
     KernelCall call{it->second->node, ins, {&result}};

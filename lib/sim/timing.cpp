@@ -17,15 +17,6 @@ using I = hbm::Instruction;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return b <= 0 ? a : (a + b - 1) / b; }
 
-int64_t elemBytes(hbm::DType t) {
-  switch (t) {
-    case hbm::INT16: return 2;
-    case hbm::INT32: return 4;
-    case hbm::INT64: return 8;
-    default: return 1;
-  }
-}
-
 /// The attributes of a layer's op the costs need.
 struct LayerShape {
   std::string opType;
@@ -80,7 +71,7 @@ class Timer {
   /// DDR bytes a DMA region moves: each contiguous run rounded up to whole bursts.
   int64_t burstBytes(const hbm::Region& r, hbm::DType dtype) const {
     if (r.dims_size() == 0) return ceilDiv(static_cast<int64_t>(r.size()), burst_) * burst_;
-    const int64_t e = elemBytes(dtype);
+    const int64_t e = std::max<int64_t>(1, hbmDTypeBytes(dtype));
     const int n = r.dims_size();
     int64_t run = e, runs = 1;
     int k = n - 1;
@@ -95,13 +86,7 @@ class Timer {
   }
 
   /// Payload bytes of a DMA (what the instruction moves).
-  static int64_t payload(const hbm::DmaOp& d) {
-    const hbm::Region& r = d.src();
-    if (r.dims_size() == 0) return static_cast<int64_t>(r.size());
-    int64_t n = elemBytes(d.dtype());
-    for (uint32_t x : r.dims()) n *= x;
-    return n;
-  }
+  static int64_t payload(const hbm::DmaOp& d) { return dmaPayloadBytes(d.src(), d.dtype()); }
 
   /// Transfer cycles of a DMA on the DDR channel.
   int64_t transferCycles(const hbm::DmaOp& d, bool load) const {
@@ -112,23 +97,8 @@ class Timer {
 
   /// The MAC work of a CONV instruction's tile.
   MacWork macWork(const hbm::Instruction& in) const {
-    const hbm::ComputeOp& c = in.compute();
     const LayerShape& s = shapes_.at(in.layer());
-    int64_t out_pixels, out_channels, in_pixels = 0, in_channels = 1;
-    pixelsAndChannels(c.output(), &out_pixels, &out_channels);
-    if (c.inputs_size() > 0 && !c.inputs(0).absent())
-      pixelsAndChannels(c.inputs(0), &in_pixels, &in_channels);
-    MacWork w;
-    w.int16 = c.inputs_size() > 0 && c.inputs(0).dtype() == hbm::INT16;
-    w.inChannels = in_channels;
-    w.outChannels = out_channels;
-    w.taps = s.kernelTaps;
-    w.group = s.group;
-    w.gemm = s.opType == "QGemm";
-    // QGemm: one output row per input row; QConvTranspose scatters each input pixel.
-    w.outPixels = w.gemm ? std::max<int64_t>(1, out_pixels)
-                         : (s.opType == "QConvTranspose" ? in_pixels : out_pixels);
-    return w;
+    return macWorkOf(in.compute(), s.opType, s.kernelTaps, s.group);
   }
 
   /// Elements the vector unit processes for a VECTOR/POOL instruction.
@@ -178,59 +148,65 @@ class Timer {
     std::map<uint32_t, std::deque<int64_t>> signalled;  // token -> signal times not yet waited
     int64_t channelFree = 0;
     std::vector<int64_t> transfer(static_cast<size_t>(n), 0);
-    int done = 0;
-    while (done < n) {
-      bool progressed = false;
+    // Event order: of the engines whose next instruction has its tokens, the one that can
+    // start earliest goes next (ties: the earlier instruction), so the DDR channel is handed
+    // out in time order and no transfer jumps ahead of an earlier one.
+    for (int done = 0; done < n; ++done) {
+      int best_engine = -1, best_index = 0;
+      int64_t best_start = 0;
       for (size_t e = 0; e < queue.size(); ++e) {
-        while (next[e] < queue[e].size()) {
-          const int i = queue[e][next[e]];
-          const hbm::Instruction& in = m_.instructions(i);
-          // Every waited token must have enough signals.
-          std::map<uint32_t, int64_t> need;
-          for (uint32_t t : in.waits()) ++need[t];
-          bool ready = true;
-          for (const auto& [t, k] : need) {
-            auto it = signalled.find(t);
-            if (it == signalled.end() || static_cast<int64_t>(it->second.size()) < k) ready = false;
+        if (next[e] >= queue[e].size()) continue;
+        const int i = queue[e][next[e]];
+        const hbm::Instruction& in = m_.instructions(i);
+        std::map<uint32_t, int64_t> need;
+        for (uint32_t t : in.waits()) ++need[t];
+        bool ready = true;
+        int64_t start = engineFree[e];
+        for (const auto& [t, k] : need) {
+          auto it = signalled.find(t);
+          if (it == signalled.end() || static_cast<int64_t>(it->second.size()) < k) {
+            ready = false;
+            break;
           }
-          if (!ready) break;
-          int64_t start = engineFree[e];
-          for (const auto& [t, k] : need) {
-            auto& q = signalled[t];
-            for (int64_t j = 0; j < k; ++j) {
-              start = std::max(start, q.front());
-              q.pop_front();
-            }
-          }
-          int64_t end = start;
-          switch (in.opcode()) {
-            case I::DMA_LOAD:
-            case I::DMA_STORE: {
-              const int64_t x = transferCycles(in.dma(), in.opcode() == I::DMA_LOAD);
-              const int64_t t0 = std::max(start, channelFree);
-              channelFree = t0 + x;
-              engineFree[e] = t0 + x;
-              end = t0 + x + latency_;
-              start = t0;
-              transfer[static_cast<size_t>(i)] = x;
-              break;
-            }
-            case I::BARRIER: engineFree[e] = start; break;
-            default: {
-              HQ_ASSIGN_OR_RETURN(int64_t cycles, computeCycles(i));
-              end = start + cycles;
-              engineFree[e] = end;
-            }
-          }
-          r.instructions[static_cast<size_t>(i)] = {start, end};
-          for (uint32_t t : in.signals()) signalled[t].push_back(end);
-          ++next[e];
-          ++done;
-          progressed = true;
+          for (int64_t j = 0; j < k; ++j)
+            start = std::max(start, it->second[static_cast<size_t>(j)]);
+        }
+        if (!ready) continue;
+        if (in.opcode() == I::DMA_LOAD || in.opcode() == I::DMA_STORE)
+          start = std::max(start, channelFree);
+        if (best_engine < 0 || start < best_start || (start == best_start && i < best_index)) {
+          best_engine = static_cast<int>(e);
+          best_index = i;
+          best_start = start;
         }
       }
-      if (!progressed)
+      if (best_engine < 0)
         return HQ_ERROR(kInternal, "timing: deadlock with {} of {} instructions left", n - done, n);
+      const size_t e = static_cast<size_t>(best_engine);
+      const int i = best_index;
+      const hbm::Instruction& in = m_.instructions(i);
+      for (uint32_t t : in.waits()) signalled[t].pop_front();
+      int64_t start = best_start, end = best_start;
+      switch (in.opcode()) {
+        case I::DMA_LOAD:
+        case I::DMA_STORE: {
+          const int64_t x = transferCycles(in.dma(), in.opcode() == I::DMA_LOAD);
+          channelFree = start + x;
+          engineFree[e] = start + x;
+          end = start + x + latency_;
+          transfer[static_cast<size_t>(i)] = x;
+          break;
+        }
+        case I::BARRIER: engineFree[e] = start; break;
+        default: {
+          HQ_ASSIGN_OR_RETURN(int64_t cycles, computeCycles(i));
+          end = start + cycles;
+          engineFree[e] = end;
+        }
+      }
+      r.instructions[static_cast<size_t>(i)] = {start, end};
+      for (uint32_t t : in.signals()) signalled[t].push_back(end);
+      ++next[e];
     }
     for (const InstructionTime& t : r.instructions) r.cycles = std::max(r.cycles, t.end);
     summarize(&r, transfer, options);
