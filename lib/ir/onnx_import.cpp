@@ -3,6 +3,7 @@
 #include "ir/onnx_import.h"
 #include "ir/legacy_opsets.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <unordered_map>
@@ -344,6 +345,19 @@ class Importer {
     return name;
   }
 
+  /// A standard-domain Pad whose pads (attribute before opset 11, constant input from 11) are
+  /// all zero.
+  bool isZeroPad(const Node& n, const onnx::NodeProto& np) const {
+    if (!n.domain.empty() || n.opType != "Pad" || np.input_size() < 1) return false;
+    std::vector<int64_t> pads = n.attrs.getInts("pads");
+    if (np.input_size() > 1 && !np.input(1).empty()) {
+      const Value* p = g_.findValue(np.input(1));
+      if (!p || !p->isConstant()) return false;
+      pads = p->constant.toInt64();
+    }
+    return !pads.empty() && std::all_of(pads.begin(), pads.end(), [](int64_t x) { return x == 0; });
+  }
+
   Status readNodes(const onnx::GraphProto& gp) {
     // First every node's outputs (so inputs may name values defined later in the file; the
     // graph is sorted afterwards), then inputs and attributes.
@@ -397,8 +411,16 @@ class Importer {
                         "(expected version {})",
                         who, kIntDomain, kIntDomainVersion);
       }
+      // A Pad that pads nothing (PyTorch exports one before AvgPool2d with default arguments)
+      // is an Identity: import it as one (the identity pass then removes it).
+      const bool zero_pad = isZeroPad(*n, np);
+      if (zero_pad) {
+        n->opType = "Identity";
+        n->attrs = Attributes{};
+      }
       HQ_RETURN_IF_ERROR(verifyNode(*n));
       for (const std::string& in : np.input()) {
+        if (zero_pad && n->inputs.size() == 1) break;  // data only: pads/value inputs dropped
         if (in.empty()) {
           n->inputs.push_back(nullptr);
           continue;

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <onnx/onnx_pb.h>
+
 #include "ir/onnx_import.h"
 #include "onnx_test_util.h"
 #include "support/atomic_file.h"
@@ -259,4 +261,69 @@ TEST_CASE("import never crashes on corrupted bytes", "[onnx]") {
     }
   }
   CHECK(failed > 100);  // truncations alone fail ~100 times
+}
+
+TEST_CASE("import: a Pad that pads nothing becomes nothing; a real Pad is refused",
+          "[onnx]") {
+  // x -> Pad(pads from a Constant node) -> AveragePool 2x2: what PyTorch exports for
+  // nn.AvgPool2d(2) with default arguments.
+  auto model = [](std::vector<int64_t> pads) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(13);
+    onnx::GraphProto* g = m.mutable_graph();
+    g->set_name("pad");
+    auto io = [](onnx::ValueInfoProto* v, const char* name, std::vector<int64_t> dims) {
+      v->set_name(name);
+      auto* t = v->mutable_type()->mutable_tensor_type();
+      t->set_elem_type(onnx::TensorProto::FLOAT);
+      for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+    };
+    io(g->add_input(), "x", {1, 1, 4, 4});
+    io(g->add_output(), "z", {1, 1, 2, 2});
+    onnx::NodeProto* c = g->add_node();
+    c->set_op_type("Constant");
+    c->add_output("pads");
+    onnx::AttributeProto* a = c->add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::TENSOR);
+    a->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+    a->mutable_t()->add_dims(static_cast<int64_t>(pads.size()));
+    for (int64_t p : pads) a->mutable_t()->add_int64_data(p);
+    onnx::NodeProto* pad = g->add_node();
+    pad->set_op_type("Pad");
+    pad->set_name("pad");
+    pad->add_input("x");
+    pad->add_input("pads");
+    pad->add_output("y");
+    onnx::NodeProto* pool = g->add_node();
+    pool->set_op_type("AveragePool");
+    pool->set_name("pool");
+    pool->add_input("y");
+    pool->add_output("z");
+    onnx::AttributeProto* k = pool->add_attribute();
+    k->set_name("kernel_shape");
+    k->set_type(onnx::AttributeProto::INTS);
+    k->add_ints(2);
+    k->add_ints(2);
+    onnx::AttributeProto* st = pool->add_attribute();
+    st->set_name("strides");
+    st->set_type(onnx::AttributeProto::INTS);
+    st->add_ints(2);
+    st->add_ints(2);
+    std::string bytes;
+    REQUIRE(m.SerializeToString(&bytes));
+    return bytes;
+  };
+  auto g = importOnnxBytes(model({0, 0, 0, 0, 0, 0, 0, 0}), "zero_pad.onnx");
+  INFO(g.status().message());
+  REQUIRE(g.isOk());
+  CHECK(countOps(**g, "Pad") == 0);
+  CHECK(countOps(**g, "Identity") == 0);
+  REQUIRE((*g)->nodes().size() == 1);
+  CHECK((*g)->nodes()[0]->opType == "AveragePool");
+  CHECK((*g)->nodes()[0]->inputs[0]->name == "x");
+  auto real = importOnnxBytes(model({0, 0, 1, 1, 0, 0, 1, 1}), "pad.onnx");
+  REQUIRE_FALSE(real.isOk());
+  CHECK(real.status().message().find("Pad") != std::string::npos);
 }
