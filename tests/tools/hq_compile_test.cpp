@@ -26,7 +26,8 @@ const std::string kQdq = std::string(HQ_TEST_DATA) + "/convert/fmnist_cnn.calib.
 /// fmnist_cnn as an integer model, converted once per test run.
 std::string intModel() {
   static const std::string path = [] {
-    fs::path dir = scratchDir("hq_compile_model");
+    // One folder per process: ctest runs the test cases as parallel processes.
+    fs::path dir = scratchDir("hq_compile_model_" + std::to_string(::getpid()));
     std::string p = (dir / "fmnist.int.onnx").string();
     auto r = runTool("hq-convert", kQdq + " --out " + p + " -q");
     INFO(r.err);
