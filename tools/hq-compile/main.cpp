@@ -1,9 +1,11 @@
 // hq-compile: an integer (or QDQ) model + a march -> a deployable .hbm (schemas/hbm.md).
 //   hq-compile model.int.onnx --march bayes -O1 --input-source pyramid --out model.hbm
 //   hq-compile --list-passes
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "common/cli.h"
 #include "common/tool_common.h"
@@ -74,8 +76,11 @@ int main(int argc, char** argv) {
   HQ_PARSE_ARGS(app, "hq-compile", argc, argv);
 
   if (list_passes) {
+    int width = 0;
+    for (const hq::PassInfo& p : hq::compilerPasses())
+      width = std::max(width, static_cast<int>(std::strlen(p.name)));
     for (const hq::PassInfo& p : hq::compilerPasses()) {
-      std::printf("%-10s -O%d  %s\n", p.name, p.minLevel, p.summary);
+      std::printf("%-*s -O%d  %s\n", width, p.name, p.minLevel, p.summary);
     }
     return 0;
   }
@@ -123,7 +128,7 @@ int main(int argc, char** argv) {
 
     if (verbose > 0) {
       for (const hq::PassTiming& p : result.passes) {
-        std::fprintf(stderr, "  %-10s %9.2f ms  %s\n", p.pass.c_str(), p.seconds * 1e3,
+        std::fprintf(stderr, "  %-15s %9.2f ms  %s\n", p.pass.c_str(), p.seconds * 1e3,
                      p.note.c_str());
       }
     }
