@@ -32,7 +32,8 @@ struct PointState {
 bool isActivation(const QuantPoint& p) { return p.kind != QuantPoint::Kind::kWeight; }
 
 /// The metadata "hq.quant.points" (hq-qat reads it): one entry per point, in plan order, with
-/// the tensor, kind, owner node, the resolved spec (qconfig form, incl. "qat") and "scale",
+/// the tensor, kind, owner node, the resolved spec (qconfig form, incl. "qat"), "scale_group"
+/// for points sharing one scale (the observer's scale initializer) and "scale",
 /// the scale initializer of its QuantizeLinear / DequantizeLinear (absent for qint32 outputs,
 /// which stay float). Called after insertQdq with what was recorded before it (`tensors`:
 /// the points' float value names, `values`: their Values, which weights no longer have).
@@ -74,6 +75,25 @@ std::string pointsMetadata(const Graph& g, const QuantPlan& plan,
     }
     if (!scale.empty()) j["scale"] = scale;
     points.push_back(std::move(j));
+  }
+  // Shared-scale groups (a Concat's inputs and output): every member names the scale of the
+  // group's observer for hq-qat, the last Concat output of the group (its values contain all
+  // the others'), so QAT keeps the members' scales equal.
+  std::map<size_t, std::vector<size_t>> groups;
+  for (size_t i = 0; i < plan.points.size(); ++i) groups[plan.groupOf(i)].push_back(i);
+  for (const auto& [rep, members] : groups) {
+    if (members.size() < 2) continue;
+    size_t observer = rep;
+    for (size_t i : members) {
+      const QuantPoint& p = plan.points[i];
+      if (p.kind == QuantPoint::Kind::kOutput && p.owner && p.owner->opType == "Concat")
+        observer = i;
+    }
+    if (!points[observer].contains("scale")) continue;
+    const std::string scale = points[observer]["scale"].get<std::string>();
+    for (size_t i : members) {
+      if (points[i].contains("scale")) points[i]["scale_group"] = scale;
+    }
   }
   return points.dump();
 }
@@ -120,7 +140,8 @@ QuantParams paramsFromRange(const QuantRange& r, const QuantSpec& spec) {
 
 /// Range of an activation point: the fixed scale, the given method (for "all"), or the
 /// point's own observer.
-Expected<QuantRange> rangeOf(const PointState& st, const QuantSpec& spec, const std::string& method) {
+Expected<QuantRange> rangeOf(const PointState& st, const QuantSpec& spec,
+                             const std::string& method) {
   if (spec.fixedScale) {  // exactly as given (e.g. 1/128 for pyramid input), zero point 0
     QuantRange r;
     r.scale = *spec.fixedScale;
@@ -143,7 +164,8 @@ Expected<QuantParams> weightParams(const QuantPoint& p) {
                     dtypeName(w.dtype()));
   }
   if (p.spec.perChannel && w.rank() >= 2) {
-    HQ_ASSIGN_OR_RETURN(auto scales, perChannelScalesChecked(w, p.channelAxis, p.spec, p.value->name));
+    HQ_ASSIGN_OR_RETURN(auto scales,
+                        perChannelScalesChecked(w, p.channelAxis, p.spec, p.value->name));
     for (double s : scales) q.scales.push_back(static_cast<float>(s));
     q.zeroPoints.assign(q.scales.size(), 0);
     q.axis = p.channelAxis;
@@ -152,7 +174,8 @@ Expected<QuantParams> weightParams(const QuantPoint& p) {
     const float* d = w.data<float>();
     for (int64_t i = 0; i < w.numel(); ++i) {
       if (!std::isfinite(d[i])) {
-        return HQ_ERROR(kData, "weight '{}' has a non-finite value at element {}", p.value->name, i);
+        return HQ_ERROR(kData, "weight '{}' has a non-finite value at element {}", p.value->name,
+                        i);
       }
       lo = std::min(lo, static_cast<double>(d[i]));
       hi = std::max(hi, static_cast<double>(d[i]));
@@ -227,7 +250,8 @@ const char* kindName(QuantPoint::Kind k) {
 }
 
 /// Float logits of the graph on the held-out batches.
-Expected<std::vector<Tensor>> runAll(const Graph& g, const std::vector<Tensor>& batches, int threads) {
+Expected<std::vector<Tensor>> runAll(const Graph& g, const std::vector<Tensor>& batches,
+                                     int threads) {
   ExecutorOptions eo;
   eo.threads = threads;
   HQ_ASSIGN_OR_RETURN(auto ex, Executor::create(g, eo));
@@ -561,9 +585,10 @@ Expected<CalibResult> calibrate(const Graph& float_model, Dataset& data, const Q
   summary["observed_images"] = observed;
   summary["seconds"] = result.seconds;
   summary["images_per_s"] = result.seconds > 0 ? seen / result.seconds : 0.0;
-  summary["activation_points"] = std::count_if(plan.points.begin(), plan.points.end(), isActivation);
-  summary["weight_points"] =
-      std::count_if(plan.points.begin(), plan.points.end(), [](const QuantPoint& p) { return !isActivation(p); });
+  summary["activation_points"] =
+      std::count_if(plan.points.begin(), plan.points.end(), isActivation);
+  summary["weight_points"] = std::count_if(plan.points.begin(), plan.points.end(),
+                                           [](const QuantPoint& p) { return !isActivation(p); });
   summary["fused_units"] = plan.units.size();
   summary["shared_scale_concats"] = plan.sharedConcats;
   summary["bias_correction"] = biasCorrectionModeName(options.biasCorrection);

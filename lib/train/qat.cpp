@@ -46,6 +46,10 @@ struct QatModel::Point {
   bool perChannel = false;
   int64_t axis = 1;              ///< channel axis of a per-channel scale
   std::string minName, maxName;  ///< EMA running range initializers ("" unless ema)
+  /// A follower of a shared-scale group (a Concat's input): its own scale initializer, while
+  /// `scale` names the group observer's; it fake-quantizes with the observer's live scale and
+  /// exports it (hq-calib's metadata "scale_group"). Empty for every other point.
+  std::string ownScale;
 };
 
 namespace {
@@ -205,6 +209,22 @@ Expected<QuantSpec> specFromMetadata(const Graph& g, const std::string& scale,
   return it->second;
 }
 
+/// Scale initializer -> the scale of its shared-scale group's observer, from the metadata
+/// "hq.quant.points" ("scale_group"); empty without it.
+Expected<std::map<std::string, std::string>> scaleGroupsFromMetadata(const Graph& g) {
+  std::map<std::string, std::string> groups;
+  auto it = g.metadata.find("hq.quant.points");
+  if (it == g.metadata.end()) return groups;
+  HQ_ASSIGN_OR_RETURN(Json points, parseJson(it->second, "metadata hq.quant.points"));
+  if (!points.is_array()) return groups;
+  for (const Json& p : points) {
+    if (p.is_object() && p.contains("scale") && p["scale"].is_string() &&
+        p.contains("scale_group") && p["scale_group"].is_string())
+      groups[p["scale"].get<std::string>()] = p["scale_group"].get<std::string>();
+  }
+  return groups;
+}
+
 }  // namespace
 
 QatModel::QatModel() = default;
@@ -238,6 +258,7 @@ Expected<std::unique_ptr<QatModel>> QatModel::create(const Graph& qdq, const Qat
     for (const Value* v : n->outputs) producer[v] = n;
   }
 
+  HQ_ASSIGN_OR_RETURN(const auto scale_groups, scaleGroupsFromMetadata(qdq));
   std::map<std::string, int> scale_users;
   for (Node* n : g->nodes()) {
     if (!passes::isFakeQuant(*n)) continue;
@@ -297,7 +318,15 @@ Expected<std::unique_ptr<QatModel>> QatModel::create(const Graph& qdq, const Qat
     HQ_ASSIGN_OR_RETURN(p.mode, parseQatScaleMode(p.spec.qatScale()));
     if (p.mode != QatScaleMode::kFixed && options.scaleMode) p.mode = *options.scaleMode;
     p.c = p.spec.qatAveragingConstant(p.kind == Point::Kind::kWeight);
-    if (++scale_users[p.scale] > 1 && p.mode != QatScaleMode::kFixed) {
+    if (auto grp = scale_groups.find(p.scale);
+        grp != scale_groups.end() && grp->second != p.scale && g->findValue(grp->second)) {
+      // A follower of a shared scale (a Concat's input): it fake-quantizes with the group
+      // observer's scale and, when that is EMA, feeds the observer's running range with its
+      // own batch range before its values are clipped (one observer fed by every member, as
+      // PyTorch's shared observer for cat).
+      p.ownScale = p.scale;
+      p.scale = grp->second;
+    } else if (++scale_users[p.scale] > 1 && p.mode != QatScaleMode::kFixed) {
       return HQ_ERROR(kUnsupported, "QAT: scale '{}' is shared by several quantization points",
                       p.scale);
     }
@@ -312,7 +341,7 @@ Expected<std::unique_ptr<QatModel>> QatModel::create(const Graph& qdq, const Qat
   // The EMA running ranges (after the expansion, which drops unused values), starting at
   // the calibrated range [-scale * qmax, scale * qmax]: the first step does not jump.
   for (Point& p : m->points_) {
-    if (p.mode != QatScaleMode::kEma) continue;
+    if (p.mode != QatScaleMode::kEma || !p.ownScale.empty()) continue;
     const Value* s = g->findValue(p.scale);
     if (!s || !s->isConstant()) {
       return HQ_ERROR(kInternal, "QAT: scale '{}' of {} is gone from the training graph", p.scale,
@@ -329,6 +358,21 @@ Expected<std::unique_ptr<QatModel>> QatModel::create(const Graph& qdq, const Qat
     g->addConstant(p.minName, Tensor::fromVector<float>(shape, lo));
     p.maxName = g->uniqueName(p.scale + "_qat_max");
     g->addConstant(p.maxName, Tensor::fromVector<float>(shape, hi));
+  }
+
+  // Followers share their observer's running range (EMA) or just use its scale (LSQ, fixed).
+  for (Point& p : m->points_) {
+    if (p.ownScale.empty()) continue;
+    const Point* observer = nullptr;
+    for (const Point& o : m->points_) {
+      if (o.ownScale.empty() && o.scale == p.scale) observer = &o;
+    }
+    if (observer && observer->mode == QatScaleMode::kEma && p.mode == QatScaleMode::kEma) {
+      p.minName = observer->minName;
+      p.maxName = observer->maxName;
+    } else {
+      p.mode = QatScaleMode::kFixed;
+    }
   }
 
   std::vector<std::string> params = base.parameters;
@@ -386,6 +430,17 @@ Expected<std::unique_ptr<Graph>> QatModel::exportQdq() const {
         t->constant.shape() != v->constant.shape()) {
       continue;
     }
+    v->constant = t->constant.clone();
+  }
+  // Followers of a shared scale export their observer's.
+  for (const Point& p : points_) {
+    if (p.ownScale.empty()) continue;
+    Value* v = out->findValue(p.ownScale);
+    const Value* t = trained->findValue(p.scale);
+    if (!v || !v->isConstant() || !t || !t->isConstant() ||
+        t->constant.shape() != v->constant.shape())
+      return HQ_ERROR(kInternal, "QAT export: shared scale '{}' of '{}' is missing", p.scale,
+                      p.ownScale);
     v->constant = t->constant.clone();
   }
   // Weights: re-quantized from the float parameters with the current scales.

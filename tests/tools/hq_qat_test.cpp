@@ -29,8 +29,9 @@ namespace {
 const std::string kInit = std::string(HQ_SOURCE_DIR) + "/models/fmnist_cnn.init.onnx";
 const std::string kQdq = std::string(HQ_TEST_DATA) + "/convert/fmnist_cnn.calib.onnx";
 // Small and quick: 1,024 training images, 500 test images, 2 threads.
-const std::string kSmall = " --data fashion-mnist-train --eval-data fashion-mnist-test --threads 2 "
-                           "--batch 64";
+const std::string kSmall =
+    " --data fashion-mnist-train --eval-data fashion-mnist-test --threads 2 "
+    "--batch 64";
 const std::string kLimits = " --limit 1024 --eval-limit 500";
 
 std::string slurp(const fs::path& p) {
@@ -77,8 +78,8 @@ TEST_CASE("hq-qat --float: a random initialization learns on a Fashion-MNIST sli
           "[tools][hq-qat]") {
   auto dir = scratchDir("qat_float");
   std::string out = (dir / "trained.onnx").string();
-  auto r = runTool("hq-qat", kInit + " --float" + kSmall + kLimits + " --epochs 2 --lr 2e-3 --json -q --out " +
-                                 out);
+  auto r = runTool("hq-qat", kInit + " --float" + kSmall + kLimits +
+                                 " --epochs 2 --lr 2e-3 --json -q --out " + out);
   hq::Json j = parseJson(r);
   REQUIRE(j["epochs"].size() == 2);
   const auto& e0 = j["epochs"][0];
@@ -91,8 +92,8 @@ TEST_CASE("hq-qat --float: a random initialization learns on a Fashion-MNIST sli
   CHECK(e1["eval_top1"].get<double>() > e0["eval_top1"].get<double>());
   CHECK(e1["train_top1"].get<double>() > e0["train_top1"].get<double>());
   CHECK(j["images_per_second"].get<double>() > 0);
-  CHECK(j["best_top1"].get<double>() == std::max(e0["eval_top1"].get<double>(),
-                                                  e1["eval_top1"].get<double>()));
+  CHECK(j["best_top1"].get<double>() ==
+        std::max(e0["eval_top1"].get<double>(), e1["eval_top1"].get<double>()));
   // The written model is the best epoch's, in inference form: hq-eval scores it the same.
   auto ev = runTool("hq-eval", out + " --data fashion-mnist-test --limit 500 --json -q");
   hq::Json je = parseJson(ev);
@@ -102,11 +103,13 @@ TEST_CASE("hq-qat --float: a random initialization learns on a Fashion-MNIST sli
 
 TEST_CASE("hq-qat: text output prints the seed's lines", "[tools][hq-qat]") {
   auto dir = scratchDir("qat_text");
-  auto r = runTool("hq-qat", kQdq + kSmall + " --limit 256 --eval-limit 500 -q --out " + (dir / "m.onnx").string());
+  auto r = runTool("hq-qat", kQdq + kSmall + " --limit 256 --eval-limit 500 -q --out " +
+                                 (dir / "m.onnx").string());
   INFO(r.err);
   REQUIRE(r.exitCode == 0);
   CHECK(r.out.empty());  // -q
-  r = runTool("hq-qat", kQdq + kSmall + " --limit 256 --eval-limit 500 --out " + (dir / "m.onnx").string());
+  r = runTool("hq-qat",
+              kQdq + kSmall + " --limit 256 --eval-limit 500 --out " + (dir / "m.onnx").string());
   REQUIRE(r.exitCode == 0);
   CHECK(r.out.find("Full train set: Loss ") != std::string::npos);
   CHECK(r.out.find("QAT Epoch 0: evaluation Acc@1 ") != std::string::npos);
@@ -139,8 +142,8 @@ TEST_CASE("hq-qat: same seed and threads give the same bytes; another seed diffe
   auto dir = scratchDir("qat_determinism");
   auto run = [&](const std::string& name, const std::string& extra) {
     std::string out = (dir / name).string();
-    auto r = runTool("hq-qat", kQdq + kSmall + " --limit 512 --eval-limit 100 -q" + extra +
-                                   " --out " + out);
+    auto r = runTool("hq-qat",
+                     kQdq + kSmall + " --limit 512 --eval-limit 100 -q" + extra + " --out " + out);
     INFO(r.err);
     REQUIRE(r.exitCode == 0);
     return slurp(out);
@@ -156,7 +159,8 @@ TEST_CASE("hq-qat: same seed and threads give the same bytes; another seed diffe
 TEST_CASE("hq-qat: a run killed after a checkpoint and resumed ends with the same bytes",
           "[tools][hq-qat]") {
   auto dir = scratchDir("qat_resume");
-  const std::string args = kInit + " --float --data fashion-mnist-train --limit 1536 --batch 64 "
+  const std::string args = kInit +
+                           " --float --data fashion-mnist-train --limit 1536 --batch 64 "
                            "--threads 2 --epochs 3 --checkpoint-every 5 -q";
   std::string ref = (dir / "ref.onnx").string();
   auto r = runTool("hq-qat", args + " --out " + ref);
@@ -168,8 +172,8 @@ TEST_CASE("hq-qat: a run killed after a checkpoint and resumed ends with the sam
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    std::string cmd = std::string(HQ_BIN_DIR) + "/hq-qat " + args + " --out " + out +
-                      " 2>/dev/null";
+    std::string cmd =
+        std::string(HQ_BIN_DIR) + "/hq-qat " + args + " --out " + out + " 2>/dev/null";
     execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -199,15 +203,17 @@ TEST_CASE("hq-qat: a NaN loss stops the run and keeps the last good checkpoint",
   auto dir = scratchDir("qat_nan");
   // Epoch 0 at a normal rate, then the learning rate jumps by 1e30: the weights blow up.
   std::string sched = (dir / "sched.json").string();
-  std::ofstream(sched) << R"({"kind": "step", "lr": 0.001, "step_size": 1, "gamma": 1e30, "unit": "epoch"})";
+  std::ofstream(sched)
+      << R"({"kind": "step", "lr": 0.001, "step_size": 1, "gamma": 1e30, "unit": "epoch"})";
   std::string out = (dir / "m.onnx").string();
   std::string model = GENERATE(kInit + " --float", kQdq);
   INFO(model);
   fs::remove(out);
   fs::remove(out + ".ckpt");
-  auto r = runTool("hq-qat", model + " --data fashion-mnist-train --limit 512 --batch 64 "
-                                     "--threads 2 --epochs 3 -q --schedule-config " + sched +
-                                     " --out " + out);
+  auto r = runTool("hq-qat", model +
+                                 " --data fashion-mnist-train --limit 512 --batch 64 "
+                                 "--threads 2 --epochs 3 -q --schedule-config " +
+                                 sched + " --out " + out);
   requireCleanError(r, 3, "not finite");
   CHECK(r.err.find("epoch 1 step ") != std::string::npos);
   CHECK(r.err.find("last good checkpoint is " + out + ".ckpt") != std::string::npos);
@@ -226,7 +232,8 @@ TEST_CASE("hq-qat: QAT with Conv+BN resumed at an epoch boundary continues exact
               .exitCode == 0);
   // EMA scales, BatchNorm running statistics (frozen from epoch 1), Adam state and the best
   // model all cross the resume.
-  const std::string args = calib + " --float-bn " + bn + " --data fashion-mnist-train --limit 512 "
+  const std::string args = calib + " --float-bn " + bn +
+                           " --data fashion-mnist-train --limit 512 "
                            "--eval-data fashion-mnist-test --eval-limit 200 --batch 64 "
                            "--threads 2 --freeze-bn-after 1 --json -q";
   std::string ref = (dir / "ref.onnx").string();
@@ -235,8 +242,8 @@ TEST_CASE("hq-qat: QAT with Conv+BN resumed at an epoch boundary continues exact
   parseJson(runTool("hq-qat", args + " --epochs 1 --out " + one));
   // Resume into another output file: the best model so far is written there first.
   std::string two = (dir / "two.onnx").string();
-  hq::Json j2 = parseJson(runTool("hq-qat", args + " --epochs 2 --resume " + one + ".ckpt --out " +
-                                                two));
+  hq::Json j2 =
+      parseJson(runTool("hq-qat", args + " --epochs 2 --resume " + one + ".ckpt --out " + two));
   REQUIRE(j2["epochs"].size() == 2);
   CHECK(j2["resumed_from_epoch"] == 1);
   for (size_t e = 0; e < 2; ++e) {
@@ -288,7 +295,8 @@ TEST_CASE("hq-qat: bad options and files give one line and the right exit code",
     requireCleanError(r, 2, "--float");
   }
   SECTION("--float of a QDQ model") {
-    auto r = runTool("hq-qat", kQdq + " --float --data fashion-mnist-train --limit 64 --out " + out);
+    auto r =
+        runTool("hq-qat", kQdq + " --float --data fashion-mnist-train --limit 64 --out " + out);
     requireCleanError(r, 2, "quantized model");
   }
   SECTION("data that does not fit the model") {
@@ -297,18 +305,18 @@ TEST_CASE("hq-qat: bad options and files give one line and the right exit code",
     CHECK(lineCount(r.err) == 1);
   }
   SECTION("resume from a missing / corrupt / other run's checkpoint") {
-    auto r = runTool("hq-qat", kQdq + kSmall + " -q --resume " + (dir / "nope.ckpt").string() +
-                                   " --out " + out);
+    auto r = runTool(
+        "hq-qat", kQdq + kSmall + " -q --resume " + (dir / "nope.ckpt").string() + " --out " + out);
     requireCleanError(r, 3, "nope.ckpt");
     std::ofstream(dir / "bad.ckpt") << "HQCKPT garbage garbage garbage garbage garbage garbage "
                                        "garbage garbage garbage garbage garbage";
-    r = runTool("hq-qat", kQdq + kSmall + " -q --resume " + (dir / "bad.ckpt").string() +
-                              " --out " + out);
+    r = runTool("hq-qat",
+                kQdq + kSmall + " -q --resume " + (dir / "bad.ckpt").string() + " --out " + out);
     requireCleanError(r, 3, "bad.ckpt");
     REQUIRE(runTool("hq-qat", kQdq + kSmall + " --limit 128 --eval-limit 100 -q --out " + out)
                 .exitCode == 0);
-    r = runTool("hq-qat", kQdq + kSmall + " --limit 128 --eval-limit 100 --lr 0.5 -q --resume " + out +
-                              ".ckpt --out " + (dir / "m2.onnx").string());
+    r = runTool("hq-qat", kQdq + kSmall + " --limit 128 --eval-limit 100 --lr 0.5 -q --resume " +
+                              out + ".ckpt --out " + (dir / "m2.onnx").string());
     requireCleanError(r, 2, "different 'schedule'");
   }
   SECTION("--out equal to the input") {
@@ -316,4 +324,38 @@ TEST_CASE("hq-qat: bad options and files give one line and the right exit code",
     requireCleanError(r, 2, "different files");
   }
   CHECK_FALSE(fs::exists(out + ".tmp"));
+}
+
+TEST_CASE("hq-qat keeps a Concat's inputs and output on one scale (the concat stays in place)",
+          "[tools][hq-qat]") {
+  const fs::path dir = scratchDir("qat_concat");
+  const std::string fl = std::string(HQ_TEST_DATA) + "/generality/squeezenet_mini.float.onnx";
+  const std::string calib = (dir / "s.calib.onnx").string(), qat = (dir / "s.qat.onnx").string();
+  auto c = runTool("hq-calib", fl + " --data fashion-mnist-calib --limit 64 -q --out " + calib);
+  if (c.exitCode != 0 && c.err.find("dataset-fashion-mnist") != std::string::npos) {
+    WARN("Fashion-MNIST missing; skipped");
+    return;
+  }
+  REQUIRE(c.exitCode == 0);
+  auto t = runTool("hq-qat",
+                   calib + " --data fashion-mnist-train --limit 256 --epochs 1 -q --out " + qat);
+  INFO(t.err);
+  REQUIRE(t.exitCode == 0);
+  auto before = hq::importOnnxFile(calib);
+  auto after = hq::importOnnxFile(qat);
+  REQUIRE(before.isOk());
+  REQUIRE(after.isOk());
+  hq::Json points = hq::Json::parse((*after)->metadata.at("hq.quant.points"));
+  int followers = 0, moved = 0;
+  for (const hq::Json& p : points) {
+    if (!p.contains("scale_group")) continue;
+    const std::string own = p["scale"], group = p["scale_group"];
+    const hq::Tensor& s = (*after)->findValue(own)->constant;
+    const hq::Tensor& g = (*after)->findValue(group)->constant;
+    CHECK(s.equals(g));  // the exported scales are the observer's, bit for bit
+    if (own != group) ++followers;
+    if (own == group && !g.equals((*before)->findValue(group)->constant)) ++moved;
+  }
+  CHECK(followers == 6);  // 3 Fire modules x 2 expand branches
+  CHECK(moved == 3);      // the 3 observers trained (EMA)
 }
