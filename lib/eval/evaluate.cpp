@@ -43,8 +43,8 @@ Status checkModelFitsData(const Graph& graph, const Dataset& dataset, bool need_
   const Value* in = graph.inputs()[0];
   Shape sample = dataset.sampleShape();
   if (in->dtype != DType::kFloat32) {
-    return HQ_ERROR(kUnsupported, "model input '{}' is {}, evaluation feeds float32 images", in->name,
-                    dtypeName(in->dtype));
+    return HQ_ERROR(kUnsupported, "model input '{}' is {}, evaluation feeds float32 images",
+                    in->name, dtypeName(in->dtype));
   }
   bool fits = in->hasShape && in->shape.size() == sample.size() + 1;
   for (size_t d = 0; fits && d < sample.size(); ++d) {
@@ -103,17 +103,67 @@ Status appendRows(Tensor& whole, const Tensor& part, int64_t first, int64_t tota
   }
   const size_t row = part.nbytes() / static_cast<size_t>(std::max<int64_t>(part.dim(0), 1));
   if (whole.dtype() != part.dtype() || whole.nbytes() / static_cast<size_t>(total) != row) {
-    return HQ_ERROR(kShape, "--dump-tensors: tensor '{}' changes shape between batches ({})",
-                    name, shapeString(part.shape()));
+    return HQ_ERROR(kShape, "--dump-tensors: tensor '{}' changes shape between batches ({})", name,
+                    shapeString(part.shape()));
   }
-  std::memcpy(static_cast<char*>(whole.raw()) + static_cast<size_t>(first) * row,
-              part.raw(), part.nbytes());
+  std::memcpy(static_cast<char*>(whole.raw()) + static_cast<size_t>(first) * row, part.raw(),
+              part.nbytes());
   return Status::ok();
 }
 
 }  // namespace
 
-Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const EvalOptions& options) {
+AccuracyTally::AccuracyTally(const Dataset& dataset, const EvalOptions& options)
+    : dataset_(dataset), options_(options), start_(std::chrono::steady_clock::now()) {
+  if (options.progress)
+    progress_ = std::make_unique<Progress>(options.progressLabel, dataset.size(), "img");
+}
+
+AccuracyTally::~AccuracyTally() = default;
+
+Status AccuracyTally::add(const float* logits, int64_t rows, int64_t classes, const int64_t* labels,
+                          int64_t first) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row = logits + i * classes;
+    const int64_t label = labels[i];
+    if (label < 0 || label >= classes) {
+      return HQ_ERROR(kData, "label {} of sample {} is outside the model's {} classes", label,
+                      first + i, classes);
+    }
+    if (std::isnan(row[label])) {
+      return HQ_ERROR(kData, "model output for sample {} is NaN", first + i);
+    }
+    const int64_t higher = trueClassRank(row, classes, label);
+    r_.correct1 += higher < 1;
+    r_.correct5 += higher < 5;
+  }
+  if (!options_.dumpOutputs.empty()) {
+    if (!dump_.defined()) dump_ = Tensor(DType::kFloat32, {dataset_.size(), classes});
+    std::memcpy(dump_.data<float>() + first * classes, logits,
+                static_cast<size_t>(rows * classes) * sizeof(float));
+  }
+  r_.count += rows;
+  if (progress_) {
+    progress_->setSuffix(fmt::format("Acc@1 {:.3f}", 100.0 * r_.correct1 / r_.count));
+    progress_->advance(rows);
+  }
+  return Status::ok();
+}
+
+Expected<EvalResult> AccuracyTally::finish() {
+  if (progress_) progress_->finish();
+  EvalResult r = r_;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  r.imagesPerSecond = r.seconds > 0 ? r.count / r.seconds : 0;
+  if (r.count == 0) return HQ_ERROR(kData, "{} has no samples", dataset_.describe());
+  r.top1 = 100.0 * r.correct1 / r.count;
+  r.top5 = 100.0 * r.correct5 / r.count;
+  if (!options_.dumpOutputs.empty()) HQ_RETURN_IF_ERROR(writeNpy(options_.dumpOutputs, dump_));
+  return r;
+}
+
+Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset,
+                                   const EvalOptions& options) {
   if (options.batchSize <= 0) {
     return HQ_ERROR(kInvalidArgument, "batch size must be positive, got {}", options.batchSize);
   }
@@ -134,12 +184,7 @@ Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const E
   lo.batchSize = options.batchSize;
   BatchLoader loader(dataset, lo);
 
-  EvalResult r;
-  Tensor dump;
-  int64_t classes = 0;
-  std::optional<Progress> progress;
-  if (options.progress) progress.emplace(options.progressLabel, dataset.size(), "img");
-  auto start = std::chrono::steady_clock::now();
+  AccuracyTally tally(dataset, options);
   while (true) {
     HQ_ASSIGN_OR_RETURN(auto batch, loader.next());
     if (!batch) break;
@@ -156,48 +201,18 @@ Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const E
                       graph.outputs()[0]->name, dtypeName(logits.dtype()),
                       shapeString(logits.shape()), n);
     }
-    classes = logits.dim(1);
-    const float* p = logits.data<float>();
-    const int64_t* labels = batch->labels.data<int64_t>();
-    for (int64_t i = 0; i < n; ++i) {
-      const float* row = p + i * classes;
-      int64_t label = labels[i];
-      if (label < 0 || label >= classes) {
-        return HQ_ERROR(kData, "label {} of sample {} is outside the model's {} classes", label,
-                        batch->first + i, classes);
-      }
-      float target = row[label];
-      if (std::isnan(target)) {
-        return HQ_ERROR(kData, "model output for sample {} is NaN", batch->first + i);
-      }
-      const int64_t higher = trueClassRank(row, classes, label);
-      r.correct1 += higher < 1;
-      r.correct5 += higher < 5;
-    }
-    if (!options.dumpOutputs.empty()) {
-      if (!dump.defined()) dump = Tensor(DType::kFloat32, {dataset.size(), classes});
-      std::memcpy(dump.data<float>() + batch->first * classes, p, logits.nbytes());
-    }
+    HQ_RETURN_IF_ERROR(tally.add(logits.data<float>(), n, logits.dim(1),
+                                 batch->labels.data<int64_t>(), batch->first));
     for (size_t k = 0; k < eo.keep.size(); ++k) {
       auto it = executor->kept().find(eo.keep[k]);
       if (it == executor->kept().end()) {
         return HQ_ERROR(kInternal, "--dump-tensors: tensor '{}' was not kept", eo.keep[k]);
       }
-      HQ_RETURN_IF_ERROR(appendRows(dumped[k], it->second, batch->first, dataset.size(), eo.keep[k]));
-    }
-    r.count += n;
-    if (progress) {
-      progress->setSuffix(fmt::format("Acc@1 {:.3f}", 100.0 * r.correct1 / r.count));
-      progress->advance(n);
+      HQ_RETURN_IF_ERROR(
+          appendRows(dumped[k], it->second, batch->first, dataset.size(), eo.keep[k]));
     }
   }
-  if (progress) progress->finish();
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.imagesPerSecond = r.seconds > 0 ? r.count / r.seconds : 0;
-  if (r.count == 0) return HQ_ERROR(kData, "{} has no samples", dataset.describe());
-  r.top1 = 100.0 * r.correct1 / r.count;
-  r.top5 = 100.0 * r.correct5 / r.count;
-  if (!options.dumpOutputs.empty()) HQ_RETURN_IF_ERROR(writeNpy(options.dumpOutputs, dump));
+  HQ_ASSIGN_OR_RETURN(EvalResult r, tally.finish());
   const std::string dir = options.dumpDir.empty() ? "." : options.dumpDir;
   if (!eo.keep.empty()) {
     std::error_code ec;

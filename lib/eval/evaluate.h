@@ -2,6 +2,8 @@
 // The same entry point serves float, QDQ and (later) integer models and .hbm files.
 #pragma once
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,12 +53,40 @@ struct EvalResult {
 /// hit is rank < k.
 int64_t trueClassRank(const float* row, int64_t classes, int64_t label);
 
+class Progress;
+
+/// The scoring half of an evaluation, shared by evaluateModel and the .hbm evaluation
+/// (sim/evaluate_hbm.h): rows of logits against labels (top-1 / top-5, the errors for a label
+/// outside the classes and NaN outputs), the --dump-outputs rows, the progress bar and the
+/// timing of the run.
+class AccuracyTally {
+ public:
+  /// Starts the clock and, with options.progress, the progress bar.
+  AccuracyTally(const Dataset& dataset, const EvalOptions& options);
+  ~AccuracyTally();
+  /// `rows` samples starting at dataset index `first`: logits [rows, classes] row-major,
+  /// their labels.
+  Status add(const float* logits, int64_t rows, int64_t classes, const int64_t* labels,
+             int64_t first);
+  /// After the last rows: percentages, seconds and img/s; writes options.dumpOutputs.
+  Expected<EvalResult> finish();
+
+ private:
+  const Dataset& dataset_;
+  const EvalOptions& options_;
+  EvalResult r_;
+  Tensor dump_;
+  std::unique_ptr<Progress> progress_;
+  std::chrono::steady_clock::time_point start_;
+};
+
 /// Does `dataset` fit `graph`: one float32 NCHW input whose dims match the samples, labels
 /// present when `need_labels`. The error names both shapes.
 Status checkModelFitsData(const Graph& graph, const Dataset& dataset, bool need_labels = true);
 
 /// Run `graph` (one input NCHW float32, one output [N, classes]) over `dataset`.
 /// Errors: unlabeled data, sample shape that does not fit the model input, NaN outputs.
-Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset, const EvalOptions& options);
+Expected<EvalResult> evaluateModel(const Graph& graph, Dataset& dataset,
+                                   const EvalOptions& options);
 
 }  // namespace hq

@@ -1,14 +1,10 @@
 #include "sim/evaluate_hbm.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
-#include <optional>
 
-#include "data/npy.h"
 #include "sim/host_io.h"
 #include "support/fixed_point.h"
-#include "support/progress.h"
 
 namespace hq {
 
@@ -84,9 +80,11 @@ void quantizeInto(const float* x, Q* y, int64_t n, const QuantLayout& q, fxp::In
   for (int64_t i = 0; i < n; ++i) {
     const size_t c = q.channelOf(i);
     const int32_t zp = q.zeroPoints[c];
-    // QuantizeLinear: clamp(nearbyint(x / s) + zp) == clamp(nearbyint(x / s), lo - zp, hi - zp) + zp.
-    const fxp::IntRange shifted{static_cast<int32_t>(std::max<int64_t>(int64_t{r.lo} - zp, INT32_MIN)),
-                                static_cast<int32_t>(std::min<int64_t>(int64_t{r.hi} - zp, INT32_MAX))};
+    // QuantizeLinear: clamp(nearbyint(x / s) + zp) == clamp(nearbyint(x / s), lo - zp, hi - zp) +
+    // zp.
+    const fxp::IntRange shifted{
+        static_cast<int32_t>(std::max<int64_t>(int64_t{r.lo} - zp, INT32_MIN)),
+        static_cast<int32_t>(std::min<int64_t>(int64_t{r.hi} - zp, INT32_MAX))};
     y[i] = static_cast<Q>(fxp::quantizeLinear(x[i], q.scales[c], shifted) + zp);
   }
 }
@@ -164,8 +162,9 @@ Expected<EvalResult> evaluateHbm(const hbm::Model& model, Dataset& dataset,
                     "--dump-tensors needs an ONNX model: an .hbm keeps no intermediate tensors");
   }
   if (options.referenceOnly) {
-    return HQ_ERROR(kInvalidArgument, "--reference applies to ONNX models; an .hbm runs on the "
-                                      "simulator");
+    return HQ_ERROR(kInvalidArgument,
+                    "--reference applies to ONNX models; an .hbm runs on the "
+                    "simulator");
   }
   if (model.inputs_size() != 1) {
     return named(HQ_ERROR(kUnsupported, "evaluation needs a model with one input, this one has {}",
@@ -198,16 +197,11 @@ Expected<EvalResult> evaluateHbm(const hbm::Model& model, Dataset& dataset,
   lo.batchSize = (options.batchSize + frames - 1) / frames * frames;
   BatchLoader loader(dataset, lo);
 
-  EvalResult r;
-  Tensor dump;
-  int64_t classes = 0;
   const int64_t sample_numel = shapeNumel(sample);
   Shape chunk_shape = sample;
   chunk_shape.insert(chunk_shape.begin(), frames);
   Tensor chunk(DType::kFloat32, chunk_shape);
-  std::optional<Progress> progress;
-  if (options.progress) progress.emplace(options.progressLabel, dataset.size(), "img");
-  auto start = std::chrono::steady_clock::now();
+  AccuracyTally tally(dataset, options);
   while (true) {
     HQ_ASSIGN_OR_RETURN(auto batch, loader.next());
     if (!batch) break;
@@ -234,43 +228,12 @@ Expected<EvalResult> evaluateHbm(const hbm::Model& model, Dataset& dataset,
         return named(HQ_ERROR(kShape, "model output '{}' is {}, expected [{}, classes]",
                               out_desc.name(), shapeString(logits.shape()), frames));
       }
-      classes = logits.numel() / frames;
-      const float* p = logits.data<float>();
-      for (int64_t i = 0; i < m; ++i) {
-        const float* row = p + i * classes;
-        const int64_t index = batch->first + first + i;
-        const int64_t label = labels[first + i];
-        if (label < 0 || label >= classes) {
-          return HQ_ERROR(kData, "label {} of sample {} is outside the model's {} classes", label,
-                          index, classes);
-        }
-        if (std::isnan(row[label])) {
-          return HQ_ERROR(kData, "model output for sample {} is NaN", index);
-        }
-        const int64_t higher = trueClassRank(row, classes, label);
-        r.correct1 += higher < 1;
-        r.correct5 += higher < 5;
-      }
-      if (!options.dumpOutputs.empty()) {
-        if (!dump.defined()) dump = Tensor(DType::kFloat32, {dataset.size(), classes});
-        std::memcpy(dump.data<float>() + (batch->first + first) * classes, p,
-                    static_cast<size_t>(m * classes) * sizeof(float));
-      }
-    }
-    r.count += n;
-    if (progress) {
-      progress->setSuffix(fmt::format("Acc@1 {:.3f}", 100.0 * r.correct1 / r.count));
-      progress->advance(n);
+      // The padding frames' results are dropped.
+      HQ_RETURN_IF_ERROR(tally.add(logits.data<float>(), m, logits.numel() / frames, labels + first,
+                                   batch->first + first));
     }
   }
-  if (progress) progress->finish();
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.imagesPerSecond = r.seconds > 0 ? r.count / r.seconds : 0;
-  if (r.count == 0) return HQ_ERROR(kData, "{} has no samples", dataset.describe());
-  r.top1 = 100.0 * r.correct1 / r.count;
-  r.top5 = 100.0 * r.correct5 / r.count;
-  if (!options.dumpOutputs.empty()) HQ_RETURN_IF_ERROR(writeNpy(options.dumpOutputs, dump));
-  return r;
+  return tally.finish();
 }
 
 }  // namespace hq
