@@ -221,7 +221,5 @@ class Plan {
   int64_t sramPeak_ = 0;
 };
 
-/// hq dtype -> hbm dtype (INT8 ...); DTYPE_UNSPECIFIED for others.
-hbm::DType toHbmDType(DType t);
 
 }  // namespace hq::compile_internal

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "compiler/compile_internal.h"
+#include "compiler/hbm.h"
 #include "compiler/memory_plan.h"
 #include "ir/op_registry.h"
 
@@ -32,17 +33,6 @@ bool isSameRowsOp(const std::string& op) {
 }
 
 }  // namespace
-
-hbm::DType toHbmDType(DType t) {
-  switch (t) {
-    case DType::kInt8: return hbm::INT8;
-    case DType::kUInt8: return hbm::UINT8;
-    case DType::kInt16: return hbm::INT16;
-    case DType::kInt32: return hbm::INT32;
-    case DType::kInt64: return hbm::INT64;
-    default: return hbm::DTYPE_UNSPECIFIED;
-  }
-}
 
 Status Plan::lower(std::string* note) {
   // From -O2 a channel concat costs nothing where it can: producers write into its slices.
@@ -85,7 +75,7 @@ bool sameNative(const Storage& s, const Shape& shape, int64_t group) {
 }
 
 void setDescLayout(hbm::TensorDesc* d, const Storage& s, int64_t group) {
-  d->set_dtype(toHbmDType(s.dtype));
+  d->set_dtype(dtypeToHbm(s.dtype));
   if (s.nv12) {
     d->set_layout(hbm::NV12);
     d->add_padded_shape(1);

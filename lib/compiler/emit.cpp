@@ -75,7 +75,7 @@ hbm::Operand Plan::activationOperand(int storage, const Shape& shape, int64_t sr
                                      int64_t rows) const {
   const Storage& s = storages_[static_cast<size_t>(storage)];
   hbm::Operand o;
-  o.set_dtype(toHbmDType(s.dtype));
+  o.set_dtype(dtypeToHbm(s.dtype));
   Shape sh = shape;
   if (sh.size() == 4) sh[2] = rows;
   for (int64_t d : sh) o.add_shape(d);
@@ -148,7 +148,7 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
           }
           if (in.kind == LayerInput::kConstant) {
             const Constant& c = constants_[static_cast<size_t>(in.constant)];
-            o->set_dtype(toHbmDType(c.data.dtype()));
+            o->set_dtype(dtypeToHbm(c.data.dtype()));
             for (int64_t d : c.data.shape()) o->add_shape(d);
             setRegion(o->mutable_region(), hbm::Region::SRAM, g.weightBase + c.sramOffset,
                       static_cast<int64_t>(c.data.nbytes()));
@@ -183,7 +183,7 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
             setRegion(load.mutable_dma()->mutable_src(), hbm::Region::DDR, ddr_off, bytes,
                       s.bufferId);
             setRegion(load.mutable_dma()->mutable_dst(), hbm::Region::SRAM, slot_at, bytes);
-            load.mutable_dma()->set_dtype(toHbmDType(s.dtype));
+            load.mutable_dma()->set_dtype(dtypeToHbm(s.dtype));
             emit(std::move(load), {});
           }
           if (in.plane >= 0) {
@@ -194,7 +194,7 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
             o->set_channel_stride(in.plane == 0 ? 1 : 2);
             setRegion(o->mutable_region(), hbm::Region::SRAM, at, bytes);
           } else if (in.flat) {
-            o->set_dtype(toHbmDType(s.dtype));
+            o->set_dtype(dtypeToHbm(s.dtype));
             o->add_shape(1);
             o->add_shape(s.h * s.w * s.cs);
             o->set_channel_stride(static_cast<uint32_t>(s.h * s.w * s.cs));
@@ -238,7 +238,7 @@ Status Plan::emitGroup(int gi, int64_t first_frame, int64_t end_frame) {
               r->add_strides(out.elem);
             }
           }
-          store.mutable_dma()->set_dtype(toHbmDType(out.dtype));
+          store.mutable_dma()->set_dtype(dtypeToHbm(out.dtype));
           emit(std::move(store), {});
         }
       }

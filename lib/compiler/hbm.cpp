@@ -316,6 +316,28 @@ class Validator {
 
 Status validateHbm(const hbm::Model& model) { return Validator(model).run(); }
 
+DType dtypeFromHbm(hbm::DType t) {
+  switch (t) {
+    case hbm::INT8: return DType::kInt8;
+    case hbm::UINT8: return DType::kUInt8;
+    case hbm::INT16: return DType::kInt16;
+    case hbm::INT32: return DType::kInt32;
+    case hbm::INT64: return DType::kInt64;
+    default: return DType::kUndefined;
+  }
+}
+
+hbm::DType dtypeToHbm(DType t) {
+  switch (t) {
+    case DType::kInt8: return hbm::INT8;
+    case DType::kUInt8: return hbm::UINT8;
+    case DType::kInt16: return hbm::INT16;
+    case DType::kInt32: return hbm::INT32;
+    case DType::kInt64: return hbm::INT64;
+    default: return hbm::DTYPE_UNSPECIFIED;
+  }
+}
+
 int64_t hbmDTypeBytes(hbm::DType dtype) {
   switch (dtype) {
     case hbm::INT8:

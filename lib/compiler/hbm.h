@@ -9,6 +9,7 @@
 #include <string>
 
 #include "hbm.pb.h"
+#include "ir/tensor.h"
 #include "support/status.h"
 
 namespace hq {
@@ -41,6 +42,13 @@ Status writeHbm(const std::string& path, const hbm::Model& model);
 
 /// Read, check and parse an .hbm file.
 Expected<hbm::Model> readHbm(const std::string& path);
+
+/// The hq element type of an .hbm dtype (INT8 -> kInt8, UINT8 -> kUInt8, INT16, INT32, INT64);
+/// kUndefined for DTYPE_UNSPECIFIED or an unknown value.
+DType dtypeFromHbm(hbm::DType t);
+/// The .hbm dtype of an hq element type; DTYPE_UNSPECIFIED for types the NPU does not store
+/// (float, bool, uint16, ...).
+hbm::DType dtypeToHbm(DType t);
 
 /// Bytes per element of an hbm dtype; 0 for DTYPE_UNSPECIFIED or an unknown value.
 int64_t hbmDTypeBytes(hbm::DType dtype);

@@ -11,13 +11,8 @@ namespace hq {
 namespace {
 
 Expected<DType> tensorDType(const hbm::TensorDesc& desc) {
-  switch (desc.dtype()) {
-    case hbm::INT8: return DType::kInt8;
-    case hbm::UINT8: return DType::kUInt8;
-    case hbm::INT16: return DType::kInt16;
-    case hbm::INT32: return DType::kInt32;
-    default: break;
-  }
+  const DType t = dtypeFromHbm(desc.dtype());
+  if (t != DType::kUndefined && t != DType::kInt64) return t;  // int64 has no host form
   return HQ_ERROR(kUnsupported, "tensor '{}': dtype {} has no host form", desc.name(),
                   hbm::DType_Name(desc.dtype()));
 }

@@ -13,6 +13,8 @@
 // (R = G = B = p) give Y = p and U = V = 128 exactly, so gray images survive the round trip.
 #include "sim/host_io.h"
 
+#include "compiler/hbm.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -104,28 +106,6 @@ Shape batchShape(const hbm::TensorDesc& desc, int64_t batch) {
 }
 
 }  // namespace
-
-DType dtypeFromHbm(hbm::DType t) {
-  switch (t) {
-    case hbm::INT8: return DType::kInt8;
-    case hbm::UINT8: return DType::kUInt8;
-    case hbm::INT16: return DType::kInt16;
-    case hbm::INT32: return DType::kInt32;
-    case hbm::INT64: return DType::kInt64;
-    default: return DType::kUndefined;
-  }
-}
-
-hbm::DType dtypeToHbm(DType t) {
-  switch (t) {
-    case DType::kInt8: return hbm::INT8;
-    case DType::kUInt8: return hbm::UINT8;
-    case DType::kInt16: return hbm::INT16;
-    case DType::kInt32: return hbm::INT32;
-    case DType::kInt64: return hbm::INT64;
-    default: return hbm::DTYPE_UNSPECIFIED;
-  }
-}
 
 NativeDims nativeDims(const std::vector<int64_t>& shape) {
   NativeDims d;

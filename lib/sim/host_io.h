@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/hbm.h"
 #include "hbm.pb.h"
 #include "ir/tensor.h"
 #include "support/status.h"
@@ -38,13 +39,6 @@ Expected<Tensor> nv12ToInt8(const Tensor& nv12, int64_t channels);
 /// model's input grid, scale 1/128 zero point 0): pixel = clamp(round(x * 128) + 128, 0, 255),
 /// RGB -> YUV BT.601 full range, chroma averaged over each 2x2 block. uint8 [N, H*3/2, W].
 Expected<Tensor> imagesToNv12(const Tensor& x);
-
-/// The hq element type of an .hbm dtype (INT8 -> kInt8, UINT8 -> kUInt8, INT16, INT32, INT64);
-/// kUndefined for DTYPE_UNSPECIFIED or an unknown value.
-DType dtypeFromHbm(hbm::DType t);
-/// The .hbm dtype of an hq element type; DTYPE_UNSPECIFIED for types the NPU does not store
-/// (float, bool, uint16, ...).
-hbm::DType dtypeToHbm(DType t);
 
 /// Activation geometry of a logical shape, as the native layout sees it: [1, C, H, W];
 /// [1, K] is C = K, H = W = 1; [1, C, L] is H = 1, W = L (rank 1: C = shape[0]).
