@@ -10,6 +10,7 @@
 
 #include "compiler/check.h"
 #include "compiler/march.h"
+#include "compiler/npu_test_models.h"
 #include "data/dataset.h"
 #include "ir/onnx_import.h"
 #include "ir/op_registry.h"
@@ -231,29 +232,9 @@ TEST_CASE("check: fmnist_cnn's integer model runs on both marches", "[compiler][
 
 TEST_CASE("check: mobilenetv2_32's integer model runs on bayes (12.25 M ops per frame)",
           "[compiler][check]") {
-  std::string path = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float.onnx";
-  if (!std::filesystem::exists(path)) {
-    WARN(path << " not found; skipped");
-    return;
-  }
-  auto float_model = hq::importOnnxFile(path);
-  REQUIRE(float_model.isOk());
-  hq::DatasetOptions dopt;
-  dopt.limit = 4;
-  auto data = hq::openDataset("fashion-mnist-calib-32", dopt);
-  if (!data.isOk()) {
-    WARN("fashion-mnist-calib-32 unavailable (" << data.status().message() << "); skipped");
-    return;
-  }
-  hq::CalibOptions copt;
-  copt.batchSize = 4;
-  copt.progress = false;
-  copt.biasCorrection = hq::BiasCorrectionMode::kOff;
-  auto calib = hq::calibrate(**float_model, **data, hq::QConfig::defaults(), copt);
-  REQUIRE(calib.isOk());
-  auto model = hq::convertToInteger(*calib->model);
-  REQUIRE(model.isOk());
-  hq::CheckReport r = check(**model, "bayes");
+  auto model = hq::testing::mobilenetIntModel();
+  if (!model) return;
+  hq::CheckReport r = check(*model, "bayes");
   CHECK(r.supported);
   CHECK(r.summary.opCounts.at("QConv") == 52);
   // The seed's perf report: 12.25 M ops (2 per MAC) per frame for this model.

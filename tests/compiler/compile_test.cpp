@@ -7,6 +7,7 @@
 
 #include "compiler/compile.h"
 #include "compiler/hbm.h"
+#include "compiler/npu_test_models.h"
 #include "data/dataset.h"
 #include "ir/onnx_import.h"
 #include "quant/calibrate.h"
@@ -15,32 +16,16 @@
 
 namespace {
 
-std::unique_ptr<hq::Graph> fmnistInt() {
-  auto qdq = hq::importOnnxFile(std::string(HQ_TEST_DATA) + "/convert/fmnist_cnn.calib.onnx");
-  REQUIRE(qdq.isOk());
-  auto model = hq::convertToInteger(**qdq);
-  REQUIRE(model.isOk());
-  return std::move(*model);
-}
-
+/// compileFor with the march first, as these tests read.
 hq::CompileResult compile(const hq::Graph& g, const char* march, int level,
                           hq::InputSource source = hq::InputSource::kDdr, int64_t batch = 1) {
-  auto m = hq::loadMarch(march);
-  REQUIRE(m.isOk());
-  hq::CompileOptions o;
-  o.optLevel = level;
-  o.inputSource = source;
-  o.batch = batch;
-  auto r = hq::compileModel(g, *m, o);
-  INFO(r.status().message());
-  REQUIRE(r.isOk());
-  return std::move(*r);
+  return hq::testing::compileFor(g, level, batch, source, march);
 }
 
 }  // namespace
 
 TEST_CASE("compile: fmnist_cnn at every level and input source", "[compiler][compile]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   for (int level = 0; level <= 3; ++level) {
     for (auto source :
          {hq::InputSource::kDdr, hq::InputSource::kPyramid, hq::InputSource::kResizer}) {
@@ -64,7 +49,7 @@ TEST_CASE("compile: fmnist_cnn at every level and input source", "[compiler][com
 
 TEST_CASE("compile: each level moves fewer bytes or runs fewer instructions",
           "[compiler][compile]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   hq::CompileStats s[4];
   for (int level = 0; level <= 3; ++level)
     s[level] = compile(*g, "bayes", level, hq::InputSource::kDdr, 8).stats;
@@ -86,31 +71,11 @@ TEST_CASE("compile: each level moves fewer bytes or runs fewer instructions",
 }
 
 TEST_CASE("compile: mobilenetv2_32 at every level", "[compiler][compile]") {
-  std::string path = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float.onnx";
-  if (!std::filesystem::exists(path)) {
-    WARN(path << " not found; skipped");
-    return;
-  }
-  auto float_model = hq::importOnnxFile(path);
-  REQUIRE(float_model.isOk());
-  hq::DatasetOptions dopt;
-  dopt.limit = 4;
-  auto data = hq::openDataset("fashion-mnist-calib-32", dopt);
-  if (!data.isOk()) {
-    WARN("fashion-mnist-calib-32 unavailable (" << data.status().message() << "); skipped");
-    return;
-  }
-  hq::CalibOptions copt;
-  copt.batchSize = 4;
-  copt.progress = false;
-  copt.biasCorrection = hq::BiasCorrectionMode::kOff;
-  auto calib = hq::calibrate(**float_model, **data, hq::QConfig::defaults(), copt);
-  REQUIRE(calib.isOk());
-  auto model = hq::convertToInteger(*calib->model);
-  REQUIRE(model.isOk());
+  auto model = hq::testing::mobilenetIntModel();
+  if (!model) return;
   hq::CompileStats s[4];
   for (int level = 0; level <= 3; ++level) {
-    hq::CompileResult r = compile(**model, "bayes", level, hq::InputSource::kDdr, 4);
+    hq::CompileResult r = compile(*model, "bayes", level, hq::InputSource::kDdr, 4);
     s[level] = r.stats;
     REQUIRE(hq::serializeHbm(r.model).isOk());
     CHECK(r.stats.layers == 54);
@@ -129,7 +94,7 @@ TEST_CASE("compile: mobilenetv2_32 at every level", "[compiler][compile]") {
 
 TEST_CASE("compile: refuses what hq-check refuses, with the same diagnostics",
           "[compiler][compile]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   auto strict = hq::loadMarch("bernoulli2");
   REQUIRE(strict.isOk());
   strict->name = "strict";
@@ -149,7 +114,7 @@ TEST_CASE("compile: refuses what hq-check refuses, with the same diagnostics",
 }
 
 TEST_CASE("compile: pyramid input needs the fixed 1/128 scale", "[compiler][compile]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   auto m = hq::loadMarch("bayes");
   REQUIRE(m.isOk());
   // fmnist_cnn's calibrated input scale is not 1/128: the pyramid cannot feed it... unless it is.
@@ -172,7 +137,7 @@ TEST_CASE("compile: pyramid input needs the fixed 1/128 scale", "[compiler][comp
 }
 
 TEST_CASE("compile: bad options", "[compiler][compile]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   auto m = hq::loadMarch("bayes");
   REQUIRE(m.isOk());
   hq::CompileOptions o;

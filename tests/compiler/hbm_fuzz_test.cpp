@@ -11,6 +11,7 @@
 #include "compiler/compile.h"
 #include "compiler/hbm.h"
 #include "compiler/march.h"
+#include "compiler/npu_test_models.h"
 #include "ir/onnx_import.h"
 #include "quant/convert.h"
 #include "sim/evaluate_hbm.h"
@@ -19,27 +20,10 @@
 
 namespace {
 
-const std::string kQdq = std::string(HQ_TEST_DATA) + "/convert/fmnist_cnn.calib.onnx";
-
 /// fmnist_cnn compiled for bayes with `options` (the integer graph is converted once).
 hq::hbm::Model compileFixture(int opt_level, hq::InputSource source, int64_t batch) {
-  static std::unique_ptr<hq::Graph> int_graph = [] {
-    auto qdq = hq::importOnnxFile(kQdq);
-    REQUIRE(qdq.isOk());
-    auto converted = hq::convertToInteger(**qdq);
-    REQUIRE(converted.isOk());
-    return std::move(*converted);
-  }();
-  auto march = hq::loadMarch("bayes");
-  REQUIRE(march.isOk());
-  hq::CompileOptions options;
-  options.optLevel = opt_level;
-  options.inputSource = source;
-  options.batch = batch;
-  auto compiled = hq::compileModel(*int_graph, *march, options);
-  INFO(compiled.status().message());
-  REQUIRE(compiled.isOk());
-  return std::move(compiled->model);
+  static std::unique_ptr<hq::Graph> int_graph = hq::testing::fmnistIntModel();
+  return hq::testing::compileFor(*int_graph, opt_level, batch, source).model;
 }
 
 std::string mustSerialize(const hq::hbm::Model& m) {
@@ -130,10 +114,12 @@ TEST_CASE("hbm fuzz: every truncation is refused with the exact message", "[hbm]
     if (cut == 0) {
       want = "m.hbm: not an .hbm file (it is empty)";
     } else if (cut < hq::kHbmHeaderBytes) {
-      want = "m.hbm: truncated .hbm file: " + std::to_string(cut) + " bytes, the header alone is 16";
+      want =
+          "m.hbm: truncated .hbm file: " + std::to_string(cut) + " bytes, the header alone is 16";
     } else {
-      want = "m.hbm: truncated .hbm file: " + std::to_string(cut) + " bytes, the header announces a " +
-             payload + "-byte payload (" + total + " bytes with header and checksum)";
+      want = "m.hbm: truncated .hbm file: " + std::to_string(cut) +
+             " bytes, the header announces a " + payload + "-byte payload (" + total +
+             " bytes with header and checksum)";
     }
     if (e != want) {
       INFO("cut at " << cut);
@@ -148,7 +134,9 @@ TEST_CASE("hbm fuzz: corrupted, foreign and newer files: exact first lines", "[h
   b[bytes.size() / 3] ^= 0x40;
   CHECK(firstLine(parseError(b)) == "m.hbm: corrupted .hbm file: SHA-256 checksum mismatch");
   b = bytes;
-  b.replace(0, 4, "\x7f" "ELF");
+  b.replace(0, 4,
+            "\x7f"
+            "ELF");
   CHECK(firstLine(parseError(b)) == "m.hbm: not an .hbm file (no HQHBM magic at the start)");
   b = bytes;
   b[6] = 2;
@@ -193,7 +181,9 @@ TEST_CASE("hbm fuzz: field mutations are refused, or run, or fail cleanly", "[hb
   std::string why;
   REQUIRE(runsOrRefuses(base, &why));
   std::mt19937_64 rng(6);
-  auto pick = [&](int n) { return n <= 0 ? 0 : static_cast<int>(rng() % static_cast<uint64_t>(n)); };
+  auto pick = [&](int n) {
+    return n <= 0 ? 0 : static_cast<int>(rng() % static_cast<uint64_t>(n));
+  };
   auto jiggle = [&](uint64_t v) -> uint64_t {
     switch (rng() % 5) {
       case 0: return 0;
@@ -210,10 +200,12 @@ TEST_CASE("hbm fuzz: field mutations are refused, or run, or fail cleanly", "[hb
       case 2: r->set_buffer_id(static_cast<uint32_t>(jiggle(r->buffer_id()))); break;
       case 3: r->set_space(static_cast<hq::hbm::Region::Space>(rng() % 4)); break;
       case 4:
-        if (r->dims_size()) r->set_dims(pick(r->dims_size()), static_cast<uint32_t>(jiggle(r->dims(0))));
+        if (r->dims_size())
+          r->set_dims(pick(r->dims_size()), static_cast<uint32_t>(jiggle(r->dims(0))));
         break;
       default:
-        if (r->strides_size()) r->set_strides(pick(r->strides_size()), static_cast<int64_t>(jiggle(8)));
+        if (r->strides_size())
+          r->set_strides(pick(r->strides_size()), static_cast<int64_t>(jiggle(8)));
         break;
     }
   };
@@ -221,7 +213,8 @@ TEST_CASE("hbm fuzz: field mutations are refused, or run, or fail cleanly", "[hb
     switch (rng() % 4) {
       case 0: mutateRegion(o->mutable_region()); break;
       case 1:
-        if (o->shape_size()) o->set_shape(pick(o->shape_size()), static_cast<int64_t>(jiggle(o->shape(0))));
+        if (o->shape_size())
+          o->set_shape(pick(o->shape_size()), static_cast<int64_t>(jiggle(o->shape(0))));
         break;
       case 2: o->set_channel_stride(static_cast<uint32_t>(jiggle(o->channel_stride()))); break;
       default: o->set_dtype(static_cast<hq::hbm::DType>(rng() % 6)); break;
@@ -256,7 +249,8 @@ TEST_CASE("hbm fuzz: field mutations are refused, or run, or fail cleanly", "[hb
       case 4:
       case 5:
         if (in->has_dma()) {
-          mutateRegion(rng() % 2 ? in->mutable_dma()->mutable_src() : in->mutable_dma()->mutable_dst());
+          mutateRegion(rng() % 2 ? in->mutable_dma()->mutable_src()
+                                 : in->mutable_dma()->mutable_dst());
         } else if (in->has_compute()) {
           hq::hbm::ComputeOp* c = in->mutable_compute();
           mutateOperand(c->inputs_size() && rng() % 2 ? c->mutable_inputs(pick(c->inputs_size()))

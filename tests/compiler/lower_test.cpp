@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "compiler/lower.h"
+#include "compiler/npu_test_models.h"
 #include "data/dataset.h"
 #include "ir/onnx_import.h"
 #include "ir/op_registry.h"
@@ -30,24 +31,6 @@ hq::LayerGraph lower(const hq::Graph& g) {
   INFO((r.isOk() ? std::string() : r.status().message()));
   REQUIRE(r.isOk());
   return std::move(r).value();
-}
-
-/// (name, ops per run at batch 256) rows of tests/fixtures/compiler/seed_mobilenetv2_layers.txt.
-std::vector<std::pair<std::string, int64_t>> seedRows() {
-  std::ifstream in(std::string(HQ_TEST_DATA) + "/compiler/seed_mobilenetv2_layers.txt");
-  REQUIRE(in.good());
-  std::vector<std::pair<std::string, int64_t>> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream ls(line);
-    std::string name;
-    int64_t ops = -1;
-    ls >> name >> ops;
-    REQUIRE(ops >= 0);
-    rows.emplace_back(name, ops);
-  }
-  return rows;
 }
 
 }  // namespace
@@ -99,31 +82,11 @@ TEST_CASE("lower: fmnist_cnn's integer model", "[compiler][lower]") {
 }
 
 TEST_CASE("lower: mobilenetv2_32 matches the seed's 54-layer table", "[compiler][lower]") {
-  std::string path = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float.onnx";
-  if (!std::filesystem::exists(path)) {
-    WARN(path << " not found; skipped");
-    return;
-  }
-  auto float_model = hq::importOnnxFile(path);
-  REQUIRE(float_model.isOk());
-  hq::DatasetOptions dopt;
-  dopt.limit = 4;
-  auto data = hq::openDataset("fashion-mnist-calib-32", dopt);
-  if (!data.isOk()) {
-    WARN("fashion-mnist-calib-32 unavailable (" << data.status().message() << "); skipped");
-    return;
-  }
-  hq::CalibOptions copt;
-  copt.batchSize = 4;
-  copt.progress = false;
-  copt.biasCorrection = hq::BiasCorrectionMode::kOff;
-  auto calib = hq::calibrate(**float_model, **data, hq::QConfig::defaults(), copt);
-  REQUIRE(calib.isOk());
-  auto model = hq::convertToInteger(*calib->model);
-  REQUIRE(model.isOk());
-  hq::LayerGraph lg = lower(**model);
+  auto model = hq::testing::mobilenetIntModel();
+  if (!model) return;
+  hq::LayerGraph lg = lower(*model);
 
-  auto rows = seedRows();
+  auto rows = hq::testing::seedMobilenetLayers();
   REQUIRE(rows.size() == 54);
   REQUIRE(lg.layers.size() == rows.size());
   int64_t seed_total = 0;

@@ -10,6 +10,7 @@
 
 #include "compiler/compile.h"
 #include "compiler/march.h"
+#include "compiler/npu_test_models.h"
 #include "data/dataset.h"
 #include "ir/onnx_import.h"
 #include "quant/calibrate.h"
@@ -22,14 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<hq::Graph> fmnistInt() {
-  auto qdq = hq::importOnnxFile(std::string(HQ_TEST_DATA) + "/convert/fmnist_cnn.calib.onnx");
-  REQUIRE(qdq.isOk());
-  auto model = hq::convertToInteger(**qdq);
-  REQUIRE(model.isOk());
-  return std::move(*model);
-}
-
 struct Run {
   hq::hbm::Model model;
   hq::TimingResult timing;
@@ -39,19 +32,11 @@ struct Run {
 
 Run perf(const hq::Graph& g, int level, int64_t batch,
          hq::InputSource source = hq::InputSource::kDdr, const std::string& name = "model") {
-  auto march = hq::loadMarch("bayes");
-  REQUIRE(march.isOk());
-  hq::CompileOptions o;
-  o.optLevel = level;
-  o.batch = batch;
-  o.inputSource = source;
-  auto compiled = hq::compileModel(g, *march, o);
-  INFO(compiled.status().message());
-  REQUIRE(compiled.isOk());
-  auto timing = hq::simulateTiming(compiled->model);
+  const hq::CompileResult compiled = hq::testing::compileFor(g, level, batch, source);
+  auto timing = hq::simulateTiming(compiled.model);
   INFO(timing.status().message());
   REQUIRE(timing.isOk());
-  Run r{compiled->model, *timing, {}, {}};
+  Run r{compiled.model, *timing, {}, {}};
   r.report = hq::buildPerfReport(r.model, r.timing, name);
   r.json = r.report.toJson();
   return r;
@@ -100,7 +85,7 @@ void checkConsistent(const Run& r) {
 }  // namespace
 
 TEST_CASE("perf report: fmnist_cnn's JSON validates and sums", "[report][perf]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   Run r = perf(*g, 2, 4, hq::InputSource::kDdr, "fmnist_cnn");
   requireValid(r.json);
   checkConsistent(r);
@@ -144,7 +129,7 @@ TEST_CASE("perf report: fmnist_cnn's JSON validates and sums", "[report][perf]")
 }
 
 TEST_CASE("perf report: every level validates, -O2 beats -O0", "[report][perf]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   double fps[4], ddr[4];
   for (int level = 0; level <= 3; ++level) {
     INFO("O" << level);
@@ -179,7 +164,7 @@ TEST_CASE("perf report: the generality zoo validates and sums", "[report][perf]"
 }
 
 TEST_CASE("perf report: the HTML shows the JSON's numbers and every layer", "[report][perf]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   Run r = perf(*g, 3, 2, hq::InputSource::kDdr, "fm<nist>");
   const std::string html = r.report.toHtml();
   CHECK(html == hq::renderPerfHtml(r.json));
@@ -206,7 +191,7 @@ TEST_CASE("perf report: the HTML shows the JSON's numbers and every layer", "[re
 }
 
 TEST_CASE("perf report: diff names what changed", "[report][perf]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   Run a = perf(*g, 0, 2, hq::InputSource::kDdr, "a");
   Run b = perf(*g, 2, 2, hq::InputSource::kDdr, "b");
   auto to_json = [](const hq::OrderedJson& j) { return hq::Json::parse(j.dump()); };
@@ -236,47 +221,16 @@ TEST_CASE("perf report: diff names what changed", "[report][perf]") {
 }
 
 TEST_CASE("perf report: mobilenetv2_32 has the seed's ops and layer table", "[report][perf]") {
-  std::string path = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float.onnx";
-  if (!fs::exists(path)) {
-    WARN(path << " not found; skipped");
-    return;
-  }
-  auto float_model = hq::importOnnxFile(path);
-  REQUIRE(float_model.isOk());
-  hq::DatasetOptions dopt;
-  dopt.limit = 4;
-  auto data = hq::openDataset("fashion-mnist-calib-32", dopt);
-  if (!data.isOk()) {
-    WARN("fashion-mnist-calib-32 unavailable (" << data.status().message() << "); skipped");
-    return;
-  }
-  hq::CalibOptions copt;
-  copt.batchSize = 4;
-  copt.progress = false;
-  copt.biasCorrection = hq::BiasCorrectionMode::kOff;
-  auto calib = hq::calibrate(**float_model, **data, hq::QConfig::defaults(), copt);
-  REQUIRE(calib.isOk());
-  auto model = hq::convertToInteger(*calib->model);
-  REQUIRE(model.isOk());
-  Run r = perf(**model, 1, 4, hq::InputSource::kDdr, "mobilenetv2_32");
+  auto model = hq::testing::mobilenetIntModel();
+  if (!model) return;
+  Run r = perf(*model, 1, 4, hq::InputSource::kDdr, "mobilenetv2_32");
   requireValid(r.json);
   checkConsistent(r);
   CHECK(r.json["summary"]["BPU OPs per frame (effective)"] == 12249856);
 
   // The seed's 54-row table: (name, ops per run at batch 256), in order.
-  std::ifstream in(std::string(HQ_TEST_DATA) + "/compiler/seed_mobilenetv2_layers.txt");
-  REQUIRE(in.good());
   std::vector<int64_t> seed_ops;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    std::istringstream ls(line);
-    std::string name;
-    int64_t ops = -1;
-    ls >> name >> ops;
-    REQUIRE(ops >= 0);
-    seed_ops.push_back(ops);
-  }
+  for (const auto& row : hq::testing::seedMobilenetLayers()) seed_ops.push_back(row.second);
   const auto& details = r.json["summary"]["layer details"];
   REQUIRE(seed_ops.size() == 54);
   REQUIRE(details.size() == seed_ops.size() + 1);

@@ -8,6 +8,7 @@
 
 #include "compiler/compile.h"
 #include "compiler/hbm.h"
+#include "compiler/npu_test_models.h"
 #include "data/dataset.h"
 #include "ir/onnx_import.h"
 #include "quant/calibrate.h"
@@ -111,40 +112,13 @@ int64_t differingBytes(const hq::Graph& int_model, const hq::hbm::Model& model,
 }
 
 hq::hbm::Model compile(const hq::Graph& g, int level, hq::InputSource source, int64_t batch) {
-  auto march = hq::loadMarch("bayes");
-  REQUIRE(march.isOk());
-  hq::CompileOptions o;
-  o.optLevel = level;
-  o.inputSource = source;
-  o.batch = batch;
-  auto r = hq::compileModel(g, *march, o);
-  INFO(r.status().message());
-  REQUIRE(r.isOk());
+  const hq::CompileResult r = hq::testing::compileFor(g, level, batch, source);
   // Through the file format, as a user's .hbm would be.
-  auto bytes = hq::serializeHbm(r->model);
+  auto bytes = hq::serializeHbm(r.model);
   REQUIRE(bytes.isOk());
   auto back = hq::parseHbm(*bytes, "m.hbm");
   REQUIRE(back.isOk());
   return *back;
-}
-
-std::unique_ptr<hq::Graph> calibrated(const std::string& float_path,
-                                      const std::string& calib_spec) {
-  auto float_model = hq::importOnnxFile(float_path);
-  REQUIRE(float_model.isOk());
-  hq::DatasetOptions dopt;
-  dopt.limit = 8;
-  auto data = hq::openDataset(calib_spec, dopt);
-  REQUIRE(data.isOk());
-  hq::CalibOptions copt;
-  copt.batchSize = 8;
-  copt.progress = false;
-  copt.biasCorrection = hq::BiasCorrectionMode::kOff;
-  auto calib = hq::calibrate(**float_model, **data, hq::QConfig::defaults(), copt);
-  REQUIRE(calib.isOk());
-  auto model = hq::convertToInteger(*calib->model);
-  REQUIRE(model.isOk());
-  return std::move(*model);
 }
 
 bool haveData(const char* spec) {
@@ -160,24 +134,21 @@ TEST_CASE("compile+sim: fmnist_cnn is bit-exact at every level", "[sim][compile]
     WARN("fashion-mnist-test unavailable; skipped");
     return;
   }
-  auto qdq = hq::importOnnxFile(std::string(HQ_TEST_DATA) + "/convert/fmnist_cnn.calib.onnx");
-  REQUIRE(qdq.isOk());
-  auto g = hq::convertToInteger(**qdq);
-  REQUIRE(g.isOk());
+  auto g = hq::testing::fmnistIntModel();
   const hq::Tensor x = images("fashion-mnist-test", 300);
   for (int level = 0; level <= 3; ++level) {
     INFO("-O" << level);
-    CHECK(differingBytes(**g, compile(**g, level, hq::InputSource::kDdr, 4), x) == 0);
+    CHECK(differingBytes(*g, compile(*g, level, hq::InputSource::kDdr, 4), x) == 0);
   }
 }
 
 TEST_CASE("compile+sim: mobilenetv2_32 is bit-exact at -O0 and -O3", "[sim][compile]") {
-  const std::string path = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float.onnx";
-  if (!std::filesystem::exists(path) || !haveData("fashion-mnist-test-32")) {
-    WARN("mobilenetv2_32 or fashion-mnist-test-32 unavailable; skipped");
+  if (!haveData("fashion-mnist-test-32")) {
+    WARN("fashion-mnist-test-32 unavailable; skipped");
     return;
   }
-  auto g = calibrated(path, "fashion-mnist-calib-32");
+  auto g = hq::testing::mobilenetIntModel(8);
+  if (!g) return;
   const hq::Tensor x = images("fashion-mnist-test-32", 200);
   for (int level : {0, 3}) {
     INFO("-O" << level);

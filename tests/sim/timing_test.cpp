@@ -8,6 +8,7 @@
 #include "compiler/compile.h"
 #include "compiler/hbm.h"
 #include "compiler/mac_cost.h"
+#include "compiler/npu_test_models.h"
 #include "data/dataset.h"
 #include "ir/onnx_import.h"
 #include "quant/calibrate.h"
@@ -19,24 +20,7 @@ namespace {
 
 hq::hbm::Model compileFor(const hq::Graph& g, int level, int64_t batch,
                           hq::InputSource source = hq::InputSource::kDdr) {
-  auto march = hq::loadMarch("bayes");
-  REQUIRE(march.isOk());
-  hq::CompileOptions o;
-  o.optLevel = level;
-  o.batch = batch;
-  o.inputSource = source;
-  auto r = hq::compileModel(g, *march, o);
-  INFO(r.status().message());
-  REQUIRE(r.isOk());
-  return r->model;
-}
-
-std::unique_ptr<hq::Graph> fmnistInt() {
-  auto qdq = hq::importOnnxFile(std::string(HQ_TEST_DATA) + "/convert/fmnist_cnn.calib.onnx");
-  REQUIRE(qdq.isOk());
-  auto g = hq::convertToInteger(**qdq);
-  REQUIRE(g.isOk());
-  return std::move(*g);
+  return hq::testing::compileFor(g, level, batch, source).model;
 }
 
 }  // namespace
@@ -67,7 +51,7 @@ TEST_CASE("mac cost: hand-computed cycles per mapping", "[sim][timing]") {
 }
 
 TEST_CASE("timing: DMA and compute costs, consistency of the report", "[sim][timing]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   const hq::hbm::Model m = compileFor(*g, 1, 2);
   auto t = hq::simulateTiming(m);
   INFO(t.status().message());
@@ -118,7 +102,7 @@ TEST_CASE("timing: DMA and compute costs, consistency of the report", "[sim][tim
 }
 
 TEST_CASE("timing: double buffering overlaps loads with compute", "[sim][timing]") {
-  auto g = fmnistInt();
+  auto g = hq::testing::fmnistIntModel();
   auto t0 = hq::simulateTiming(compileFor(*g, 0, 4));
   auto t1 = hq::simulateTiming(compileFor(*g, 1, 4));
   REQUIRE(t0.isOk());
@@ -147,31 +131,11 @@ TEST_CASE("timing: double buffering overlaps loads with compute", "[sim][timing]
 
 TEST_CASE("timing: mobilenetv2_32 at batch 256 — the -O levels as issue 7's goals say",
           "[sim][timing]") {
-  const std::string path = std::string(HQ_SHARED_MODELS) + "/mobilenetv2_32.float.onnx";
-  if (!std::filesystem::exists(path)) {
-    WARN(path << " not found; skipped");
-    return;
-  }
-  auto float_model = hq::importOnnxFile(path);
-  REQUIRE(float_model.isOk());
-  hq::DatasetOptions dopt;
-  dopt.limit = 4;
-  auto data = hq::openDataset("fashion-mnist-calib-32", dopt);
-  if (!data.isOk()) {
-    WARN("fashion-mnist-calib-32 unavailable; skipped");
-    return;
-  }
-  hq::CalibOptions copt;
-  copt.batchSize = 4;
-  copt.progress = false;
-  copt.biasCorrection = hq::BiasCorrectionMode::kOff;
-  auto calib = hq::calibrate(**float_model, **data, hq::QConfig::defaults(), copt);
-  REQUIRE(calib.isOk());
-  auto g = hq::convertToInteger(*calib->model);
-  REQUIRE(g.isOk());
+  auto g = hq::testing::mobilenetIntModel();
+  if (!g) return;
   hq::TimingResult t[4];
   for (int level = 0; level <= 3; ++level) {
-    auto r = hq::simulateTiming(compileFor(**g, level, 256, hq::InputSource::kPyramid));
+    auto r = hq::simulateTiming(compileFor(*g, level, 256, hq::InputSource::kPyramid));
     REQUIRE(r.isOk());
     t[level] = std::move(*r);
     WARN("-O" << level << ": " << t[level].fps() << " FPS, " << t[level].ddrBytesPerFrame()
