@@ -4,6 +4,9 @@
 #include <exception>
 #include <new>
 
+#include "compiler/check.h"
+#include "ir/onnx_import.h"
+#include "quant/convert.h"
 #include "support/log.h"
 
 namespace hq::tool {
@@ -75,6 +78,13 @@ int runMain(const std::string& tool, const std::function<Status()>& body) {
   if (status.isOk()) return 0;
   printError(tool, status);
   return exitCodeFor(status);
+}
+
+Expected<std::unique_ptr<Graph>> loadIntegerModel(const std::string& path) {
+  HQ_ASSIGN_OR_RETURN(auto graph, importOnnxFile(path));
+  if (isIntegerModel(*graph)) return graph;
+  logInfo("{}: no ai.hq nodes, converting the QDQ model in memory", path);
+  return convertToInteger(*graph);
 }
 
 }  // namespace hq::tool

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "ir/graph.h"
 #include "support/status.h"
 
 namespace hq::tool {
@@ -25,6 +27,10 @@ void applyVerbosity(bool quiet, int verbose);
 /// without the values of `output_flags` (e.g. --out, --report), so the same inputs and
 /// options give the same bytes whatever the output file is called.
 std::string lineageCommand(int argc, char** argv, const std::vector<std::string>& output_flags);
+
+/// An integer model for the NPU tools (hq-check, hq-compile, hq-perf): the ONNX file as it is
+/// when it has ai.hq nodes, else the QDQ model converted in memory (logged).
+Expected<std::unique_ptr<Graph>> loadIntegerModel(const std::string& path);
 
 /// Run the tool body, turning a Status or an escaped exception into an exit code.
 int runMain(const std::string& tool, const std::function<Status()>& body);

@@ -8,8 +8,6 @@
 #include "compiler/check.h"
 #include "compiler/compile.h"
 #include "compiler/march.h"
-#include "ir/onnx_import.h"
-#include "quant/convert.h"
 #include "support/log.h"
 
 int main(int argc, char** argv) {
@@ -30,11 +28,7 @@ int main(int argc, char** argv) {
   bool supported = true;
   int rc = hq::tool::runMain("hq-check", [&]() -> hq::Status {
     HQ_ASSIGN_OR_RETURN(hq::March march, hq::loadMarch(march_name));
-    HQ_ASSIGN_OR_RETURN(auto graph, hq::importOnnxFile(model_path));
-    if (!hq::isIntegerModel(*graph)) {
-      hq::logInfo("{}: no ai.hq nodes, converting the QDQ model in memory", model_path);
-      HQ_ASSIGN_OR_RETURN(graph, hq::convertToInteger(*graph));
-    }
+    HQ_ASSIGN_OR_RETURN(auto graph, hq::tool::loadIntegerModel(model_path));
     HQ_ASSIGN_OR_RETURN(hq::CheckReport report, hq::checkModel(*graph, march));
     supported = report.supported;
     if (json) {

@@ -13,8 +13,6 @@
 #include "compiler/compile.h"
 #include "compiler/hbm.h"
 #include "compiler/march.h"
-#include "ir/onnx_import.h"
-#include "quant/convert.h"
 #include "support/json.h"
 #include "support/log.h"
 #include "support/sha256.h"
@@ -51,23 +49,12 @@ hq::OrderedJson statsJson(const hq::CompileStats& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"hq-compile: compile an integer (or QDQ) model for a march into a .hbm"};
-  std::string model_path, march_name = "bayes", input_source = "ddr", out_path;
-  int opt_level = 1;
-  int64_t batch = 1;
+  std::string model_path, out_path;
+  hq::tool::CompileFlags flags;
   bool json = false, quiet = false, list_passes = false;
   int verbose = 0;
   app.add_option("model", model_path, "integer model (.int.onnx) or QDQ model (.calib.onnx)");
-  app.add_option("--march", march_name, "march: a bundled name (bayes, bernoulli2) or a JSON file")
-      ->default_str("bayes");
-  app.add_option("-O", opt_level, "optimization level 0..3 (-O0 ... -O3)")
-      ->default_val(1)
-      ->check(CLI::Range(0, 3));
-  app.add_option("--input-source", input_source, "where the input comes from: ddr, pyramid, resizer")
-      ->default_str("ddr")
-      ->check(CLI::IsMember({"ddr", "pyramid", "resizer"}));
-  app.add_option("--batch", batch, "frames per run")
-      ->default_val(1)
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  hq::tool::addCompileFlags(app, &flags);
   app.add_option("-o,--out", out_path, "the .hbm file to write");
   app.add_flag("--list-passes", list_passes, "list the compiler passes and the -O level of each");
   app.add_flag("--json", json, "print the compile statistics as one JSON object on stdout");
@@ -84,8 +71,8 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  for (const auto& [missing, what] : {std::pair{model_path.empty(), "a MODEL"},
-                                      std::pair{out_path.empty(), "--out FILE.hbm"}}) {
+  for (const auto& [missing, what] :
+       {std::pair{model_path.empty(), "a MODEL"}, std::pair{out_path.empty(), "--out FILE.hbm"}}) {
     if (missing) {
       std::fprintf(stderr, "hq-compile: error: %s is required (see hq-compile --help)\n", what);
       return 2;
@@ -95,31 +82,19 @@ int main(int argc, char** argv) {
   hq::tool::applyVerbosity(quiet, verbose);
   return hq::tool::runMain("hq-compile", [&]() -> hq::Status {
     const auto start = std::chrono::steady_clock::now();
-    HQ_ASSIGN_OR_RETURN(hq::March march, hq::loadMarch(march_name));
-    HQ_ASSIGN_OR_RETURN(auto graph, hq::importOnnxFile(model_path));
-    if (!hq::isIntegerModel(*graph)) {
-      hq::logInfo("{}: no ai.hq nodes, converting the QDQ model in memory", model_path);
-      HQ_ASSIGN_OR_RETURN(graph, hq::convertToInteger(*graph));
-    }
+    HQ_ASSIGN_OR_RETURN(hq::March march, hq::loadMarch(flags.march));
+    HQ_ASSIGN_OR_RETURN(auto graph, hq::tool::loadIntegerModel(model_path));
     // What hq-check refuses, listed as hq-check lists it (one node per entry, with the rule).
     HQ_ASSIGN_OR_RETURN(hq::CheckReport report, hq::checkModel(*graph, march));
     if (!report.supported) {
-      std::string text = fmt::format("{} is not supported on march '{}': {} problem(s)",
-                                     model_path, march.name, report.diagnostics.size());
+      std::string text = fmt::format("{} is not supported on march '{}': {} problem(s)", model_path,
+                                     march.name, report.diagnostics.size());
       for (const hq::Diagnostic& d : report.diagnostics) text += "\n  " + hq::formatDiagnostic(d);
       return HQ_ERROR(kUnsupported, "{}", text);
     }
 
-    hq::CompileOptions options;
-    options.optLevel = opt_level;
-    HQ_ASSIGN_OR_RETURN(options.inputSource, hq::parseInputSource(input_source));
-    options.batch = batch;
-    HQ_ASSIGN_OR_RETURN(options.sourceModelSha256, hq::sha256File(model_path));
-    // The options as given on the command line (defaults are in CompilerInfo's own fields).
-    if (app.count("--march")) options.recordedOptions.emplace_back("march", march_name);
-    if (app.count("-O")) options.recordedOptions.emplace_back("O", std::to_string(opt_level));
-    if (app.count("--input-source")) options.recordedOptions.emplace_back("input-source", input_source);
-    if (app.count("--batch")) options.recordedOptions.emplace_back("batch", std::to_string(batch));
+    HQ_ASSIGN_OR_RETURN(hq::CompileOptions options,
+                        hq::tool::compileOptionsFrom(app, flags, model_path));
 
     HQ_ASSIGN_OR_RETURN(hq::CompileResult result, hq::compileModel(*graph, march, options));
     HQ_RETURN_IF_ERROR(hq::writeHbm(out_path, result.model));
@@ -138,13 +113,14 @@ int main(int argc, char** argv) {
       j["model"] = model_path;
       j["out"] = out_path;
       j["march"] = march.name;
-      j["options"] = {{"opt_level", opt_level},
+      j["options"] = {{"opt_level", flags.optLevel},
                       {"input_source", hq::inputSourceName(options.inputSource)},
-                      {"batch", batch}};
+                      {"batch", flags.batch}};
       j["stats"] = statsJson(s);
       hq::OrderedJson passes = hq::OrderedJson::array();
       for (const hq::PassTiming& p : result.passes) {
-        passes.push_back({{"pass", p.pass}, {"ms", std::round(p.seconds * 1e6) / 1e3}, {"note", p.note}});
+        passes.push_back(
+            {{"pass", p.pass}, {"ms", std::round(p.seconds * 1e6) / 1e3}, {"note", p.note}});
       }
       j["passes"] = passes;
       j["seconds"] = seconds;
@@ -153,8 +129,8 @@ int main(int argc, char** argv) {
       std::printf(
           "hq-compile: %s -> %s: %s -O%d, %s input, batch %lld, %lld layers, %lld instructions, "
           "weights %s, DDR %s/frame, SRAM peak %s, %.2f s\n",
-          model_path.c_str(), out_path.c_str(), march.name.c_str(), opt_level,
-          hq::inputSourceName(options.inputSource), static_cast<long long>(batch),
+          model_path.c_str(), out_path.c_str(), march.name.c_str(), flags.optLevel,
+          hq::inputSourceName(options.inputSource), static_cast<long long>(flags.batch),
           static_cast<long long>(s.layers), static_cast<long long>(s.instructions),
           formatBytes(static_cast<double>(s.weightBytes)).c_str(),
           formatBytes(s.ddrBytesPerFrame()).c_str(),

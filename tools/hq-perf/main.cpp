@@ -13,8 +13,6 @@
 #include "compiler/compile.h"
 #include "compiler/hbm.h"
 #include "compiler/march.h"
-#include "ir/onnx_import.h"
-#include "quant/convert.h"
 #include "report/perf_report.h"
 #include "sim/timing.h"
 #include "support/atomic_file.h"
@@ -25,10 +23,9 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "hq-perf: performance report (FPS, latency, DDR traffic, per-layer costs) of a model"};
-  std::string model_path, out_dir = "perf_out", name, march_name = "bayes", input_source = "ddr";
+  std::string model_path, out_dir = "perf_out", name;
+  hq::tool::CompileFlags flags;
   std::vector<std::string> diff;
-  int opt_level = 1;
-  int64_t batch = 1;
   double min_fps = -1;
   bool layer_details = false, json = false, quiet = false;
   int verbose = 0;
@@ -41,17 +38,7 @@ int main(int argc, char** argv) {
   app.add_option("--fail-if-fps-below", min_fps, "exit 1 when FPS is below this (after writing)");
   app.add_option("--diff", diff, "compare two report JSON files: --diff a.json b.json")
       ->expected(2);
-  app.add_option("--march", march_name, "ONNX input: march (bayes, bernoulli2 or a JSON file)")
-      ->default_str("bayes");
-  app.add_option("-O", opt_level, "ONNX input: optimization level 0..3")
-      ->default_val(1)
-      ->check(CLI::Range(0, 3));
-  app.add_option("--input-source", input_source, "ONNX input: ddr, pyramid, resizer")
-      ->default_str("ddr")
-      ->check(CLI::IsMember({"ddr", "pyramid", "resizer"}));
-  app.add_option("--batch", batch, "ONNX input: frames per run")
-      ->default_val(1)
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  hq::tool::addCompileFlags(app, &flags, "ONNX input: ");
   app.add_flag("-q,--quiet", quiet, "print nothing but errors (and the gate's failure)");
   app.add_flag("-v,--verbose", verbose, "more detail on stderr");
   HQ_PARSE_ARGS(app, "hq-perf", argc, argv);
@@ -87,23 +74,10 @@ int main(int argc, char** argv) {
     if (hq::looksLikeHbm(model_path)) {
       HQ_ASSIGN_OR_RETURN(model, hq::readHbm(model_path));
     } else {
-      HQ_ASSIGN_OR_RETURN(hq::March march, hq::loadMarch(march_name));
-      HQ_ASSIGN_OR_RETURN(auto graph, hq::importOnnxFile(model_path));
-      if (!hq::isIntegerModel(*graph)) {
-        hq::logInfo("{}: no ai.hq nodes, converting the QDQ model in memory", model_path);
-        HQ_ASSIGN_OR_RETURN(graph, hq::convertToInteger(*graph));
-      }
-      hq::CompileOptions options;
-      options.optLevel = opt_level;
-      HQ_ASSIGN_OR_RETURN(options.inputSource, hq::parseInputSource(input_source));
-      options.batch = batch;
-      HQ_ASSIGN_OR_RETURN(options.sourceModelSha256, hq::sha256File(model_path));
-      if (app.count("--march")) options.recordedOptions.emplace_back("march", march_name);
-      if (app.count("-O")) options.recordedOptions.emplace_back("O", std::to_string(opt_level));
-      if (app.count("--input-source"))
-        options.recordedOptions.emplace_back("input-source", input_source);
-      if (app.count("--batch"))
-        options.recordedOptions.emplace_back("batch", std::to_string(batch));
+      HQ_ASSIGN_OR_RETURN(hq::March march, hq::loadMarch(flags.march));
+      HQ_ASSIGN_OR_RETURN(auto graph, hq::tool::loadIntegerModel(model_path));
+      HQ_ASSIGN_OR_RETURN(hq::CompileOptions options,
+                          hq::tool::compileOptionsFrom(app, flags, model_path));
       HQ_ASSIGN_OR_RETURN(hq::CompileResult compiled, hq::compileModel(*graph, march, options));
       model = std::move(compiled.model);
     }
