@@ -15,7 +15,6 @@
 #include "compiler/march.h"
 #include "support/json.h"
 #include "support/log.h"
-#include "support/sha256.h"
 
 namespace {
 

@@ -18,7 +18,6 @@
 #include "support/atomic_file.h"
 #include "support/json.h"
 #include "support/log.h"
-#include "support/sha256.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
