@@ -16,6 +16,7 @@
 #include "tools/tool_runner.h"
 
 using hq::testing::lineCount;
+using hq::testing::requireCleanError;
 using hq::testing::runTool;
 using hq::testing::scratchDir;
 namespace fs = std::filesystem;
@@ -27,14 +28,6 @@ const bool kHaveFashion = fs::exists("/usr/share/datasets/fashion-mnist/train-im
 void writeText(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
 
 std::string slurp(const fs::path& p) { return *hq::readFile(p.string()); }
-
-void requireCleanError(const hq::testing::ToolResult& r, int code, const std::string& needle) {
-  INFO("stderr: " << r.err);
-  CHECK(r.exitCode == code);
-  CHECK(lineCount(r.err) == 1);
-  CHECK(r.err.find(needle) != std::string::npos);
-  CHECK(r.out.empty());
-}
 
 const hq::Node* producerOp(const hq::Graph& g, const std::string& value) {
   const hq::Value* v = g.findValue(value);

@@ -10,6 +10,7 @@
 #include "tools/tool_runner.h"
 
 using hq::testing::lineCount;
+using hq::testing::requireCleanError;
 using hq::testing::runTool;
 using hq::testing::scratchDir;
 namespace fs = std::filesystem;
@@ -30,14 +31,6 @@ std::string strictMarch(const fs::path& dir) {
   std::string path = (dir / "strict.json").string();
   std::ofstream(path) << doc.dump(2);
   return path;
-}
-
-void requireCleanError(const hq::testing::ToolResult& r, int code, const std::string& needle) {
-  INFO("stderr: " << r.err);
-  CHECK(r.exitCode == code);
-  CHECK(lineCount(r.err) == 1);
-  CHECK(r.err.find(needle) != std::string::npos);
-  CHECK(r.out.empty());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "tools/tool_runner.h"
 
 using hq::testing::lineCount;
+using hq::testing::requireCleanError;
 using hq::testing::runTool;
 using hq::testing::scratchDir;
 namespace fs = std::filesystem;
@@ -28,14 +29,6 @@ std::string slurp(const fs::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-void requireCleanError(const hq::testing::ToolResult& r, int code, const std::string& needle) {
-  INFO("stderr: " << r.err);
-  CHECK(r.exitCode == code);
-  CHECK(lineCount(r.err) == 1);
-  CHECK(r.err.find(needle) != std::string::npos);
-  CHECK(r.out.empty());
 }
 
 /// A QDQ model hq-convert must refuse: Gemm with transA = 1.

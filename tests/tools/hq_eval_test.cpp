@@ -22,7 +22,7 @@ void writeText(const fs::path& p, const std::string& text) {
 }
 
 /// The error contract: exit code, exactly one line on stderr containing `needle`, no stdout.
-void requireCleanError(const hq::testing::ToolResult& r, int code, const std::string& needle) {
+void requireEvalError(const hq::testing::ToolResult& r, int code, const std::string& needle) {
   INFO("stderr: " << r.err);
   CHECK(r.exitCode == code);
   CHECK(lineCount(r.err) == 1);
@@ -66,35 +66,35 @@ TEST_CASE("hq-eval rejects bad input with one clear line and writes nothing") {
   std::string data = " --data fashion-mnist-test --report " + report;
 
   SECTION("missing model file") {
-    requireCleanError(runTool("hq-eval", (dir / "nope.onnx").string() + data), 3, "nope.onnx");
+    requireEvalError(runTool("hq-eval", (dir / "nope.onnx").string() + data), 3, "nope.onnx");
   }
   SECTION("garbage model file") {
     writeText(dir / "garbage.onnx", "this is not a protobuf \x01\x02\x03 at all");
-    requireCleanError(runTool("hq-eval", (dir / "garbage.onnx").string() + data), 3, "garbage.onnx");
+    requireEvalError(runTool("hq-eval", (dir / "garbage.onnx").string() + data), 3, "garbage.onnx");
   }
   SECTION("truncated model file") {
     std::ifstream in(kModel, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     writeText(dir / "truncated.onnx", bytes.substr(0, bytes.size() / 2));
-    requireCleanError(runTool("hq-eval", (dir / "truncated.onnx").string() + data), 3,
+    requireEvalError(runTool("hq-eval", (dir / "truncated.onnx").string() + data), 3,
                       "truncated.onnx");
   }
   SECTION("dataset spec that fails its schema names the JSON path") {
     writeText(dir / "spec.json",
               R"({"format_version": 1, "source": {"kind": "idx", "images": "a.gz", "labels": "b.gz"},
                   "steps": [{"op": "normalize", "offset": 128, "scale": "big"}]})");
-    requireCleanError(runTool("hq-eval", kModel + " --data " + (dir / "spec.json").string() +
+    requireEvalError(runTool("hq-eval", kModel + " --data " + (dir / "spec.json").string() +
                                              " --report " + report),
                       3, "/steps/0");
   }
   SECTION("dataset spec that is not JSON") {
     writeText(dir / "spec.json", "{\"source\": ");
-    requireCleanError(runTool("hq-eval", kModel + " --data " + (dir / "spec.json").string()), 3,
+    requireEvalError(runTool("hq-eval", kModel + " --data " + (dir / "spec.json").string()), 3,
                       "spec.json:");
   }
   SECTION("image size that does not match the model input") {
     if (!kHaveFashion) return;
-    requireCleanError(
+    requireEvalError(
         runTool("hq-eval", kModel + " --data fashion-mnist-test-32 --report " + report), 3,
         "expects");
   }
@@ -110,7 +110,7 @@ TEST_CASE("hq-eval rejects bad input with one clear line and writes nothing") {
                   "images": "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
                   "labels": "labels.gz"},
                   "steps": [{"op": "normalize", "offset": 128, "scale": 0.0078125}]})");
-    requireCleanError(runTool("hq-eval", kModel + " --data " + (dir / "spec.json").string() +
+    requireEvalError(runTool("hq-eval", kModel + " --data " + (dir / "spec.json").string() +
                                              " --report " + report),
                       3, "labels.gz");
   }
@@ -154,5 +154,5 @@ TEST_CASE("hq-eval --dump-tensors writes intermediate tensors of every evaluated
 
   auto bad = runTool("hq-eval", kModel + " --data fashion-mnist-test --limit 5 -q "
                                          "--dump-tensors nope --dump-dir " + dir.string());
-  requireCleanError(bad, 3, "no tensor or node named 'nope'");
+  requireEvalError(bad, 3, "no tensor or node named 'nope'");
 }

@@ -65,7 +65,7 @@ bool sameTensors(const fs::path& a, const fs::path& b) {
   return true;
 }
 
-void requireCleanError(const hq::testing::ToolResult& r, int code, const std::string& needle) {
+void requireErrorLine(const hq::testing::ToolResult& r, int code, const std::string& needle) {
   INFO("stderr: " << r.err);
   CHECK(r.exitCode == code);
   CHECK(lineCount(r.err) == 1);
@@ -214,7 +214,7 @@ TEST_CASE("hq-qat: a NaN loss stops the run and keeps the last good checkpoint",
                                  " --data fashion-mnist-train --limit 512 --batch 64 "
                                  "--threads 2 --epochs 3 -q --schedule-config " +
                                  sched + " --out " + out);
-  requireCleanError(r, 3, "not finite");
+  requireErrorLine(r, 3, "not finite");
   CHECK(r.err.find("epoch 1 step ") != std::string::npos);
   CHECK(r.err.find("last good checkpoint is " + out + ".ckpt") != std::string::npos);
   auto ck = hq::train::readCheckpoint(out + ".ckpt");
@@ -269,35 +269,35 @@ TEST_CASE("hq-qat: bad options and files give one line and the right exit code",
   std::string out = (dir / "m.onnx").string();
   SECTION("epochs 0") {
     auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train --epochs 0 --out " + out);
-    requireCleanError(r, 2, "--epochs");
+    requireErrorLine(r, 2, "--epochs");
   }
   SECTION("negative learning rate") {
     auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train --lr -1 --out " + out);
-    requireCleanError(r, 2, "--lr");
+    requireErrorLine(r, 2, "--lr");
   }
   SECTION("missing evaluation data file") {
     auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train -q --eval-data " +
                                    (dir / "nope.json").string() + " --out " + out);
-    requireCleanError(r, 3, "nope.json");
+    requireErrorLine(r, 3, "nope.json");
   }
   SECTION("--schedule-config with --gamma") {
     std::ofstream(dir / "s.json") << R"({"kind": "constant", "lr": 0.001})";
     auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train --gamma 0.5 --schedule-config " +
                                    (dir / "s.json").string() + " --out " + out);
-    requireCleanError(r, 2, "--gamma");
+    requireErrorLine(r, 2, "--gamma");
   }
   SECTION("missing data") {
     auto r = runTool("hq-qat", kQdq + " --out " + out);
-    requireCleanError(r, 2, "--data");
+    requireErrorLine(r, 2, "--data");
   }
   SECTION("QAT of a float model") {
     auto r = runTool("hq-qat", kInit + " --data fashion-mnist-train --limit 64 --out " + out);
-    requireCleanError(r, 2, "--float");
+    requireErrorLine(r, 2, "--float");
   }
   SECTION("--float of a QDQ model") {
     auto r =
         runTool("hq-qat", kQdq + " --float --data fashion-mnist-train --limit 64 --out " + out);
-    requireCleanError(r, 2, "quantized model");
+    requireErrorLine(r, 2, "quantized model");
   }
   SECTION("data that does not fit the model") {
     auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train-32 --limit 64 --out " + out);
@@ -307,21 +307,21 @@ TEST_CASE("hq-qat: bad options and files give one line and the right exit code",
   SECTION("resume from a missing / corrupt / other run's checkpoint") {
     auto r = runTool(
         "hq-qat", kQdq + kSmall + " -q --resume " + (dir / "nope.ckpt").string() + " --out " + out);
-    requireCleanError(r, 3, "nope.ckpt");
+    requireErrorLine(r, 3, "nope.ckpt");
     std::ofstream(dir / "bad.ckpt") << "HQCKPT garbage garbage garbage garbage garbage garbage "
                                        "garbage garbage garbage garbage garbage";
     r = runTool("hq-qat",
                 kQdq + kSmall + " -q --resume " + (dir / "bad.ckpt").string() + " --out " + out);
-    requireCleanError(r, 3, "bad.ckpt");
+    requireErrorLine(r, 3, "bad.ckpt");
     REQUIRE(runTool("hq-qat", kQdq + kSmall + " --limit 128 --eval-limit 100 -q --out " + out)
                 .exitCode == 0);
     r = runTool("hq-qat", kQdq + kSmall + " --limit 128 --eval-limit 100 --lr 0.5 -q --resume " +
                               out + ".ckpt --out " + (dir / "m2.onnx").string());
-    requireCleanError(r, 2, "different 'schedule'");
+    requireErrorLine(r, 2, "different 'schedule'");
   }
   SECTION("--out equal to the input") {
     auto r = runTool("hq-qat", kQdq + " --data fashion-mnist-train --out " + kQdq);
-    requireCleanError(r, 2, "different files");
+    requireErrorLine(r, 2, "different files");
   }
   CHECK_FALSE(fs::exists(out + ".tmp"));
 }

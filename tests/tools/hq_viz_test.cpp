@@ -14,6 +14,7 @@
 #include "tools/tool_runner.h"
 
 using hq::testing::lineCount;
+using hq::testing::requireCleanError;
 using hq::testing::runTool;
 using hq::testing::scratchDir;
 namespace fs = std::filesystem;
@@ -33,14 +34,6 @@ int64_t countOf(const std::string& text, const std::string& needle) {
   int64_t n = 0;
   for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
   return n;
-}
-
-void requireCleanError(const hq::testing::ToolResult& r, int code, const std::string& needle) {
-  INFO("stderr: " << r.err);
-  CHECK(r.exitCode == code);
-  CHECK(lineCount(r.err) == 1);
-  CHECK(r.err.find(needle) != std::string::npos);
-  CHECK(r.out.empty());
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -25,8 +27,8 @@ inline ToolResult runTool(const std::string& tool, const std::string& args) {
   fs::path dir = fs::temp_directory_path() / ("hq_tool_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::string base = (dir / std::to_string(counter++)).string();
-  std::string cmd = std::string(HQ_BIN_DIR) + "/" + tool + " " + args + " >" + base + ".out 2>" +
-                    base + ".err";
+  std::string cmd =
+      std::string(HQ_BIN_DIR) + "/" + tool + " " + args + " >" + base + ".out 2>" + base + ".err";
   int status = std::system(cmd.c_str());
   ToolResult r;
   r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -47,6 +49,16 @@ inline int lineCount(const std::string& s) {
   for (char c : s) n += c == '\n';
   if (!s.empty() && s.back() != '\n') ++n;
   return n;
+}
+
+/// A refusal as every tool must give it: exit `code`, one line on stderr containing `needle`,
+/// nothing on stdout.
+inline void requireCleanError(const ToolResult& r, int code, const std::string& needle) {
+  INFO("stderr: " << r.err);
+  CHECK(r.exitCode == code);
+  CHECK(lineCount(r.err) == 1);
+  CHECK(r.err.find(needle) != std::string::npos);
+  CHECK(r.out.empty());
 }
 
 /// A fresh empty folder for one test.
