@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "support/json.h"
+#include "tools/strict_march.h"
 #include "tools/tool_runner.h"
 
 using hq::testing::lineCount;
@@ -18,20 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kQdq = std::string(HQ_TEST_DATA) + "/convert/fmnist_cnn.calib.onnx";
-
-/// bernoulli2 with 3x3 kernels forbidden and no max pool: fmnist_cnn's 3 convs and 2 pools
-/// break it (a user march file).
-std::string strictMarch(const fs::path& dir) {
-  const std::string* text = hq::embeddedFile("configs/marches/bernoulli2.json");
-  REQUIRE(text);
-  hq::Json doc = hq::Json::parse(*text);
-  doc["name"] = "strict";
-  doc["ops"]["QConv"]["max_kernel"] = 2;
-  doc["ops"].erase("QMaxPool");
-  std::string path = (dir / "strict.json").string();
-  std::ofstream(path) << doc.dump(2);
-  return path;
-}
 
 }  // namespace
 
@@ -64,7 +51,7 @@ TEST_CASE("hq-check: supported models print the verdict and the summary", "[tool
 
 TEST_CASE("hq-check: every offending node is listed, exit 1", "[tools][hq-check]") {
   fs::path dir = scratchDir("hq_check_bad");
-  std::string march = strictMarch(dir);
+  std::string march = hq::testing::writeStrictMarch(dir);
   auto r = runTool("hq-check", kQdq + " --march " + march);
   INFO(r.out << r.err);
   CHECK(r.exitCode == 1);

@@ -12,6 +12,7 @@
 #include "support/atomic_file.h"
 #include "support/json.h"
 #include "support/sha256.h"
+#include "tools/strict_march.h"
 #include "tools/tool_runner.h"
 
 using hq::testing::lineCount;
@@ -45,7 +46,8 @@ std::string slurp(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("hq-compile: every -O level and input source writes a valid .hbm", "[tools][hq-compile]") {
+TEST_CASE("hq-compile: every -O level and input source writes a valid .hbm",
+          "[tools][hq-compile]") {
   fs::path dir = scratchDir("hq_compile_levels");
   const std::string model = intModel();
   const std::pair<const char*, hq::hbm::InputSource> sources[] = {
@@ -74,8 +76,9 @@ TEST_CASE("hq-compile: every -O level and input source writes a valid .hbm", "[t
       // The options the user gave, sorted by key.
       std::vector<std::pair<std::string, std::string>> opts;
       for (const auto& o : m->compiler().options()) opts.emplace_back(o.key(), o.value());
-      CHECK(opts == std::vector<std::pair<std::string, std::string>>{
-                        {"O", std::to_string(level)}, {"input-source", source}, {"march", "bayes"}});
+      CHECK(opts == std::vector<std::pair<std::string, std::string>>{{"O", std::to_string(level)},
+                                                                     {"input-source", source},
+                                                                     {"march", "bayes"}});
     }
   }
 }
@@ -120,15 +123,7 @@ TEST_CASE("hq-compile: same inputs and options, same bytes; QDQ converted in mem
 TEST_CASE("hq-compile: a model the march refuses lists hq-check's diagnostics, exit 4",
           "[tools][hq-compile]") {
   fs::path dir = scratchDir("hq_compile_refused");
-  // bernoulli2 with 3x3 kernels forbidden and no max pool (as in hq_check_test.cpp).
-  const std::string* text = hq::embeddedFile("configs/marches/bernoulli2.json");
-  REQUIRE(text);
-  hq::Json doc = hq::Json::parse(*text);
-  doc["name"] = "strict";
-  doc["ops"]["QConv"]["max_kernel"] = 2;
-  doc["ops"].erase("QMaxPool");
-  const std::string march = (dir / "strict.json").string();
-  std::ofstream(march) << doc.dump(2);
+  const std::string march = hq::testing::writeStrictMarch(dir);
 
   const std::string out = (dir / "never.hbm").string();
   auto r = runTool("hq-compile", intModel() + " --march " + march + " --out " + out);
