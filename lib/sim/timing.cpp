@@ -148,6 +148,14 @@ class Timer {
     std::map<uint32_t, std::deque<int64_t>> signalled;  // token -> signal times not yet waited
     int64_t channelFree = 0;
     std::vector<int64_t> transfer(static_cast<size_t>(n), 0);
+    // The tokens each instruction waits on, with their counts (computed once: the loop
+    // below looks at every engine's next instruction many times).
+    std::vector<std::vector<std::pair<uint32_t, int64_t>>> need(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      std::map<uint32_t, int64_t> counts;
+      for (uint32_t t : m_.instructions(i).waits()) ++counts[t];
+      need[static_cast<size_t>(i)].assign(counts.begin(), counts.end());
+    }
     // Event order: of the engines whose next instruction has its tokens, the one that can
     // start earliest goes next (ties: the earlier instruction), so the DDR channel is handed
     // out in time order and no transfer jumps ahead of an earlier one.
@@ -158,11 +166,9 @@ class Timer {
         if (next[e] >= queue[e].size()) continue;
         const int i = queue[e][next[e]];
         const hbm::Instruction& in = m_.instructions(i);
-        std::map<uint32_t, int64_t> need;
-        for (uint32_t t : in.waits()) ++need[t];
         bool ready = true;
         int64_t start = engineFree[e];
-        for (const auto& [t, k] : need) {
+        for (const auto& [t, k] : need[static_cast<size_t>(i)]) {
           auto it = signalled.find(t);
           if (it == signalled.end() || static_cast<int64_t>(it->second.size()) < k) {
             ready = false;
